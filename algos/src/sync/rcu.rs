@@ -1,0 +1,726 @@
+//! Read-copy-update: read-side sections, grace periods, deferred free.
+//!
+//! Kernel counterparts: `rcu_read_lock`/`rcu_read_unlock` ([`read_lock`] and dropping its
+//! [`Guard`]), `synchronize_rcu` ([`synchronize`]), `call_rcu` ([`call_rcu`]), `kfree_rcu`
+//! ([`Shared::retire`]), `rcu_barrier` ([`barrier`]), `rcu_dereference` ([`Atomic::load`])
+//! and `rcu_assign_pointer` ([`Atomic::swap`] with `Release`).
+//!
+//! Two implementations sit behind this one API:
+//!
+//! * **std backend** (production): crossbeam-epoch. A read section is a pinned epoch; a
+//!   grace period has elapsed once a deferred function queued after the update has run, which
+//!   crossbeam-epoch guarantees happens only after every participant pinned at that time has
+//!   unpinned.
+//! * **loom and shuttle backends** (the model): grace periods are explicit steps. A grace
+//!   period starts by snapshotting the threads that are inside a read section and completes
+//!   once each of them has left that section; callbacks queued before it started then run.
+//!   Steps are taken by [`poll`] (the harness or a GP-driver thread calls it) or by the
+//!   blocking [`synchronize`] and [`barrier`]. Objects freed through this module are never
+//!   returned to the allocator during the execution: they are *quarantined* and marked dead,
+//!   so a reader that touches one through a [`Ref`] gets a `BUG: RCU: use-after-free` report
+//!   (a panic the harness titles) instead of undefined behaviour. Quarantined memory is
+//!   released when the model execution ends.
+//!
+//! What differs from the kernel: there is one global RCU flavour (no SRCU, no tasks-RCU), and
+//! a read section is tied to a guard value rather than to preemption being disabled.
+
+use super::atomic::{AtomicPtr, Ordering};
+use std::ops::Deref;
+use std::panic::Location;
+use std::ptr::{self, NonNull};
+
+/// The header every RCU-managed object carries. Zero-sized in production.
+struct Header {
+    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    state: std::sync::atomic::AtomicU8,
+    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    freed_at: std::sync::Mutex<Option<&'static Location<'static>>>,
+}
+
+#[cfg(any(mmcheck_loom, feature = "shuttle"))]
+const LIVE: u8 = 0;
+#[cfg(any(mmcheck_loom, feature = "shuttle"))]
+const RETIRED: u8 = 1;
+#[cfg(any(mmcheck_loom, feature = "shuttle"))]
+const FREED: u8 = 2;
+
+impl Header {
+    fn new() -> Self {
+        Header {
+            #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+            state: std::sync::atomic::AtomicU8::new(LIVE),
+            #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+            freed_at: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Reports a use-after-free if the object has been freed (model backends only).
+    #[inline(always)]
+    #[track_caller]
+    fn check_live(&self) {
+        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        if self.state.load(std::sync::atomic::Ordering::Acquire) == FREED {
+            let freed = self.freed_at.lock().unwrap_or_else(|e| e.into_inner());
+            let site = Location::caller();
+            panic!(
+                "BUG: RCU: use-after-free in {}:{}\n\
+                 An RCU reader touched an object after it was freed.\n\
+                 Use at: {}\n\
+                 Freed at: {}\n\
+                 The reader's access is not covered by a grace period that started after the \
+                 object was unpublished (freed too early, or read outside a read section).",
+                site.file(),
+                site.line(),
+                site,
+                freed.map(|l| l.to_string()).unwrap_or_else(|| "<unknown>".into()),
+            );
+        }
+    }
+}
+
+/// An RCU-managed allocation: a header and the value.
+struct RcuBox<T> {
+    header: Header,
+    value: T,
+}
+
+/// A read-side critical section. Objects loaded through it stay valid until it is dropped.
+/// Sections nest. A guard cannot move to another thread.
+pub struct Guard {
+    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    _inner: crossbeam_epoch::Guard,
+    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("rcu::Guard")
+    }
+}
+
+/// Enters a read-side critical section (`rcu_read_lock`).
+#[inline]
+pub fn read_lock() -> Guard {
+    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    {
+        Guard {
+            _inner: crossbeam_epoch::pin(),
+        }
+    }
+    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    {
+        model::enter();
+        Guard {
+            _not_send: std::marker::PhantomData,
+        }
+    }
+}
+
+#[cfg(any(mmcheck_loom, feature = "shuttle"))]
+impl Drop for Guard {
+    fn drop(&mut self) {
+        model::exit();
+    }
+}
+
+/// True if the current thread is inside a read-side critical section.
+pub fn in_read_section() -> bool {
+    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    {
+        crossbeam_epoch::is_pinned()
+    }
+    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    {
+        model::depth() > 0
+    }
+}
+
+/// Waits for a full grace period (`synchronize_rcu`): every read section that was running
+/// when this was called has ended when it returns. Callbacks whose grace period completed
+/// are run.
+///
+/// # Panics
+/// If called inside a read section, which would wait forever (the kernel's lockdep splat).
+#[track_caller]
+pub fn synchronize() {
+    assert!(
+        !in_read_section(),
+        "BUG: RCU: synchronize() inside a read-side critical section at {}",
+        Location::caller()
+    );
+    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        crossbeam_epoch::pin().defer(move || flag.store(true, Ordering::Release));
+        while !done.load(Ordering::Acquire) {
+            crossbeam_epoch::pin().flush();
+            std::thread::yield_now();
+        }
+    }
+    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    {
+        model::synchronize();
+    }
+}
+
+/// Queues `f` to run after a grace period (`call_rcu`).
+///
+/// In production it runs on whichever thread next collects crossbeam-epoch garbage; in the
+/// model it runs when a grace period that started after this call completes.
+pub fn call_rcu(f: impl FnOnce() + Send + 'static) {
+    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    {
+        crossbeam_epoch::pin().defer(f);
+    }
+    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    {
+        model::call_rcu(Box::new(f));
+    }
+}
+
+/// Waits until every callback queued before this call has run (`rcu_barrier`).
+#[track_caller]
+pub fn barrier() {
+    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    {
+        // crossbeam-epoch runs deferred functions in order per thread bag; a grace period
+        // with a flush from every thread is not available, so wait for our own marker, which
+        // is queued after this thread's earlier callbacks.
+        synchronize();
+    }
+    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    {
+        assert!(
+            !in_read_section(),
+            "BUG: RCU: barrier() inside a read-side critical section at {}",
+            Location::caller()
+        );
+        model::barrier();
+    }
+}
+
+/// Takes one step of grace-period processing without blocking: completes the grace period in
+/// flight if its readers are gone (running the callbacks it covers), or starts one if
+/// callbacks are waiting. Returns true if anything changed. This is how the harness and
+/// GP-driver threads move the model forward; in production it only helps crossbeam-epoch
+/// collect.
+pub fn poll() -> bool {
+    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    {
+        crossbeam_epoch::pin().flush();
+        false
+    }
+    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    {
+        model::poll()
+    }
+}
+
+/// Counters of the model RCU, for tests and reports. All zero in production.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Grace periods started.
+    pub gp_started: u64,
+    /// Grace periods completed.
+    pub gp_completed: u64,
+    /// Callbacks queued and not yet run.
+    pub callbacks_pending: usize,
+    /// Objects freed and held in quarantine.
+    pub quarantined: usize,
+}
+
+/// The model's counters (all zero in production).
+pub fn stats() -> Stats {
+    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    {
+        Stats::default()
+    }
+    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    {
+        model::stats()
+    }
+}
+
+/// An owned, not yet published RCU object.
+pub struct Owned<T> {
+    ptr: NonNull<RcuBox<T>>,
+}
+
+// SAFETY: an `Owned` is a unique owner of a heap value, like `Box<T>`.
+unsafe impl<T: Send> Send for Owned<T> {}
+// SAFETY: shared access to an `Owned` only gives `&T`.
+unsafe impl<T: Sync> Sync for Owned<T> {}
+
+impl<T> Owned<T> {
+    /// Allocates `value` as an RCU object.
+    pub fn new(value: T) -> Self {
+        let b = Box::new(RcuBox {
+            header: Header::new(),
+            value,
+        });
+        Owned {
+            // SAFETY: `Box::into_raw` never returns null.
+            ptr: unsafe { NonNull::new_unchecked(Box::into_raw(b)) },
+        }
+    }
+
+    fn into_raw(self) -> *mut RcuBox<T> {
+        let p = self.ptr.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+}
+
+impl<T> Deref for Owned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: we own the allocation and nobody else can see it yet.
+        unsafe { &self.ptr.as_ref().value }
+    }
+}
+
+impl<T> Drop for Owned<T> {
+    fn drop(&mut self) {
+        // SAFETY: never published, so no reader can hold it; we are the unique owner.
+        unsafe { drop(Box::from_raw(self.ptr.as_ptr())) }
+    }
+}
+
+/// A raw pointer to a published (or formerly published) RCU object, as seen by the updater.
+pub struct Shared<T> {
+    ptr: *mut RcuBox<T>,
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Shared<T> {}
+
+impl<T> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Shared({:p})", self.ptr)
+    }
+}
+
+impl<T> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        ptr::eq(self.ptr, other.ptr)
+    }
+}
+impl<T> Eq for Shared<T> {}
+
+impl<T: Send + 'static> Shared<T> {
+    /// The null pointer.
+    pub fn null() -> Self {
+        Shared {
+            ptr: ptr::null_mut(),
+        }
+    }
+
+    /// True if this is the null pointer.
+    pub fn is_null(&self) -> bool {
+        self.ptr.is_null()
+    }
+
+    /// The object, for the updater.
+    ///
+    /// # Safety
+    /// The object must not have been freed: the caller is the updater that owns it (under the
+    /// structure's lock), or holds a read section that began before it was unpublished.
+    #[track_caller]
+    pub unsafe fn as_ref<'a>(&self) -> Option<&'a T> {
+        // SAFETY: the caller guarantees the object is alive (model: checked below).
+        let b = unsafe { self.ptr.as_ref()? };
+        b.header.check_live();
+        Some(&b.value)
+    }
+
+    /// Frees the object after a grace period (`kfree_rcu`). Returns immediately.
+    ///
+    /// # Safety
+    /// The object must already be unreachable for new readers (unpublished), and must be
+    /// retired or freed only once.
+    #[track_caller]
+    pub unsafe fn retire(self) {
+        if self.ptr.is_null() {
+            return;
+        }
+        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        {
+            let p = SendPtr(self.ptr);
+            crossbeam_epoch::pin().defer(move || {
+                let p = p;
+                // SAFETY: a grace period has elapsed, so no reader holds the object, and the
+                // caller retired it once.
+                unsafe { drop(Box::from_raw(p.0)) }
+            });
+        }
+        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        {
+            let site = Location::caller();
+            // SAFETY: caller guarantees the object is not yet freed.
+            let b = unsafe { &*self.ptr };
+            let prev = b.header.state.swap(RETIRED, std::sync::atomic::Ordering::AcqRel);
+            assert_eq!(prev, LIVE, "BUG: RCU: double-free in {site}: object retired twice");
+            let p = SendPtr(self.ptr);
+            model::call_rcu(Box::new(move || {
+                let p = p;
+                // SAFETY: the grace period has elapsed; the object moves to quarantine.
+                unsafe { model::quarantine(p.0, site) }
+            }));
+        }
+    }
+
+    /// Frees the object now. Correct only when no reader can hold it (it was never published,
+    /// or the structure is not in RCU mode). Freeing a published object here is the classic
+    /// too-early free, which the model reports when a reader touches it.
+    ///
+    /// # Safety
+    /// Called once per object, and (in production) with no reader able to reach it.
+    #[track_caller]
+    pub unsafe fn free_now(self) {
+        if self.ptr.is_null() {
+            return;
+        }
+        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        {
+            // SAFETY: guaranteed by the caller.
+            unsafe { drop(Box::from_raw(self.ptr)) }
+        }
+        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        {
+            // SAFETY: quarantined rather than freed, so a racing reader stays defined.
+            unsafe { model::quarantine(self.ptr, Location::caller()) }
+        }
+    }
+}
+
+struct SendPtr<T>(*mut RcuBox<T>);
+// SAFETY: the pointee is `Send`, and the pointer is only used by the one callback that frees it.
+unsafe impl<T: Send> Send for SendPtr<T> {}
+
+/// A reference obtained under a read section. Every dereference is checked against the
+/// model's quarantine, so a too-early free is reported at the first access after it.
+pub struct Ref<'g, T> {
+    b: &'g RcuBox<T>,
+}
+
+impl<T> Deref for Ref<'_, T> {
+    type Target = T;
+    #[inline(always)]
+    #[track_caller]
+    fn deref(&self) -> &T {
+        self.b.header.check_live();
+        &self.b.value
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Ref<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+/// An RCU-protected pointer slot (an `__rcu` pointer).
+pub struct Atomic<T> {
+    ptr: AtomicPtr<RcuBox<T>>,
+}
+
+// SAFETY: the slot hands out `&T` to readers on any thread and moves `T` between threads.
+unsafe impl<T: Send + Sync> Send for Atomic<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Atomic<T> {}
+
+impl<T: Send + 'static> Atomic<T> {
+    /// An empty slot.
+    pub fn null() -> Self {
+        Atomic {
+            ptr: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// A slot holding a new object.
+    pub fn new(value: T) -> Self {
+        Atomic {
+            ptr: AtomicPtr::new(Owned::new(value).into_raw()),
+        }
+    }
+
+    /// `rcu_dereference`: loads the object for a reader. Use `Acquire` (or stronger).
+    #[inline]
+    #[track_caller]
+    pub fn load<'g>(&self, ord: Ordering, _guard: &'g Guard) -> Option<Ref<'g, T>> {
+        let p = self.ptr.load(ord);
+        // SAFETY: the guard keeps everything reachable at load time alive until it drops;
+        // the model checks this claim on every dereference.
+        let b = unsafe { p.as_ref()? };
+        Some(Ref { b })
+    }
+
+    /// Loads the raw pointer, for the updater (`rcu_dereference_protected`).
+    pub fn load_shared(&self, ord: Ordering) -> Shared<T> {
+        Shared {
+            ptr: self.ptr.load(ord),
+        }
+    }
+
+    /// `rcu_assign_pointer` + `xchg`: publishes `new` (or empties the slot) and returns the
+    /// previous object, which the caller must retire (or free if never visible).
+    pub fn swap(&self, new: Option<Owned<T>>, ord: Ordering) -> Shared<T> {
+        let p = new.map_or(ptr::null_mut(), Owned::into_raw);
+        Shared {
+            ptr: self.ptr.swap(p, ord),
+        }
+    }
+
+    /// Publishes `new` if the slot still holds `current`; on failure gives `new` back.
+    pub fn compare_exchange(
+        &self,
+        current: Shared<T>,
+        new: Owned<T>,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<Shared<T>, Owned<T>> {
+        let p = new.ptr.as_ptr();
+        match self.ptr.compare_exchange(current.ptr, p, success, failure) {
+            Ok(old) => {
+                std::mem::forget(new);
+                Ok(Shared { ptr: old })
+            }
+            Err(_) => Err(new),
+        }
+    }
+}
+
+impl<T> Drop for Atomic<T> {
+    fn drop(&mut self) {
+        #[cfg(mmcheck_loom)]
+        let p = self.ptr.with_mut(|p| *p);
+        #[cfg(not(mmcheck_loom))]
+        let p = *self.ptr.get_mut();
+        if !p.is_null() {
+            // SAFETY: `&mut self` means no reader can reach the slot any more.
+            unsafe { drop(Box::from_raw(p)) }
+        }
+    }
+}
+
+#[cfg(any(mmcheck_loom, feature = "shuttle"))]
+mod model {
+    //! The explicit-step RCU model used under loom and shuttle.
+    use super::{RcuBox, FREED};
+    use std::collections::{HashMap, VecDeque};
+    use std::panic::Location;
+    use std::sync::Mutex;
+
+    type Callback = Box<dyn FnOnce() + Send>;
+
+    struct Quarantined {
+        ptr: *mut u8,
+        release: unsafe fn(*mut u8),
+    }
+
+    #[derive(Default)]
+    struct Reader {
+        depth: u32,
+        /// Outermost sections completed so far.
+        sections: u64,
+    }
+
+    #[derive(Default)]
+    struct State {
+        readers: HashMap<usize, Reader>,
+        started: u64,
+        completed: u64,
+        /// Readers inside a section when the grace period in flight started.
+        snapshot: Vec<(usize, u64)>,
+        callbacks: VecDeque<(u64, Callback)>,
+        quarantine: Vec<Quarantined>,
+    }
+
+    pub(super) struct Model(Mutex<State>);
+
+    // SAFETY: quarantined pointers are only released by `Drop`, once, and the callbacks are
+    // `Send`; the mutex serializes everything else.
+    unsafe impl Send for Model {}
+    // SAFETY: as above.
+    unsafe impl Sync for Model {}
+
+    impl Drop for Model {
+        fn drop(&mut self) {
+            let st = self.0.get_mut().unwrap_or_else(|e| e.into_inner());
+            st.callbacks.clear();
+            for q in st.quarantine.drain(..) {
+                // SAFETY: each quarantined object is released exactly once, at the end of
+                // the execution, when no model thread runs any more.
+                unsafe { (q.release)(q.ptr) }
+            }
+        }
+    }
+
+    #[cfg(mmcheck_loom)]
+    loom::lazy_static! {
+        static ref MODEL: Model = Model(Mutex::new(State::default()));
+    }
+    #[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
+    shuttle::lazy_static! {
+        static ref MODEL: Model = Model(Mutex::new(State::default()));
+    }
+
+    fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
+        let mut st = MODEL.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut st)
+    }
+
+    pub(super) fn enter() {
+        let me = crate::sync::thread_key();
+        with(|st| st.readers.entry(me).or_default().depth += 1);
+    }
+
+    pub(super) fn exit() {
+        let me = crate::sync::thread_key();
+        with(|st| {
+            let r = st.readers.entry(me).or_default();
+            r.depth -= 1;
+            if r.depth == 0 {
+                r.sections += 1;
+            }
+        });
+    }
+
+    pub(super) fn depth() -> u32 {
+        let me = crate::sync::thread_key();
+        with(|st| st.readers.get(&me).map_or(0, |r| r.depth))
+    }
+
+    pub(super) fn call_rcu(f: Callback) {
+        with(|st| {
+            let needed = st.started + 1;
+            st.callbacks.push_back((needed, f));
+        });
+    }
+
+    fn gp_in_flight(st: &State) -> bool {
+        st.started > st.completed
+    }
+
+    fn readers_gone(st: &State) -> bool {
+        st.snapshot.iter().all(|(k, sections)| {
+            st.readers
+                .get(k)
+                .is_none_or(|r| r.depth == 0 || r.sections > *sections)
+        })
+    }
+
+    fn start_gp(st: &mut State) {
+        st.started += 1;
+        st.snapshot = st
+            .readers
+            .iter()
+            .filter(|(_, r)| r.depth > 0)
+            .map(|(k, r)| (*k, r.sections))
+            .collect();
+    }
+
+    /// One step; with `want` set, starts a grace period even with no callbacks waiting.
+    fn step(want: Option<u64>) -> bool {
+        let ready: Vec<Callback> = with(|st| {
+            let mut changed = false;
+            if !gp_in_flight(st) {
+                let wanted = want.is_some_and(|w| st.completed < w);
+                if wanted || !st.callbacks.is_empty() {
+                    start_gp(st);
+                    changed = true;
+                }
+            }
+            let mut ready = Vec::new();
+            if gp_in_flight(st) && readers_gone(st) {
+                st.completed = st.started;
+                st.snapshot.clear();
+                changed = true;
+                while st
+                    .callbacks
+                    .front()
+                    .is_some_and(|(needed, _)| *needed <= st.completed)
+                {
+                    ready.push(st.callbacks.pop_front().expect("checked").1);
+                }
+            }
+            if changed && ready.is_empty() {
+                // Signal "changed" through a no-op.
+                ready.push(Box::new(|| {}));
+            }
+            ready
+        });
+        let changed = !ready.is_empty();
+        for cb in ready {
+            cb();
+        }
+        changed
+    }
+
+    pub(super) fn poll() -> bool {
+        step(None)
+    }
+
+    pub(super) fn synchronize() {
+        let target = with(|st| st.started + 1);
+        loop {
+            step(Some(target));
+            if with(|st| st.completed >= target) {
+                return;
+            }
+            crate::sync::thread::yield_now();
+        }
+    }
+
+    pub(super) fn barrier() {
+        let target = with(|st| st.callbacks.back().map(|(n, _)| *n));
+        let Some(target) = target else { return };
+        loop {
+            step(Some(target));
+            if with(|st| st.completed >= target && st.callbacks.front().is_none_or(|c| c.0 > target)) {
+                return;
+            }
+            crate::sync::thread::yield_now();
+        }
+    }
+
+    pub(super) fn stats() -> super::Stats {
+        with(|st| super::Stats {
+            gp_started: st.started,
+            gp_completed: st.completed,
+            callbacks_pending: st.callbacks.len(),
+            quarantined: st.quarantine.len(),
+        })
+    }
+
+    unsafe fn release<T>(p: *mut u8) {
+        // SAFETY: `p` came from `Box::into_raw` of an `RcuBox<T>` and is released once.
+        unsafe { drop(Box::from_raw(p.cast::<RcuBox<T>>())) }
+    }
+
+    /// Marks the object dead and keeps its memory until the execution ends.
+    ///
+    /// # Safety
+    /// `p` is a live `RcuBox<T>` from `Box::into_raw`, quarantined once.
+    pub(super) unsafe fn quarantine<T>(p: *mut RcuBox<T>, site: &'static Location<'static>) {
+        // SAFETY: per the contract, `p` is valid.
+        let b = unsafe { &*p };
+        let prev = b.header.state.swap(FREED, std::sync::atomic::Ordering::AcqRel);
+        assert_ne!(prev, FREED, "BUG: RCU: double-free in {site}");
+        *b.header.freed_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(site);
+        with(|st| {
+            st.quarantine.push(Quarantined {
+                ptr: p.cast(),
+                release: release::<T>,
+            })
+        });
+    }
+}

@@ -1,0 +1,99 @@
+//! Task priorities, as the PREEMPT_RT locks and a priority-aware scheduler see them.
+//!
+//! Kernel convention: a *lower* number is a *higher* priority. `0..MAX_RT_PRIO` are the
+//! real-time priorities, `MAX_RT_PRIO..MAX_PRIO` the normal ones (nice -20..=19), and
+//! `DEFAULT_PRIO` is nice 0. Every task has a base (normal) priority set by itself and an
+//! effective priority that priority inheritance may boost (`rt_mutex_setprio`).
+//!
+//! The registry is global and keyed by [`crate::sync::thread_key`], which under shuttle is
+//! the task id the scheduler sees, so a scheduler can read every task's effective priority
+//! with [`effective_of`] or [`snapshot`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// A priority in kernel numbering (lower is more important).
+pub type Prio = i32;
+/// The first non-real-time priority.
+pub const MAX_RT_PRIO: Prio = 100;
+/// One past the lowest priority.
+pub const MAX_PRIO: Prio = 140;
+/// The priority of a nice-0 task.
+pub const DEFAULT_PRIO: Prio = 120;
+
+/// A task's base and effective priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskPrio {
+    /// The priority the task asked for.
+    pub base: Prio,
+    /// The priority it runs at (base, or boosted by priority inheritance).
+    pub effective: Prio,
+}
+
+fn registry() -> std::sync::MutexGuard<'static, HashMap<usize, TaskPrio>> {
+    static REG: std::sync::OnceLock<Mutex<HashMap<usize, TaskPrio>>> = std::sync::OnceLock::new();
+    REG.get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// The key of the current task.
+pub fn current() -> usize {
+    super::thread_key()
+}
+
+/// Sets the current task's base priority; its effective priority follows unless boosted
+/// above it.
+pub fn set_priority(prio: Prio) {
+    let me = current();
+    let mut reg = registry();
+    let e = reg.entry(me).or_insert(TaskPrio {
+        base: prio,
+        effective: prio,
+    });
+    let boosted = e.effective < e.base;
+    e.base = prio;
+    if !boosted || prio < e.effective {
+        e.effective = prio;
+    }
+}
+
+/// The base priority of the current task (`DEFAULT_PRIO` if never set).
+pub fn priority() -> Prio {
+    prio_of(current()).base
+}
+
+/// The base and effective priority of task `key`.
+pub fn prio_of(key: usize) -> TaskPrio {
+    registry().get(&key).copied().unwrap_or(TaskPrio {
+        base: DEFAULT_PRIO,
+        effective: DEFAULT_PRIO,
+    })
+}
+
+/// The effective priority of task `key`.
+pub fn effective_of(key: usize) -> Prio {
+    prio_of(key).effective
+}
+
+/// Sets the effective priority of task `key` (priority inheritance boost or de-boost).
+pub fn set_effective(key: usize, prio: Prio) {
+    let mut reg = registry();
+    let e = reg.entry(key).or_insert(TaskPrio {
+        base: DEFAULT_PRIO,
+        effective: DEFAULT_PRIO,
+    });
+    e.effective = prio;
+}
+
+/// Every registered task and its priorities.
+pub fn snapshot() -> Vec<(usize, TaskPrio)> {
+    let mut v: Vec<_> = registry().iter().map(|(k, p)| (*k, *p)).collect();
+    v.sort_unstable_by_key(|(k, _)| *k);
+    v
+}
+
+/// Forgets every task (a scheduler calls this when a new model execution begins).
+pub fn reset() {
+    registry().clear();
+}
