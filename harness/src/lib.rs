@@ -1,1 +1,14 @@
-//! placeholder
+//! mmcheck's harness: one target definition, every engine.
+//!
+//! A [`target::Target`] says *what* is checked: operations, a sequential model, how an
+//! operation applies to each, and the invariants after every step. The [`engine`]s say *how*
+//! inputs and interleavings are chosen. [`registry`] names every target for the fuzz targets,
+//! corpus replay and the `mmcheck` command; [`report`] turns any failure into a titled report
+//! with a reproducer; [`linearize`] checks concurrent histories.
+
+pub mod engine;
+pub mod linearize;
+pub mod registry;
+pub mod report;
+pub mod target;
+pub mod targets;

@@ -1,0 +1,45 @@
+//! The registered targets, one file each.
+//!
+//! The toy targets ([`counter`], [`stack`], [`rcu_cell`]) exist to prove the engines: each
+//! has planted-bug flavours that the harness's own tests run, asserting that the engines that
+//! should catch the bug do, and that the correct flavour passes. The registry holds only the
+//! correct flavours; `mutants/toy/` plants the bugs as patches for `mmcheck mutants`.
+
+pub mod counter;
+pub mod rcu_cell;
+pub mod stack;
+
+use crate::registry::{DynTarget, Schedule, Sequential};
+
+/// Builds the registry (called once by [`crate::registry::all`]).
+pub fn registry() -> Vec<Box<dyn DynTarget>> {
+    vec![
+        Box::new(Sequential {
+            target: counter::CounterTarget::new("counter", counter::CounterBug::None),
+            about: "toy atomic counter; sequential differential with IRQ/NMI injection",
+        }),
+        Box::new(Schedule {
+            target: counter::CounterTarget::new("counter_sched", counter::CounterBug::None),
+            about: "toy atomic counter; concurrent scenarios, linearizability",
+            priority_aware: false,
+        }),
+        Box::new(Sequential {
+            target: stack::StackTarget::new("stack", stack::StackBug::None),
+            about: "toy locked stack; sequential differential",
+        }),
+        Box::new(Schedule {
+            target: stack::StackTarget::new("stack_sched", stack::StackBug::None),
+            about: "toy locked stack; concurrent scenarios, linearizability",
+            priority_aware: false,
+        }),
+        Box::new(Sequential {
+            target: rcu_cell::RcuCellTarget::new("rcu_cell", rcu_cell::RcuBug::None),
+            about: "toy RCU-published value; sequential differential",
+        }),
+        Box::new(Schedule {
+            target: rcu_cell::RcuCellTarget::new("rcu_cell_sched", rcu_cell::RcuBug::None),
+            about: "toy RCU-published value; RCU readers vs. writer, model RCU quarantine",
+            priority_aware: false,
+        }),
+    ]
+}
