@@ -1,0 +1,290 @@
+//! `mmcheck`: list, replay, check, fuzz and mutation-test the registered targets.
+//!
+//! Every subcommand works from the repository root (found by walking up from the current
+//! directory to the directory holding a `[workspace]` `Cargo.toml` and `corpus/`, or from
+//! `MMCHECK_ROOT`). Bad input of any kind gets one `mmcheck: error: ...` line and exit code 2;
+//! a bug found gets its report and exit code 1.
+
+/// Returns a [`CliError`] built from a format string.
+macro_rules! bail {
+    ($($t:tt)*) => {
+        return Err($crate::CliError(format!($($t)*)))
+    };
+}
+
+mod campaign;
+mod check;
+mod mutants;
+mod replay;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use harness::registry::{self, DynTarget, EngineKind};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Checks Linux memory-management algorithms: corpus replay, random and PCT schedules,
+/// proptest, libFuzzer campaigns, and planted-bug (mutant) runs.
+#[derive(Debug, Parser)]
+#[command(name = "mmcheck", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Lists the registered targets: engine, corpus size, what each checks.
+    List,
+    /// Replays every file of `corpus/<target>/` (all targets if none given).
+    Replay {
+        /// Targets to replay (default: all).
+        targets: Vec<String>,
+    },
+    /// Runs random inputs (or proptest cases) on one target within a budget.
+    Check(check::CheckArgs),
+    /// Runs a libFuzzer campaign over the targets and triages the crashes.
+    Campaign(campaign::CampaignArgs),
+    /// Applies each planted bug in `mutants/<algo>/` and checks that its engine catches it.
+    Mutants {
+        /// Algorithm directories under `mutants/` (default: all).
+        algos: Vec<String>,
+    },
+}
+
+/// The engine `mmcheck check` drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// PRNG inputs; shuttle's random scheduler for schedule targets.
+    Random,
+    /// PRNG inputs; the PCT scheduler (depth 3) for schedule targets.
+    Pct,
+    /// proptest state-machine cases with shrinking (sequential engine).
+    Proptest,
+}
+
+impl Engine {
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Random => "random",
+            Engine::Pct => "pct",
+            Engine::Proptest => "proptest",
+        }
+    }
+}
+
+/// A usage or environment error: reported as one line, exit code 2.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl<T: std::fmt::Display> From<T> for CliError {
+    fn from(e: T) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+/// The result of a subcommand: its exit code, or a usage/environment error.
+pub type CliResult = Result<u8, CliError>;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+                || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            {
+                let _ = e.print();
+                return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            }
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid usage")
+                .trim();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("mmcheck: error: {first} (see `mmcheck --help`)");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Cmd::List => list(),
+        Cmd::Replay { targets } => replay::run(&targets),
+        Cmd::Check(args) => check::run(&args),
+        Cmd::Campaign(args) => campaign::run(&args),
+        Cmd::Mutants { algos } => mutants::run(&algos),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(CliError(msg)) => {
+            let line = msg.lines().next().unwrap_or("failed");
+            eprintln!("mmcheck: error: {line}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The repository root: the nearest ancestor of the current directory holding a
+/// `Cargo.toml` with `[workspace]` and a `corpus/` directory, else `MMCHECK_ROOT`.
+pub fn repo_root() -> Result<PathBuf, CliError> {
+    let is_root = |d: &Path| {
+        d.join("corpus").is_dir()
+            && std::fs::read_to_string(d.join("Cargo.toml"))
+                .is_ok_and(|s| s.contains("[workspace]"))
+    };
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Some(d) = cwd.ancestors().find(|d| is_root(d)) {
+            return Ok(d.to_path_buf());
+        }
+    }
+    match std::env::var_os("MMCHECK_ROOT") {
+        Some(r) if is_root(Path::new(&r)) => Ok(PathBuf::from(r)),
+        Some(r) => bail!(
+            "MMCHECK_ROOT={} is not an mmcheck repository (no `[workspace]` Cargo.toml and corpus/)",
+            Path::new(&r).display()
+        ),
+        None => bail!(
+            "not inside an mmcheck repository (no ancestor with a `[workspace]` Cargo.toml and corpus/) and MMCHECK_ROOT is not set"
+        ),
+    }
+}
+
+/// The workspace whose sources build this command: `root` if it holds the harness crate,
+/// else the workspace this binary was compiled from.
+pub fn source_workspace(root: &Path) -> PathBuf {
+    if root.join("harness/Cargo.toml").is_file() {
+        return root.to_path_buf();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| root.to_path_buf())
+}
+
+/// Resolves target names (all targets if `names` is empty); an unknown name is an error.
+pub fn resolve_targets(names: &[String]) -> Result<Vec<&'static dyn DynTarget>, CliError> {
+    if names.is_empty() {
+        return Ok(registry::all().iter().map(|t| t.as_ref()).collect());
+    }
+    let mut out: Vec<&'static dyn DynTarget> = Vec::new();
+    for n in names {
+        let t = registry::find(n).map_err(CliError)?;
+        if !out.iter().any(|o| o.name() == t.name()) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// True if this build runs schedule targets in-process.
+pub fn has_shuttle() -> bool {
+    cfg!(feature = "shuttle")
+}
+
+/// Re-runs this command, built with `--features shuttle` (in `<workspace>/target/shuttle`),
+/// with `args`, from `root`; returns its exit code.
+pub fn reexec_shuttle(root: &Path, args: &[String]) -> CliResult {
+    let ws = source_workspace(root);
+    eprintln!(
+        "mmcheck: schedule targets need the shuttle backend; re-running as `cargo run --release -q -p harness --features shuttle --bin mmcheck -- {}` (CARGO_TARGET_DIR={})",
+        args.join(" "),
+        ws.join("target/shuttle").display()
+    );
+    let status = Command::new(cargo())
+        .arg("run")
+        .arg("--release")
+        .arg("-q")
+        .arg("--manifest-path")
+        .arg(ws.join("Cargo.toml"))
+        .args([
+            "-p",
+            "harness",
+            "--features",
+            "shuttle",
+            "--bin",
+            "mmcheck",
+            "--",
+        ])
+        .args(args)
+        .env("CARGO_TARGET_DIR", ws.join("target/shuttle"))
+        .env("MMCHECK_ROOT", root)
+        .current_dir(root)
+        .status()
+        .map_err(|e| CliError(format!("cannot run cargo for the shuttle build: {e}")))?;
+    match status.code() {
+        Some(c @ 0..=2) => Ok(c as u8),
+        Some(c) => bail!("the shuttle build of mmcheck failed (cargo exited with {c})"),
+        None => bail!("the shuttle build of mmcheck was killed by a signal"),
+    }
+}
+
+/// The cargo to run: `$CARGO` when set (under cargo), else `cargo`.
+pub fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The sorted regular files of `corpus/<target>/`; a missing directory has none.
+pub fn corpus_files(root: &Path, target: &str) -> Result<Vec<PathBuf>, CliError> {
+    let dir = root.join("corpus").join(target);
+    let rd = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => bail!("cannot read corpus directory {}: {e}", dir.display()),
+    };
+    let mut files = Vec::new();
+    for ent in rd {
+        let ent = ent.map_err(|e| {
+            CliError(format!(
+                "cannot read corpus directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let p = ent.path();
+        if p.is_dir() {
+            continue;
+        }
+        if p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue;
+        }
+        files.push(p);
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// `path` relative to `root`, for messages.
+pub fn rel(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn list() -> CliResult {
+    let root = repo_root().ok();
+    let targets = registry::all();
+    let w = targets
+        .iter()
+        .map(|t| t.name().len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!("{:w$}  {:10}  {:>6}  about", "target", "engine", "corpus");
+    for t in targets {
+        let n = match &root {
+            Some(r) => corpus_files(r, t.name()).map_or("?".to_string(), |f| f.len().to_string()),
+            None => "-".to_string(),
+        };
+        let engine = match t.engine() {
+            EngineKind::Sequential => "sequential",
+            EngineKind::Schedule => "schedule",
+        };
+        println!("{:w$}  {:10}  {:>6}  {}", t.name(), engine, n, t.about());
+    }
+    Ok(0)
+}
