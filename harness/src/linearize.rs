@@ -157,7 +157,9 @@ where
     let model = model.unwrap_or_else(|| init.clone());
     // Reconstruct an order for the prefix: by call time is a valid witness only if the
     // search found it, so re-run a cheap greedy replay of the recorded set in call order.
-    let mut prefix: Vec<usize> = (0..events.len()).filter(|i| done & (1u128 << i) != 0).collect();
+    let mut prefix: Vec<usize> = (0..events.len())
+        .filter(|i| done & (1u128 << i) != 0)
+        .collect();
     prefix.sort_by_key(|&i| events[i].call);
     let min_ret = (0..events.len())
         .filter(|i| done & (1u128 << i) == 0)
@@ -169,7 +171,13 @@ where
         .map(|i| {
             let mut m = model.clone();
             let r = step(&mut m, &events[i].op);
-            (i, format!("{:?} returned {:?}, the model says {:?}", events[i].op, events[i].ret, r))
+            (
+                i,
+                format!(
+                    "{:?} returned {:?}, the model says {:?}",
+                    events[i].op, events[i].ret, r
+                ),
+            )
         })
         .collect();
     Err(NotLinearizable {
@@ -234,7 +242,13 @@ mod tests {
         }
     }
 
-    fn ev(thread: usize, op: Reg, ret: Option<u8>, call: u64, ret_at: u64) -> Event<Reg, Option<u8>> {
+    fn ev(
+        thread: usize,
+        op: Reg,
+        ret: Option<u8>,
+        call: u64,
+        ret_at: u64,
+    ) -> Event<Reg, Option<u8>> {
         Event {
             thread,
             op,

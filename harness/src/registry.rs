@@ -73,7 +73,12 @@ pub trait DynTarget: Send + Sync {
     /// Runs one fuzz input through exactly the path the fuzz target uses.
     fn run_input(&self, data: &[u8]) -> Result<(), RunError>;
     /// Runs random inputs within `budget`.
-    fn check(&self, budget: Budget, seed: u64, schedule: ScheduleKind) -> Result<CheckStats, Failure>;
+    fn check(
+        &self,
+        budget: Budget,
+        seed: u64,
+        schedule: ScheduleKind,
+    ) -> Result<CheckStats, Failure>;
     /// Runs `cases` proptest state-machine cases (sequential engine, any target's ops).
     fn proptest(&self, cases: u32, seed: u64) -> Result<(), Failure>;
     /// Replays a proptest case.
@@ -158,9 +163,15 @@ impl<T: Target + Clone> DynTarget for Schedule<T> {
         use crate::engine::schedule::{self, Mode};
         let (sc_bytes, sched) = schedule::split_input(data).map_err(RunError::Decode)?;
         let sc: Scenario<T::Op> = decode(sc_bytes).map_err(RunError::Decode)?;
-        schedule::check(&self.target, &sc, Some(sc_bytes), Mode::Bytes(sched.to_vec()), self.priority_aware)
-            .map(|_| ())
-            .map_err(|f| RunError::Failure(Box::new(f)))
+        schedule::check(
+            &self.target,
+            &sc,
+            Some(sc_bytes),
+            Mode::Bytes(sched.to_vec()),
+            self.priority_aware,
+        )
+        .map(|_| ())
+        .map_err(|f| RunError::Failure(Box::new(f)))
     }
     #[cfg(not(all(feature = "shuttle", not(mmcheck_loom))))]
     fn run_input(&self, data: &[u8]) -> Result<(), RunError> {

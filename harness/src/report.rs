@@ -181,7 +181,10 @@ pub fn table(rows: &[Row]) -> String {
         .map(|r| {
             let c = cols.iter().position(|c| *c == r.column).unwrap_or(0);
             let mark = if r.marked { "!" } else { " " };
-            (c, format!("{mark}[{:>3}..{:<3}] {}", r.call, r.ret_at, r.text))
+            (
+                c,
+                format!("{mark}[{:>3}..{:<3}] {}", r.call, r.ret_at, r.text),
+            )
         })
         .collect();
     let width = cells
@@ -232,9 +235,7 @@ pub fn unhex(s: &str) -> Result<Vec<u8>, String> {
     }
     (0..s.len())
         .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| format!("bad hex at offset {i}"))
-        })
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| format!("bad hex at offset {i}")))
         .collect()
 }
 

@@ -60,7 +60,9 @@ pub trait Target: Send + Sync + 'static {
     /// A short name of an operation, used in titles. Default: the first word of its `Debug`.
     fn op_name(&self, op: &Self::Op) -> String {
         let d = format!("{op:?}");
-        let end = d.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(d.len());
+        let end = d
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(d.len());
         format!("{}::{}", self.name(), &d[..end])
     }
 }
@@ -161,7 +163,10 @@ pub const MAX_PER_THREAD: usize = 5;
 /// Most post operations.
 pub const MAX_POST: usize = 3;
 
-fn bounded<'a, Op: Arbitrary<'a>>(u: &mut Unstructured<'a>, max: usize) -> arbitrary::Result<Vec<Op>> {
+fn bounded<'a, Op: Arbitrary<'a>>(
+    u: &mut Unstructured<'a>,
+    max: usize,
+) -> arbitrary::Result<Vec<Op>> {
     let n = u.int_in_range(0..=max)?;
     (0..n).map(|_| Op::arbitrary(u)).collect()
 }
@@ -173,7 +178,11 @@ impl<'a, Op: Arbitrary<'a>> Arbitrary<'a> for Scenario<Op> {
         let mut threads = Vec::with_capacity(nthreads);
         for _ in 0..nthreads {
             let n = u.int_in_range(1..=MAX_PER_THREAD)?;
-            threads.push((0..n).map(|_| Op::arbitrary(u)).collect::<arbitrary::Result<_>>()?);
+            threads.push(
+                (0..n)
+                    .map(|_| Op::arbitrary(u))
+                    .collect::<arbitrary::Result<_>>()?,
+            );
         }
         let post = bounded(u, MAX_POST)?;
         Ok(Scenario {

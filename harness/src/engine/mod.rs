@@ -20,7 +20,6 @@ pub mod sequential;
 #[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
 pub mod schedule;
 
-
 use crate::report::{failure_from_panic, Capture, Failure};
 use std::sync::{Arc, Mutex};
 

@@ -47,23 +47,32 @@ pub fn check<T: Target + Clone>(t: &T, cases: u32, seed: u64) -> Result<(), Fail
     };
     let mut seed32 = [0u8; 32];
     seed32[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed32));
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed32));
     let fault_chunk = prop_oneof![
         4 => Just(Vec::<u8>::new()),
         1 => vec(any::<u8>(), 1..3),
     ];
-    let strategy = (fault_chunk, vec(vec(any::<u8>(), 1..10), 0..MAX_OPS)).prop_map(|(f, mut ops)| {
-        ops.insert(0, f);
-        ops
-    });
+    let strategy =
+        (fault_chunk, vec(vec(any::<u8>(), 1..10), 0..MAX_OPS)).prop_map(|(f, mut ops)| {
+            ops.insert(0, f);
+            ops
+        });
     let result = runner.run(&strategy, |chunks| {
         let input = input_from_chunks::<T>(&chunks);
         super::sequential::run(t, &input).map_err(|f| TestCaseError::fail(f.title()))
     });
     match result {
         Ok(()) => Ok(()),
-        Err(TestError::Fail(_, chunks)) => Err(replay(t, &chunks).expect_err("the shrunk case fails again")),
-        Err(TestError::Abort(why)) => Err(Failure::new("PROPTEST", "aborted", t.name(), why.to_string())),
+        Err(TestError::Fail(_, chunks)) => {
+            Err(replay(t, &chunks).expect_err("the shrunk case fails again"))
+        }
+        Err(TestError::Abort(why)) => Err(Failure::new(
+            "PROPTEST",
+            "aborted",
+            t.name(),
+            why.to_string(),
+        )),
     }
 }
 

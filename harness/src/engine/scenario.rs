@@ -86,7 +86,8 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<(), Fai
         record(t, &sut, &clock, &log, n + 1, op);
     }
     rcu::barrier();
-    let events: Vec<Event<T::Op, T::Ret>> = std::mem::take(&mut *log.lock().unwrap_or_else(|e| e.into_inner()));
+    let events: Vec<Event<T::Op, T::Ret>> =
+        std::mem::take(&mut *log.lock().unwrap_or_else(|e| e.into_inner()));
     let rows = |marked: &[usize]| -> String {
         let r: Vec<Row> = events
             .iter()
@@ -102,7 +103,12 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<(), Fai
         report::table(&r)
     };
     if let Err(e) = t.validate(&sut) {
-        let mut f = Failure::new("VALIDATE", "invalid structure", t.name(), format!("after the scenario:\n{e}"));
+        let mut f = Failure::new(
+            "VALIDATE",
+            "invalid structure",
+            t.name(),
+            format!("after the scenario:\n{e}"),
+        );
         f.table = Some(rows(&[]));
         return Err(f);
     }

@@ -77,7 +77,12 @@ impl Scheduler for ByteScheduler {
         Some(Schedule::new(0))
     }
 
-    fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
         if runnable.len() == 1 {
             return Some(runnable[0].id());
         }
@@ -90,7 +95,11 @@ impl Scheduler for ByteScheduler {
                 return Some(c);
             }
         }
-        runnable.iter().map(|t| t.id()).find(|&id| Some(id) != current).or(Some(runnable[0].id()))
+        runnable
+            .iter()
+            .map(|t| t.id())
+            .find(|&id| Some(id) != current)
+            .or(Some(runnable[0].id()))
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -123,17 +132,29 @@ impl<S: Scheduler> Recording<S> {
 
 impl<S: Scheduler> Scheduler for Recording<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
-        self.record.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         algos::sync::task::reset();
         self.inner.new_execution()
     }
 
-    fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
         let filtered: Vec<&Task>;
         let runnable = if self.priority_aware && runnable.len() > 1 {
             let prio = |t: &&Task| algos::sync::task::effective_of(usize::from(t.id()));
             let best = runnable.iter().map(prio).min().unwrap_or(0);
-            filtered = runnable.iter().copied().filter(|t| prio(t) == best).collect();
+            filtered = runnable
+                .iter()
+                .copied()
+                .filter(|t| prio(t) == best)
+                .collect();
             &filtered[..]
         } else {
             runnable
@@ -218,7 +239,9 @@ pub fn check<T: Target + Clone>(
     config.failure_persistence = shuttle::FailurePersistence::None;
     let scheduler: Box<dyn Scheduler + Send> = match &mode {
         Mode::Bytes(b) => Box::new(ByteScheduler::new(b.clone())),
-        Mode::Random { seed, iterations } => Box::new(RandomScheduler::new_from_seed(*seed, *iterations)),
+        Mode::Random { seed, iterations } => {
+            Box::new(RandomScheduler::new_from_seed(*seed, *iterations))
+        }
         Mode::Pct {
             seed,
             depth,

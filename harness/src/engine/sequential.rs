@@ -174,7 +174,13 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
             events.extend(inner.iter().map(|n| n.event.clone()));
             let mut why = None;
             for m in candidates.drain(..) {
-                match linearize::check(&m, &events, |m, o| t.step(m, o), |a, b| t.ret_eq(a, b), true) {
+                match linearize::check(
+                    &m,
+                    &events,
+                    |m, o| t.step(m, o),
+                    |a, b| t.ret_eq(a, b),
+                    true,
+                ) {
                     Ok(finals) => {
                         for f in finals {
                             if !next.contains(&f) {
@@ -197,7 +203,12 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
                         .collect::<Vec<_>>()
                         .join("\n")
                 );
-                return Err(fail("DIFF", "result mismatch under interrupt", details, &mut rows));
+                return Err(fail(
+                    "DIFF",
+                    "result mismatch under interrupt",
+                    details,
+                    &mut rows,
+                ));
             }
         }
         next.truncate(MAX_CANDIDATES);

@@ -67,7 +67,10 @@ impl RcuCell {
     /// under the reader).
     pub fn read(&self) -> u64 {
         let g = rcu::read_lock();
-        let p = self.slot.load(Ordering::Acquire, &g).expect("the cell is never empty");
+        let p = self
+            .slot
+            .load(Ordering::Acquire, &g)
+            .expect("the cell is never empty");
         let v = p.v.load(Ordering::Relaxed);
         let t = p.triple.load(Ordering::Relaxed);
         assert_eq!(t, v * 3, "torn RCU read: {v} / {t}");
