@@ -2,7 +2,6 @@
 //! operations per thread, the schedule, and a ready-to-paste `#[test]`.
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
 
 /// How to reproduce a failure through exactly the code path that found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,9 +257,13 @@ pub fn fnv1a(b: &[u8]) -> u64 {
     })
 }
 
-/// The first panic seen while capture was on: message and location.
-static CAPTURED: Mutex<Option<(String, String)>> = Mutex::new(None);
-static QUIET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+std::thread_local! {
+    /// The first panic seen on this OS thread while capture was on: message and location.
+    /// Per OS thread, so engines running side by side (parallel tests) do not see each
+    /// other's panics; a model execution runs on one OS thread.
+    static CAPTURED: std::cell::RefCell<Option<(String, String)>> = const { std::cell::RefCell::new(None) };
+    static QUIET: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 /// Installs (once) a panic hook that records the first panic's message and location for the
 /// engines, and keeps the default printing when no engine is capturing.
@@ -280,12 +283,14 @@ pub fn install_panic_capture() {
                 .location()
                 .map(|l| format!("{}:{}", l.file(), l.line()))
                 .unwrap_or_else(|| "<unknown>".into());
-            let quiet = QUIET.load(std::sync::atomic::Ordering::Relaxed) > 0;
+            let quiet = QUIET.with(|q| q.get()) > 0;
             if quiet {
-                let mut c = CAPTURED.lock().unwrap_or_else(|e| e.into_inner());
-                if c.is_none() {
-                    *c = Some((msg, loc));
-                }
+                CAPTURED.with(|c| {
+                    let mut c = c.borrow_mut();
+                    if c.is_none() {
+                        *c = Some((msg, loc));
+                    }
+                });
             } else {
                 default(info);
             }
@@ -300,19 +305,20 @@ impl Capture {
     /// Starts capturing (and clears what an earlier capture left).
     pub fn start() -> Self {
         install_panic_capture();
-        QUIET.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        QUIET.with(|q| q.set(q.get() + 1));
+        CAPTURED.with(|c| c.borrow_mut().take());
         Capture(())
     }
 
     /// Takes the first captured panic, if any.
     pub fn take(&self) -> Option<(String, String)> {
-        CAPTURED.lock().unwrap_or_else(|e| e.into_inner()).take()
+        CAPTURED.with(|c| c.borrow_mut().take())
     }
 }
 
 impl Drop for Capture {
     fn drop(&mut self) {
-        QUIET.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        QUIET.with(|q| q.set(q.get() - 1));
     }
 }
 

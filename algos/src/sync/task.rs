@@ -5,7 +5,7 @@
 //! `DEFAULT_PRIO` is nice 0. Every task has a base (normal) priority set by itself and an
 //! effective priority that priority inheritance may boost (`rt_mutex_setprio`).
 //!
-//! The registry is global and keyed by [`crate::sync::thread_key`], which under shuttle is
+//! The registry is keyed by [`crate::sync::thread_key`], which under shuttle is
 //! the task id the scheduler sees, so a scheduler can read every task's effective priority
 //! with [`effective_of`] or [`snapshot`].
 
@@ -30,11 +30,23 @@ pub struct TaskPrio {
     pub effective: Prio,
 }
 
-fn registry() -> std::sync::MutexGuard<'static, HashMap<usize, TaskPrio>> {
-    static REG: std::sync::OnceLock<Mutex<HashMap<usize, TaskPrio>>> = std::sync::OnceLock::new();
-    REG.get_or_init(|| Mutex::new(HashMap::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+/// The registry: process-global on std (real threads), per OS thread on the model backends,
+/// where one model execution (and its scheduler) runs on one OS thread and several test
+/// threads may run executions side by side.
+fn with_registry<R>(f: impl FnOnce(&mut HashMap<usize, TaskPrio>) -> R) -> R {
+    if super::MODEL {
+        std::thread_local! {
+            static REG: std::cell::RefCell<HashMap<usize, TaskPrio>> = std::cell::RefCell::new(HashMap::new());
+        }
+        REG.with(|r| f(&mut r.borrow_mut()))
+    } else {
+        static REG: std::sync::OnceLock<Mutex<HashMap<usize, TaskPrio>>> = std::sync::OnceLock::new();
+        let mut g = REG
+            .get_or_init(|| Mutex::new(HashMap::new()))
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        f(&mut g)
+    }
 }
 
 /// The key of the current task.
@@ -46,16 +58,17 @@ pub fn current() -> usize {
 /// above it.
 pub fn set_priority(prio: Prio) {
     let me = current();
-    let mut reg = registry();
-    let e = reg.entry(me).or_insert(TaskPrio {
-        base: prio,
-        effective: prio,
+    with_registry(|reg| {
+        let e = reg.entry(me).or_insert(TaskPrio {
+            base: prio,
+            effective: prio,
+        });
+        let boosted = e.effective < e.base;
+        e.base = prio;
+        if !boosted || prio < e.effective {
+            e.effective = prio;
+        }
     });
-    let boosted = e.effective < e.base;
-    e.base = prio;
-    if !boosted || prio < e.effective {
-        e.effective = prio;
-    }
 }
 
 /// The base priority of the current task (`DEFAULT_PRIO` if never set).
@@ -65,9 +78,11 @@ pub fn priority() -> Prio {
 
 /// The base and effective priority of task `key`.
 pub fn prio_of(key: usize) -> TaskPrio {
-    registry().get(&key).copied().unwrap_or(TaskPrio {
-        base: DEFAULT_PRIO,
-        effective: DEFAULT_PRIO,
+    with_registry(|reg| {
+        reg.get(&key).copied().unwrap_or(TaskPrio {
+            base: DEFAULT_PRIO,
+            effective: DEFAULT_PRIO,
+        })
     })
 }
 
@@ -78,22 +93,23 @@ pub fn effective_of(key: usize) -> Prio {
 
 /// Sets the effective priority of task `key` (priority inheritance boost or de-boost).
 pub fn set_effective(key: usize, prio: Prio) {
-    let mut reg = registry();
-    let e = reg.entry(key).or_insert(TaskPrio {
-        base: DEFAULT_PRIO,
-        effective: DEFAULT_PRIO,
+    with_registry(|reg| {
+        let e = reg.entry(key).or_insert(TaskPrio {
+            base: DEFAULT_PRIO,
+            effective: DEFAULT_PRIO,
+        });
+        e.effective = prio;
     });
-    e.effective = prio;
 }
 
 /// Every registered task and its priorities.
 pub fn snapshot() -> Vec<(usize, TaskPrio)> {
-    let mut v: Vec<_> = registry().iter().map(|(k, p)| (*k, *p)).collect();
+    let mut v: Vec<_> = with_registry(|reg| reg.iter().map(|(k, p)| (*k, *p)).collect());
     v.sort_unstable_by_key(|(k, _)| *k);
     v
 }
 
 /// Forgets every task (a scheduler calls this when a new model execution begins).
 pub fn reset() {
-    registry().clear();
+    with_registry(|reg| reg.clear());
 }
