@@ -217,8 +217,8 @@ fn last_lines(b: &[u8], n: usize) -> String {
 fn mmcheck_title(b: &[u8]) -> Option<String> {
     let s = String::from_utf8_lossy(b);
     s.lines()
-        .filter_map(|l| l.split("MMCHECK-TITLE: ").nth(1))
-        .last()
+        .rev()
+        .find_map(|l| l.split("MMCHECK-TITLE: ").nth(1))
         .map(|t| t.trim().to_string())
 }
 
