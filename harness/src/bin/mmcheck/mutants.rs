@@ -136,18 +136,18 @@ pub fn run(algos: &[String]) -> CliResult {
             .map_or(String::new(), |n| n.to_string_lossy().to_string());
         let id = format!("{algo}/{name}");
         eprintln!("mmcheck: mutant {id}");
-        let start = Instant::now();
+        let mut secs = 0.0;
         let (engine, verdict) = match std::fs::read_to_string(p)
             .map_err(|e| e.to_string())
             .and_then(|t| parse_header(&t))
         {
             Err(e) => ("?".to_string(), Verdict::Error(e)),
             Ok(h) => {
-                let v = run_one(&root, p, &algo, &name, &h);
+                let (v, t) = run_one(&root, p, &algo, &name, &h);
+                secs = t;
                 (h.engine.clone(), v)
             }
         };
-        let secs = start.elapsed().as_secs_f64();
         match &verdict {
             Verdict::Caught(t) => eprintln!("mmcheck: {id}: caught in {secs:.1}s: {t}"),
             Verdict::Missed => eprintln!("mmcheck: {id}: MISSED ({secs:.1}s)"),
@@ -222,16 +222,29 @@ fn mmcheck_title(b: &[u8]) -> Option<String> {
         .map(|t| t.trim().to_string())
 }
 
-fn run_one(root: &Path, patch: &Path, algo: &str, name: &str, h: &Header) -> Verdict {
+/// Prepares the scratch copy and runs the engine; returns the verdict and the wall time of
+/// the engine run.
+fn run_one(root: &Path, patch: &Path, algo: &str, name: &str, h: &Header) -> (Verdict, f64) {
+    let scratch = match prepare(root, patch, algo, name) {
+        Ok(s) => s,
+        Err(e) => return (Verdict::Error(e), 0.0),
+    };
+    let start = Instant::now();
+    let v = run_engine(root, &scratch, h);
+    (v, start.elapsed().as_secs_f64())
+}
+
+/// Copies the repository to `target/mutants/<algo>-<name>/` and applies the patch there.
+fn prepare(root: &Path, patch: &Path, algo: &str, name: &str) -> Result<PathBuf, String> {
     let scratch_parent = root.join("target/mutants");
     let scratch = scratch_parent.join(format!("{algo}-{name}"));
     if scratch.exists() {
         if let Err(e) = std::fs::remove_dir_all(&scratch) {
-            return Verdict::Error(format!("cannot clear {}: {e}", scratch.display()));
+            return Err(format!("cannot clear {}: {e}", scratch.display()));
         }
     }
     if let Err(e) = copy_tree(root, &scratch, root) {
-        return Verdict::Error(format!(
+        return Err(format!(
             "cannot copy the repository to {}: {e}",
             scratch.display()
         ));
@@ -247,13 +260,18 @@ fn run_one(root: &Path, patch: &Path, algo: &str, name: &str, h: &Header) -> Ver
     match applied {
         Ok(o) if o.status.success() => {}
         Ok(o) => {
-            return Verdict::Error(format!(
+            return Err(format!(
                 "patch does not apply: {}",
                 last_lines(&o.stderr, 2)
             ))
         }
-        Err(e) => return Verdict::Error(format!("cannot run git apply: {e}")),
+        Err(e) => return Err(format!("cannot run git apply: {e}")),
     }
+    Ok(scratch)
+}
+
+/// Runs the mutant's engine in `scratch`.
+fn run_engine(root: &Path, scratch: &Path, h: &Header) -> Verdict {
     let build = root.join("target/mutants-build");
     let out: std::io::Result<Output> = match h.engine.as_str() {
         "random" | "pct" | "proptest" | "sequential" => {
@@ -282,7 +300,7 @@ fn run_one(root: &Path, patch: &Path, algo: &str, name: &str, h: &Header) -> Ver
                 "--iterations",
             ])
             .arg(h.budget.unwrap_or(2000).to_string())
-            .current_dir(&scratch)
+            .current_dir(scratch)
             .env("CARGO_TARGET_DIR", &build)
             .env_remove("MMCHECK_ROOT");
             let o = c.output();
@@ -319,7 +337,7 @@ fn run_one(root: &Path, patch: &Path, algo: &str, name: &str, h: &Header) -> Ver
             c.arg("--")
                 .arg(format!("-max_total_time={}", h.budget.unwrap_or(60)))
                 .arg(format!("-artifact_prefix={}/", raw.display()))
-                .current_dir(&scratch);
+                .current_dir(scratch);
             let o = match c.output() {
                 Ok(o) => o,
                 Err(e) => return Verdict::Error(format!("cannot run cargo fuzz: {e}")),
@@ -342,7 +360,7 @@ fn run_one(root: &Path, patch: &Path, algo: &str, name: &str, h: &Header) -> Ver
         "loom" => Command::new(cargo())
             .args(["test", "--release"])
             .args(h.target.split_whitespace())
-            .current_dir(&scratch)
+            .current_dir(scratch)
             .env("RUSTFLAGS", "--cfg mmcheck_loom")
             .env("LOOM_MAX_PREEMPTIONS", "2")
             .env("CARGO_TARGET_DIR", root.join("target/mutants-loom"))
@@ -350,7 +368,7 @@ fn run_one(root: &Path, patch: &Path, algo: &str, name: &str, h: &Header) -> Ver
         _ => Command::new(cargo())
             .arg("test")
             .args(h.target.split_whitespace())
-            .current_dir(&scratch)
+            .current_dir(scratch)
             .env("CARGO_TARGET_DIR", &build)
             .output(),
     };
