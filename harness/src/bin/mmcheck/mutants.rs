@@ -327,7 +327,7 @@ fn run_engine(root: &Path, scratch: &Path, h: &Header) -> Verdict {
             }
             let mut c = Command::new("cargo");
             c.args(["fuzz", "run"])
-                .args(crate::campaign::fuzz_flags(&scratch, t))
+                .args(crate::campaign::fuzz_flags(scratch, t))
                 .arg(t.name())
                 .arg(&work);
             let seeds = scratch.join("corpus").join(t.name());
