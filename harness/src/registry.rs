@@ -176,12 +176,8 @@ impl<T: Target + Clone> DynTarget for Schedule<T> {
     #[cfg(not(all(feature = "shuttle", not(mmcheck_loom))))]
     fn run_input(&self, data: &[u8]) -> Result<(), RunError> {
         // Validate the framing so a corrupt file is still reported as such.
-        if data.len() >= 2 {
-            let n = usize::from(u16::from_le_bytes([data[0], data[1]]));
-            if n <= data.len() - 2 {
-                let _: Scenario<T::Op> = decode(&data[2..2 + n]).map_err(RunError::Decode)?;
-            }
-        }
+        let (sc_bytes, _) = crate::target::split_input(data).map_err(RunError::Decode)?;
+        let _: Scenario<T::Op> = decode(sc_bytes).map_err(RunError::Decode)?;
         Err(RunError::Unavailable(format!(
             "target `{}` runs on the schedule engine: build with `--features shuttle`",
             self.name()

@@ -197,3 +197,33 @@ impl<'a, Op: Arbitrary<'a>> Arbitrary<'a> for Scenario<Op> {
 pub fn decode<'a, T: Arbitrary<'a>>(data: &'a [u8]) -> Result<T, String> {
     T::arbitrary_take_rest(Unstructured::new(data)).map_err(|e| format!("cannot decode input: {e}"))
 }
+
+/// Splits a schedule target's fuzz input (`[n_lo, n_hi] ++ scenario bytes (n) ++ schedule
+/// bytes`) into scenario bytes and schedule bytes.
+pub fn split_input(data: &[u8]) -> Result<(&[u8], &[u8]), String> {
+    if data.len() < 2 {
+        return Err(format!(
+            "schedule input of {} byte(s) is shorter than its 2-byte header",
+            data.len()
+        ));
+    }
+    let n = usize::from(u16::from_le_bytes([data[0], data[1]]));
+    let rest = &data[2..];
+    if n > rest.len() {
+        return Err(format!(
+            "schedule input header says {n} scenario bytes but only {} follow",
+            rest.len()
+        ));
+    }
+    Ok(rest.split_at(n))
+}
+
+/// Builds a schedule target's fuzz input from its parts.
+pub fn join_input(scenario: &[u8], schedule: &[u8]) -> Vec<u8> {
+    let n = u16::try_from(scenario.len()).expect("scenario bytes fit the 2-byte header");
+    let mut v = n.to_le_bytes().to_vec();
+    v.extend_from_slice(scenario);
+    v.extend_from_slice(schedule);
+    v
+}
+
