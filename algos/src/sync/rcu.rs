@@ -275,6 +275,12 @@ impl<T> Owned<T> {
     }
 }
 
+impl<T> std::fmt::Debug for Owned<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Owned({:p})", self.ptr)
+    }
+}
+
 impl<T> Deref for Owned<T> {
     type Target = T;
     fn deref(&self) -> &T {
@@ -495,6 +501,12 @@ impl<T: Send + 'static> Atomic<T> {
             }
             Err(_) => Err(new),
         }
+    }
+}
+
+impl<T> std::fmt::Debug for Atomic<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("rcu::Atomic")
     }
 }
 
@@ -722,5 +734,90 @@ mod model {
                 release: release::<T>,
             })
         });
+    }
+}
+
+#[cfg(all(test, not(any(mmcheck_loom, feature = "shuttle"))))]
+mod tests {
+    //! Production-backend tests; also the Miri suite for this module's `unsafe`.
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    struct Tracked(Arc<AtomicUsize>, u32);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn owned_unpublished_is_dropped() {
+        let d = Arc::new(AtomicUsize::new(0));
+        let o = Owned::new(Tracked(d.clone(), 7));
+        assert_eq!(o.1, 7);
+        drop(o);
+        assert_eq!(d.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn swap_retire_synchronize_frees_exactly_once() {
+        let d = Arc::new(AtomicUsize::new(0));
+        let slot = Atomic::new(Tracked(d.clone(), 1));
+        {
+            let g = read_lock();
+            assert_eq!(slot.load(Ordering::Acquire, &g).map(|r| r.1), Some(1));
+        }
+        let old = slot.swap(Some(Owned::new(Tracked(d.clone(), 2))), Ordering::AcqRel);
+        // SAFETY: `old` is unpublished and retired once.
+        assert_eq!(unsafe { old.as_ref() }.map(|t| t.1), Some(1));
+        // SAFETY: as above.
+        unsafe { old.retire() };
+        synchronize();
+        assert_eq!(d.load(Ordering::SeqCst), 1);
+        let g = read_lock();
+        assert_eq!(slot.load(Ordering::Acquire, &g).map(|r| r.1), Some(2));
+        drop(g);
+        drop(slot);
+        assert_eq!(d.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn compare_exchange_publishes_or_gives_back() {
+        let d = Arc::new(AtomicUsize::new(0));
+        let slot: Atomic<Tracked> = Atomic::null();
+        let cur = slot.load_shared(Ordering::Acquire);
+        assert!(cur.is_null());
+        let first = slot
+            .compare_exchange(cur, Owned::new(Tracked(d.clone(), 1)), Ordering::AcqRel, Ordering::Acquire)
+            .expect("slot was empty");
+        assert!(first.is_null());
+        let back = slot
+            .compare_exchange(Shared::null(), Owned::new(Tracked(d.clone(), 2)), Ordering::AcqRel, Ordering::Acquire)
+            .expect_err("slot is no longer empty");
+        assert_eq!(back.1, 2);
+        drop(back);
+        assert_eq!(d.load(Ordering::SeqCst), 1);
+        let old = slot.swap(None, Ordering::AcqRel);
+        // SAFETY: unpublished by the swap, never visible to a reader in this test.
+        unsafe { old.free_now() };
+        assert_eq!(d.load(Ordering::SeqCst), 2);
+        let g = read_lock();
+        assert!(slot.load(Ordering::Acquire, &g).is_none());
+    }
+
+    #[test]
+    fn call_rcu_and_barrier() {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r2 = ran.clone();
+        call_rcu(move || {
+            r2.fetch_add(1, Ordering::SeqCst);
+        });
+        barrier();
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        assert!(!in_read_section());
+        let g = read_lock();
+        assert!(in_read_section());
+        drop(g);
     }
 }
