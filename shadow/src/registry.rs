@@ -1,0 +1,120 @@
+//! The global, address-keyed registry: shadow for real memory that algorithm code owns.
+//!
+//! Code built with `algos`' `sanitize` feature registers its allocations here (poisoned
+//! unless zeroed), unpoisons what it initializes, checks what it uses, and poisons what it
+//! frees; the model RCU poisons quarantined objects as freed, so a reader that outlives its
+//! grace period is reported as `use-after-free` with the free site as origin. Memory that was
+//! never registered is untracked and treated as initialized, as KMSAN treats untracked pages.
+
+use crate::meta::{Meta, Run};
+use crate::origin::{Created, Origin, Site};
+use crate::report::{emit, BugKind, Report};
+use std::collections::BTreeMap;
+use std::panic::Location;
+use std::sync::{OnceLock, RwLock};
+
+struct Region {
+    meta: Meta,
+    freed: Option<Origin>,
+}
+
+fn regions() -> &'static RwLock<BTreeMap<usize, Region>> {
+    static R: OnceLock<RwLock<BTreeMap<usize, Region>>> = OnceLock::new();
+    R.get_or_init(|| RwLock::new(BTreeMap::new()))
+}
+
+fn with_region<R>(addr: usize, len: usize, f: impl FnOnce(&mut Region, usize) -> R) -> Option<R> {
+    let mut g = regions().write().unwrap_or_else(|e| e.into_inner());
+    let (_, r) = g.range_mut(..=addr).next_back()?;
+    let off = addr - r.meta.base();
+    (off + len <= r.meta.len()).then(|| f(r, off))
+}
+
+/// Registers `[addr, addr + len)`: initialized if `zeroed`, else poisoned with an `Alloc`
+/// origin at the caller. Re-registering an address replaces the old region.
+#[track_caller]
+pub fn register(addr: usize, len: usize, zeroed: bool) {
+    let mut meta = Meta::new(addr, len);
+    if !zeroed {
+        meta.poison(0, len, Origin::new_at(Created::Alloc, Site::here()));
+    }
+    regions()
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(addr, Region { meta, freed: None });
+}
+
+/// Forgets the region starting at `addr` (its memory went back to the system).
+pub fn unregister(addr: usize) {
+    regions().write().unwrap_or_else(|e| e.into_inner()).remove(&addr);
+}
+
+/// True if `addr` lies in a registered region.
+pub fn is_tracked(addr: usize) -> bool {
+    with_region(addr, 0, |_, _| ()).is_some()
+}
+
+/// Marks `[addr, addr + len)` initialized. Untracked memory is ignored.
+pub fn unpoison(addr: usize, len: usize) {
+    with_region(addr, len, |r, off| r.meta.unpoison(off, len));
+}
+
+/// Marks `[addr, addr + len)` uninitialized with a `Poison` origin at the caller.
+#[track_caller]
+pub fn poison(addr: usize, len: usize) {
+    let o = Origin::new_at(Created::Poison, Site::here());
+    with_region(addr, len, |r, off| r.meta.poison(off, len, o));
+}
+
+/// Marks the whole region at `addr` freed: poisoned with a `Free` origin at the caller, and
+/// every later [`check`] of it reports `use-after-free`.
+#[track_caller]
+pub fn poison_freed(addr: usize) {
+    let o = Origin::new_at(Created::Free, Site::here());
+    with_region(addr, 0, |r, _| {
+        let len = r.meta.len();
+        r.meta.poison(0, len, o);
+        r.freed = Some(o);
+    });
+}
+
+/// Copies the metadata of `n` bytes from `src` to `dst` (call alongside the data copy).
+/// From untracked memory the destination becomes initialized.
+#[track_caller]
+pub fn copy(dst: usize, src: usize, n: usize) {
+    let site = Site::here();
+    let snap = with_region(src, n, |r, off| {
+        let mut m = Meta::new(src, n);
+        m.copy_from(0, &r.meta, off, n, &Site::new(Location::caller(), None));
+        m
+    });
+    with_region(dst, n, |r, off| match &snap {
+        Some(m) => r.meta.copy_from(off, m, 0, n, &site),
+        None => r.meta.unpoison(off, n),
+    });
+}
+
+/// Checks `[addr, addr + len)` as a use at the caller: each maximal poisoned run with one
+/// origin is reported; a freed region is a `use-after-free`. Returns the runs.
+#[track_caller]
+pub fn check(addr: usize, len: usize) -> Vec<Run> {
+    check_in(addr, len, None)
+}
+
+/// [`check`] naming the function of the use.
+#[track_caller]
+pub fn check_in(addr: usize, len: usize, function: Option<&'static str>) -> Vec<Run> {
+    let found = with_region(addr, len, |r, off| (r.meta.runs(off, len), r.freed)).unwrap_or_default();
+    let (runs, freed) = found;
+    for run in &runs {
+        let uaf = freed.is_some() || run.origin.is_some_and(|o| o.is_uaf());
+        emit(Report {
+            kind: if uaf { BugKind::UseAfterFree } else { BugKind::UninitValue },
+            site: Site::new(Location::caller(), function),
+            origin: run.origin.or(freed),
+            bytes: Some((run.first, run.last, len)),
+            addr: Some(addr),
+        });
+    }
+    runs
+}
