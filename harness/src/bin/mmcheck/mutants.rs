@@ -309,7 +309,7 @@ fn run_engine(root: &Path, scratch: &Path, h: &Header) -> Verdict {
                 Ok(o) => match (o.status.code(), mmcheck_title(&o.stdout)) {
                     (Some(1), Some(t)) => Verdict::Caught(t),
                     (Some(0), _) => Verdict::Missed,
-                    _ => Verdict::Error(format!("exit {}: {}", o.status, last_lines(&o.stderr, 2))),
+                    _ => Verdict::Error(format!("{}: {}", o.status, last_lines(&o.stderr, 2))),
                 },
             };
         }
