@@ -87,7 +87,8 @@ impl Sandbox {
         if off.checked_add(len).is_none_or(|e| e > self.data.len()) {
             return Err(SandboxError::OutOfMemory);
         }
-        self.top = off + len;
+        // A zero-length block still gets its own address (as kmalloc(0) never aliases).
+        self.top = off + len.max(1);
         self.blocks.insert(off, Block { len, freed: None });
         if zeroed {
             self.data[off..off + len].fill(0);

@@ -7,6 +7,7 @@
 
 pub mod counter;
 pub mod rcu_cell;
+pub mod shadow_ops;
 pub mod stack;
 
 use crate::registry::{DynTarget, Schedule, Sequential};
@@ -40,6 +41,10 @@ pub fn registry() -> Vec<Box<dyn DynTarget>> {
             target: rcu_cell::RcuCellTarget::new("rcu_cell_sched", rcu_cell::RcuBug::None),
             about: "toy RCU-published value; RCU readers vs. writer, model RCU quarantine",
             priority_aware: false,
+        }),
+        Box::new(Sequential {
+            target: shadow_ops::ShadowOpsTarget,
+            about: "the shadow sanitizer vs. a byte-array model: shadow, origins, chains, reports",
         }),
     ]
 }
