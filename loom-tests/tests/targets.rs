@@ -43,5 +43,5 @@ fn rcu_cell_early_free_is_caught() {
     scenario::run(&RcuCellTarget::new("rcu_cell_sched", RcuBug::None), &s).expect("correct");
     let f = scenario::run(&RcuCellTarget::new("rcu_cell_sched", RcuBug::EarlyFree), &s)
         .expect_err("early free");
-    assert_eq!(f.title().split(" in ").next(), Some("RCU: use-after-free"), "{}", f.render());
+    assert_eq!(f.title().split(" in ").next(), Some("KMSAN: use-after-free"), "{}", f.render());
 }

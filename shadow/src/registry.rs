@@ -70,7 +70,13 @@ pub fn poison(addr: usize, len: usize) {
 /// every later [`check`] of it reports `use-after-free`.
 #[track_caller]
 pub fn poison_freed(addr: usize) {
-    let o = Origin::new_at(Created::Free, Site::here());
+    poison_freed_at(addr, Site::here());
+}
+
+/// [`poison_freed`] with the free site given explicitly (for runtimes that free on behalf of
+/// a caller, like the model RCU after a grace period).
+pub fn poison_freed_at(addr: usize, site: Site) {
+    let o = Origin::new_at(Created::Free, site);
     with_region(addr, 0, |r, _| {
         let len = r.meta.len();
         r.meta.poison(0, len, o);

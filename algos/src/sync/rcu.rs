@@ -54,10 +54,16 @@ impl Header {
         }
     }
 
-    /// Reports a use-after-free if the object has been freed (model backends only).
+    /// Reports a use-after-free if the object has been freed (model backends only): through
+    /// the shadow sanitizer with the `sanitize` feature, by the dead check otherwise.
     #[inline(always)]
     #[track_caller]
     fn check_live(&self) {
+        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
+        if self.state.load(std::sync::atomic::Ordering::Acquire) == FREED {
+            let addr = std::ptr::from_ref(self) as usize;
+            shadow::registry::check(addr, std::mem::size_of::<Header>().max(1));
+        }
         #[cfg(any(mmcheck_loom, feature = "shuttle"))]
         if self.state.load(std::sync::atomic::Ordering::Acquire) == FREED {
             let freed = self.freed_at.lock().unwrap_or_else(|e| e.into_inner());
@@ -78,7 +84,9 @@ impl Header {
     }
 }
 
-/// An RCU-managed allocation: a header and the value.
+/// An RCU-managed allocation: a header and the value. `repr(C)` puts the header first, so
+/// the sanitizer's region for an object is keyed by the allocation's address.
+#[repr(C)]
 struct RcuBox<T> {
     header: Header,
     value: T,
@@ -262,6 +270,12 @@ impl<T> Owned<T> {
             header: Header::new(),
             value,
         });
+        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
+        shadow::registry::register(
+            std::ptr::from_ref(&b.header) as usize,
+            std::mem::size_of::<Header>().max(1),
+            true,
+        );
         Owned {
             // SAFETY: `Box::into_raw` never returns null.
             ptr: unsafe { NonNull::new_unchecked(Box::into_raw(b)) },
@@ -291,9 +305,18 @@ impl<T> Deref for Owned<T> {
 
 impl<T> Drop for Owned<T> {
     fn drop(&mut self) {
+        forget_shadow(self.ptr.as_ptr());
         // SAFETY: never published, so no reader can hold it; we are the unique owner.
         unsafe { drop(Box::from_raw(self.ptr.as_ptr())) }
     }
+}
+
+/// Drops the sanitizer's region of an object about to be deallocated.
+#[inline(always)]
+fn forget_shadow<T>(p: *mut RcuBox<T>) {
+    #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
+    shadow::registry::unregister(p as usize);
+    let _ = p;
 }
 
 /// A raw pointer to a published (or formerly published) RCU object, as seen by the updater.
@@ -517,6 +540,7 @@ impl<T> Drop for Atomic<T> {
         #[cfg(not(mmcheck_loom))]
         let p = *self.ptr.get_mut();
         if !p.is_null() {
+            forget_shadow(p);
             // SAFETY: `&mut self` means no reader can reach the slot any more.
             unsafe { drop(Box::from_raw(p)) }
         }
@@ -714,6 +738,7 @@ mod model {
     }
 
     unsafe fn release<T>(p: *mut u8) {
+        super::forget_shadow(p.cast::<RcuBox<T>>());
         // SAFETY: `p` came from `Box::into_raw` of an `RcuBox<T>` and is released once.
         unsafe { drop(Box::from_raw(p.cast::<RcuBox<T>>())) }
     }
@@ -727,6 +752,11 @@ mod model {
         let b = unsafe { &*p };
         let prev = b.header.state.swap(FREED, std::sync::atomic::Ordering::AcqRel);
         assert_ne!(prev, FREED, "BUG: RCU: double-free in {site}");
+        #[cfg(feature = "sanitize")]
+        shadow::registry::poison_freed_at(
+            std::ptr::from_ref(&b.header) as usize,
+            shadow::Site::new(site, Some("rcu free")),
+        );
         *b.header.freed_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(site);
         with(|st| {
             st.quarantine.push(Quarantined {
