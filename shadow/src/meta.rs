@@ -81,7 +81,7 @@ impl Meta {
 
     #[inline(always)]
     fn slot_clean(&self, slot: usize) -> bool {
-        self.shadow[self.slot_range(slot)].iter().all(|&b| b == 0)
+        all_zero(&self.shadow[self.slot_range(slot)])
     }
 
     /// The origin recorded for byte `off`.
@@ -93,15 +93,34 @@ impl Meta {
     /// a non-zero origin overwrites every slot touched, a zero origin clears only the slots
     /// whose 4 bytes are now all initialized (a partial unpoison keeps a poisoned
     /// neighbour's origin).
+    #[inline]
     pub fn set(&mut self, off: usize, len: usize, b: u8, origin: Option<Origin>) {
         if len == 0 {
             return;
         }
         self.shadow[off..off + len].fill(b);
-        let raw = origin.map_or(0, Origin::raw);
-        for s in self.slot(off)..=self.slot(off + len - 1) {
-            if raw != 0 || self.slot_clean(s) {
-                self.origins[s] = raw;
+        let (first, last) = (self.slot(off), self.slot(off + len - 1));
+        match origin {
+            Some(o) => self.origins[first..=last].fill(o.raw()),
+            // Every touched slot still holds a poisoned byte (one of these): keep them.
+            None if b != 0 => {}
+            None => self.clear_clean_slots(first, last),
+        }
+    }
+
+    /// After `[first, last]`'s bytes in some range were made clean: interior slots are
+    /// wholly inside the range, so clean; the two edge slots may hold other bytes.
+    #[inline(always)]
+    fn clear_clean_slots(&mut self, first: usize, last: usize) {
+        if self.slot_clean(first) {
+            self.origins[first] = 0;
+        }
+        if last > first {
+            if last > first + 1 {
+                self.origins[first + 1..last].fill(0);
+            }
+            if self.slot_clean(last) {
+                self.origins[last] = 0;
             }
         }
     }
@@ -112,23 +131,29 @@ impl Meta {
     }
 
     /// Marks `[off, off + len)` initialized.
+    #[inline]
     pub fn unpoison(&mut self, off: usize, len: usize) {
         self.set(off, len, 0, None);
     }
 
     /// Writes the shadow of a stored value: `shadow` byte for byte, and `origin` into every
     /// slot that now holds a poisoned byte of the store; slots left clean are cleared.
+    #[inline]
     pub fn store(&mut self, off: usize, shadow: &[u8], origin: Option<Origin>) {
         if shadow.is_empty() {
+            return;
+        }
+        if all_zero(shadow) {
+            // A clean store is an unpoison: no slot gets `origin`.
+            self.unpoison(off, shadow.len());
             return;
         }
         self.shadow[off..off + shadow.len()].copy_from_slice(shadow);
         let raw = origin.map_or(0, Origin::raw);
         for s in self.slot(off)..=self.slot(off + shadow.len() - 1) {
             let r = self.slot_range(s);
-            let touched_poisoned = (r.start.max(off)..r.end.min(off + shadow.len()))
-                .any(|i| self.shadow[i] != 0);
-            if touched_poisoned {
+            let (lo, hi) = (r.start.max(off), r.end.min(off + shadow.len()));
+            if !all_zero(&self.shadow[lo..hi]) {
                 self.origins[s] = raw;
             } else if self.slot_clean(s) {
                 self.origins[s] = 0;
@@ -138,7 +163,7 @@ impl Meta {
 
     /// The origin of the first poisoned byte in `[off, off + len)`, if any.
     pub fn first_origin(&self, off: usize, len: usize) -> Option<Origin> {
-        let i = self.shadow[off..off + len].iter().position(|&b| b != 0)?;
+        let i = next_nonzero(&self.shadow[off..off + len], 0)?;
         self.origin_at(off + i)
     }
 
@@ -146,36 +171,29 @@ impl Meta {
     /// `[off, off + len)`, split where the origin changes. Offsets are relative to `off`.
     pub fn runs(&self, off: usize, len: usize) -> Vec<Run> {
         let mut out = Vec::new();
-        let mut cur: Option<(usize, u32)> = None;
-        for i in 0..len {
-            if self.shadow[off + i] == 0 {
-                if let Some((start, o)) = cur.take() {
+        let sh = &self.shadow[off..off + len];
+        let mut i = 0;
+        // Skip clean stretches quickly; walk poisoned ones byte by byte.
+        while let Some(start) = next_nonzero(sh, i) {
+            let mut o = self.origins[self.slot(off + start)];
+            let mut run_start = start;
+            i = start + 1;
+            while i < len && sh[i] != 0 {
+                let oi = self.origins[self.slot(off + i)];
+                if oi != o {
                     out.push(Run {
-                        first: start,
+                        first: run_start,
                         last: i - 1,
                         origin: Origin::from_raw(o),
                     });
+                    run_start = i;
+                    o = oi;
                 }
-                continue;
+                i += 1;
             }
-            let o = self.origins[self.slot(off + i)];
-            match cur {
-                Some((_, c)) if c == o => {}
-                Some((start, c)) => {
-                    out.push(Run {
-                        first: start,
-                        last: i - 1,
-                        origin: Origin::from_raw(c),
-                    });
-                    cur = Some((i, o));
-                }
-                None => cur = Some((i, o)),
-            }
-        }
-        if let Some((start, o)) = cur {
             out.push(Run {
-                first: start,
-                last: len - 1,
+                first: run_start,
+                last: i - 1,
                 origin: Origin::from_raw(o),
             });
         }
@@ -183,13 +201,18 @@ impl Meta {
     }
 
     /// True if every byte of `[off, off + len)` is initialized.
+    #[inline]
     pub fn is_clean(&self, off: usize, len: usize) -> bool {
-        self.shadow[off..off + len].iter().all(|&b| b == 0)
+        all_zero(&self.shadow[off..off + len])
     }
 
     /// `memmove` of metadata inside this region, `kmsan_internal_memmove_metadata`'s way:
-    /// byte by byte, backwards when `dst > src` so an overlapping source is read before it
-    /// is overwritten; each distinct source origin is chained once with `site`.
+    /// as if byte by byte, backwards when `dst > src` so an overlapping source is read
+    /// before it is overwritten; each distinct source origin is chained once with `site`.
+    /// A destination slot that receives poisoned bytes takes the origin of the poisoned
+    /// byte copied last; one that receives only clean bytes is cleared if it is now clean.
+    /// Source origins are read as they were before the move, even where the ranges share
+    /// origin slots.
     pub fn move_within(&mut self, dst: usize, src: usize, n: usize, site: &Site) {
         if n == 0 || dst == src {
             return;
@@ -198,23 +221,14 @@ impl Meta {
             self.unpoison(dst, n);
             return;
         }
-        let backwards = dst > src;
-        let mut chain = ChainCache::default();
-        for k in 0..n {
-            let i = if backwards { n - 1 - k } else { k };
-            let s = self.shadow[src + i];
-            let ds = self.slot(dst + i);
-            if s == 0 {
-                self.shadow[dst + i] = 0;
-                if self.slot_clean(ds) {
-                    self.origins[ds] = 0;
-                }
-                continue;
-            }
-            self.shadow[dst + i] = s;
-            let old = self.origins[self.slot(src + i)];
-            self.origins[ds] = chain.get(old, site);
-        }
+        // Snapshot the source's origin slots: the destination may share some of them.
+        let src_first = self.slot(src);
+        let src_origins = self.origins[src_first..=self.slot(src + n - 1)].to_vec();
+        self.shadow.copy_within(src..src + n, dst);
+        let base = self.base;
+        let src_origin =
+            |i: usize| src_origins[(base + src + i) / ORIGIN_SIZE - base / ORIGIN_SIZE - src_first];
+        self.fix_origins(dst, n, dst > src, src_origin, site);
     }
 
     /// `memcpy` of metadata from another region.
@@ -226,21 +240,82 @@ impl Meta {
             self.unpoison(dst, n);
             return;
         }
+        self.shadow[dst..dst + n].copy_from_slice(&src.shadow[src_off..src_off + n]);
+        let src_origin = |i: usize| src.origins[src.slot(src_off + i)];
+        self.fix_origins(dst, n, false, src_origin, site);
+    }
+
+    /// Sets the origins of the slots of `[dst, dst + n)` after its shadow was copied from a
+    /// source whose byte `i` had origin `src_origin(i)`, as a byte-by-byte copy in the given
+    /// direction would leave them.
+    fn fix_origins(
+        &mut self,
+        dst: usize,
+        n: usize,
+        backwards: bool,
+        src_origin: impl Fn(usize) -> u32,
+        site: &Site,
+    ) {
+        let (first, last) = (self.slot(dst), self.slot(dst + n - 1));
         let mut chain = ChainCache::default();
-        for i in 0..n {
-            let s = src.shadow[src_off + i];
-            let ds = self.slot(dst + i);
-            self.shadow[dst + i] = s;
-            if s == 0 {
-                if self.slot_clean(ds) {
-                    self.origins[ds] = 0;
+        let mut fix = |m: &mut Meta, s: usize| {
+            let r = m.slot_range(s);
+            let (lo, hi) = (r.start.max(dst), r.end.min(dst + n));
+            let sh = &m.shadow[lo..hi];
+            // The byte a byte-by-byte copy writes last into this slot wins.
+            let pick = if backwards {
+                sh.iter().position(|&b| b != 0)
+            } else {
+                sh.iter().rposition(|&b| b != 0)
+            };
+            match pick {
+                Some(k) => m.origins[s] = chain.get(src_origin(lo + k - dst), site),
+                None => {
+                    if (lo == r.start && hi == r.end) || m.slot_clean(s) {
+                        m.origins[s] = 0;
+                    }
                 }
-                continue;
             }
-            let old = src.origins[src.slot(src_off + i)];
-            self.origins[ds] = chain.get(old, site);
+        };
+        if backwards {
+            for s in (first..=last).rev() {
+                fix(self, s);
+            }
+        } else {
+            for s in first..=last {
+                fix(self, s);
+            }
         }
     }
+}
+
+/// True if every byte of `s` is zero; word-at-a-time.
+#[inline]
+fn all_zero(s: &[u8]) -> bool {
+    let mut chunks = s.chunks_exact(32);
+    for c in &mut chunks {
+        if c.iter().fold(0u8, |a, &b| a | b) != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&b| b == 0)
+}
+
+/// The index of the first non-zero byte of `s` at or after `from`.
+#[inline]
+fn next_nonzero(s: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    // Byte steps up to a 32-byte boundary of the slice index, then whole zero chunks.
+    while i < s.len() && i % 32 != 0 {
+        if s[i] != 0 {
+            return Some(i);
+        }
+        i += 1;
+    }
+    while i + 32 <= s.len() && s[i..i + 32].iter().fold(0u8, |a, &b| a | b) == 0 {
+        i += 32;
+    }
+    s[i..].iter().position(|&b| b != 0).map(|k| i + k)
 }
 
 /// Chains each distinct origin once per copy, as KMSAN's memmove does.
@@ -302,9 +377,21 @@ mod tests {
         assert_eq!(
             r,
             vec![
-                Run { first: 0, last: 1, origin: Some(a) },
-                Run { first: 3, last: 7, origin: Some(a) },
-                Run { first: 8, last: 11, origin: Some(b) },
+                Run {
+                    first: 0,
+                    last: 1,
+                    origin: Some(a)
+                },
+                Run {
+                    first: 3,
+                    last: 7,
+                    origin: Some(a)
+                },
+                Run {
+                    first: 8,
+                    last: 11,
+                    origin: Some(b)
+                },
             ]
         );
     }
@@ -338,7 +425,11 @@ mod tests {
         let mut dst = Meta::new(0x3000, 8);
         dst.copy_from(0, &src, 0, 8, &Site::here());
         let d0 = dst.origin_at(0).expect("poisoned");
-        assert_eq!(dst.origin_at(4), Some(d0), "one chain link per distinct origin");
+        assert_eq!(
+            dst.origin_at(4),
+            Some(d0),
+            "one chain link per distinct origin"
+        );
         assert_eq!(d0.depth(), 1);
         assert_eq!(d0.root().0, Created::Alloc);
     }

@@ -72,7 +72,9 @@ impl Sandbox {
     }
 
     fn off(&self, addr: usize, len: usize) -> Result<usize, SandboxError> {
-        let off = addr.checked_sub(self.base()).ok_or(SandboxError::OutOfBounds { addr, len })?;
+        let off = addr
+            .checked_sub(self.base())
+            .ok_or(SandboxError::OutOfBounds { addr, len })?;
         if off.checked_add(len).is_none_or(|e| e > self.data.len()) {
             return Err(SandboxError::OutOfBounds { addr, len });
         }
@@ -94,7 +96,8 @@ impl Sandbox {
             self.data[off..off + len].fill(0);
             self.meta.unpoison(off, len);
         } else {
-            self.meta.poison(off, len, Origin::new_at(Created::Alloc, Site::here()));
+            self.meta
+                .poison(off, len, Origin::new_at(Created::Alloc, Site::here()));
         }
         Ok(self.base() + off)
     }
@@ -105,7 +108,10 @@ impl Sandbox {
     pub fn free(&mut self, addr: usize) -> Result<(), SandboxError> {
         let off = self.off(addr, 0)?;
         let origin = Origin::new_at(Created::Free, Site::here());
-        let b = self.blocks.get_mut(&off).ok_or(SandboxError::BadFree(addr))?;
+        let b = self
+            .blocks
+            .get_mut(&off)
+            .ok_or(SandboxError::BadFree(addr))?;
         if let Some(first) = b.freed {
             let len = b.len;
             emit(Report {
@@ -126,7 +132,11 @@ impl Sandbox {
     /// The free origin of a freed block overlapping `[off, off + len)`, if any.
     fn freed_block(&self, off: usize, len: usize) -> Option<Origin> {
         let end = off + len.max(1);
-        let first = self.blocks.range(..=off).next_back().map_or(off, |(s, _)| *s);
+        let first = self
+            .blocks
+            .range(..=off)
+            .next_back()
+            .map_or(off, |(s, _)| *s);
         self.blocks
             .range(first..end)
             .find(|(s, b)| **s + b.len.max(1) > off && b.freed.is_some())
@@ -159,7 +169,10 @@ impl Sandbox {
         }
         let mut sh = [0u8; 16];
         v.shadow.write_le(&mut sh);
-        let origin = v.origin.map(|o| o.chain(Site::here()));
+        // The site is taken here, not inside a closure: `#[track_caller]` does not reach
+        // into closures.
+        let site = Site::here();
+        let origin = v.origin.map(|o| o.chain(site));
         self.meta.store(off, &sh[..T::BYTES], origin);
         Ok(())
     }
@@ -219,7 +232,8 @@ impl Sandbox {
     #[track_caller]
     pub fn poison(&mut self, addr: usize, n: usize) -> Result<(), SandboxError> {
         let d = self.off(addr, n)?;
-        self.meta.poison(d, n, Origin::new_at(Created::Poison, Site::here()));
+        self.meta
+            .poison(d, n, Origin::new_at(Created::Poison, Site::here()));
         Ok(())
     }
 
@@ -239,7 +253,12 @@ impl Sandbox {
 
     /// [`Sandbox::check`] naming the function of the use.
     #[track_caller]
-    pub fn check_in(&self, addr: usize, n: usize, function: Option<&'static str>) -> Result<Vec<Run>, SandboxError> {
+    pub fn check_in(
+        &self,
+        addr: usize,
+        n: usize,
+        function: Option<&'static str>,
+    ) -> Result<Vec<Run>, SandboxError> {
         let d = self.off(addr, n)?;
         let runs = self.meta.runs(d, n);
         for r in &runs {
@@ -279,6 +298,9 @@ impl Sandbox {
 
     /// Whether the block containing `addr` has been freed.
     pub fn is_freed(&self, addr: usize) -> bool {
-        self.off(addr, 0).ok().and_then(|o| self.freed_block(o, 1)).is_some()
+        self.off(addr, 0)
+            .ok()
+            .and_then(|o| self.freed_block(o, 1))
+            .is_some()
     }
 }
