@@ -6,6 +6,9 @@
 //! corpus replay and the `mmcheck` command; [`report`] turns any failure into a titled report
 //! with a reproducer; [`linearize`] checks concurrent histories.
 
+// A `Failure` is large (a whole report) and returned only on the cold path of a found bug.
+#![allow(clippy::result_large_err)]
+
 pub mod engine;
 pub mod linearize;
 pub mod registry;

@@ -37,13 +37,18 @@ pub struct Site {
     pub nmi_deliverable: bool,
 }
 
+/// Chooses what arrives at an interrupt point.
+pub type Decide = Box<dyn FnMut(&Site) -> Option<Interrupt>>;
+/// Runs the nested operation of a delivered interrupt.
+pub type Handler = std::rc::Rc<dyn Fn(Interrupt, &Site)>;
+
 /// Decides, at each interrupt point, whether an interrupt arrives, and runs it.
 pub struct InterruptPlan {
     /// Called at every interrupt point; returns the interrupt that arrives there, if any.
     /// An undeliverable choice (an IRQ with interrupts disabled) is dropped.
-    pub decide: Box<dyn FnMut(&Site) -> Option<Interrupt>>,
+    pub decide: Decide,
     /// Runs the nested operation of a delivered interrupt, on the interrupted thread.
-    pub handler: std::rc::Rc<dyn Fn(Interrupt, &Site)>,
+    pub handler: Handler,
 }
 
 impl std::fmt::Debug for InterruptPlan {

@@ -20,6 +20,8 @@
 //! from, so [`Mutex::lock`] returns the guard directly on every backend.
 
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
+// Thread-locals go through the backend's macro, and loom's and shuttle's take no `const`.
+#![allow(clippy::missing_const_for_thread_local)]
 
 #[cfg(all(mmcheck_loom, feature = "shuttle"))]
 compile_error!(

@@ -34,6 +34,8 @@ pub fn run<T: Target + Clone>(target: &T, input: &SeqInput<T::Op>) -> Result<(),
     })
 }
 
+type NestedLog<T> = Rc<RefCell<Vec<Nested<<T as Target>::Op, <T as Target>::Ret>>>>;
+
 struct Nested<Op, Ret> {
     kind: Interrupt,
     event: Event<Op, Ret>,
@@ -52,7 +54,7 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
             v
         }
     };
-    let nested: Rc<RefCell<Vec<Nested<T::Op, T::Ret>>>> = Rc::new(RefCell::new(Vec::new()));
+    let nested: NestedLog<T> = Rc::new(RefCell::new(Vec::new()));
     let pending: Rc<RefCell<Vec<T::Op>>> = Rc::new(RefCell::new(Vec::new()));
     let points = Rc::new(Cell::new(0u64));
 
