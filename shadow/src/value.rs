@@ -62,7 +62,7 @@ pub trait Prim:
     /// Shift right (amount taken modulo the width).
     fn wshr(self, n: u32) -> Self;
     /// Every bit from the lowest set bit of `self` upward.
-    fn from_lowest_set(self) -> Self;
+    fn lowest_set_and_up(self) -> Self;
     /// Conversion for indexes.
     fn to_usize(self) -> usize;
 }
@@ -94,7 +94,7 @@ macro_rules! prim {
             #[inline(always)]
             fn wshr(self, n: u32) -> Self { self.wrapping_shr(n) }
             #[inline(always)]
-            fn from_lowest_set(self) -> Self {
+            fn lowest_set_and_up(self) -> Self {
                 if self == 0 { 0 } else { (!0 as $t) << self.trailing_zeros() }
             }
             #[inline(always)]
@@ -200,7 +200,7 @@ impl<T: Prim> Tainted<T> {
     }
 
     /// Shift left by a possibly uninitialized amount.
-    pub fn shl(self, n: Tainted<u32>) -> Self {
+    pub fn shl_by(self, n: Tainted<u32>) -> Self {
         if !n.is_init() {
             return Tainted::with(self.value.wshl(n.value), T::ONES, n.origin.or(self.origin));
         }
@@ -208,7 +208,7 @@ impl<T: Prim> Tainted<T> {
     }
 
     /// Shift right by a possibly uninitialized amount.
-    pub fn shr(self, n: Tainted<u32>) -> Self {
+    pub fn shr_by(self, n: Tainted<u32>) -> Self {
         if !n.is_init() {
             return Tainted::with(self.value.wshr(n.value), T::ONES, n.origin.or(self.origin));
         }
@@ -269,10 +269,11 @@ impl<T: Prim> BitAnd for Tainted<T> {
 
 macro_rules! arith {
     ($tr:ident, $m:ident, $op:ident) => {
+        #[allow(clippy::suspicious_arithmetic_impl)]
         impl<T: Prim> $tr for Tainted<T> {
             type Output = Self;
             fn $m(self, o: Self) -> Self {
-                let s = (self.shadow | o.shadow).from_lowest_set();
+                let s = (self.shadow | o.shadow).lowest_set_and_up();
                 Tainted::with(self.value.$op(o.value), s, Self::pick_origin(&self, &o))
             }
         }
@@ -285,14 +286,14 @@ arith!(Mul, mul, wmul);
 impl<T: Prim> Shl<u32> for Tainted<T> {
     type Output = Self;
     fn shl(self, n: u32) -> Self {
-        Tainted::shl(self, Tainted::init(n))
+        Tainted::shl_by(self, Tainted::init(n))
     }
 }
 
 impl<T: Prim> Shr<u32> for Tainted<T> {
     type Output = Self;
     fn shr(self, n: u32) -> Self {
-        Tainted::shr(self, Tainted::init(n))
+        Tainted::shr_by(self, Tainted::init(n))
     }
 }
 
@@ -377,7 +378,7 @@ mod tests {
         assert_eq!((a >> 4).shadow, 0);
         assert!((a >> 4).origin.is_none());
         let by = Tainted::<u32>::uninit(1, 1);
-        assert_eq!(Tainted::init(5u64).shl(by).shadow, u64::MAX);
+        assert_eq!(Tainted::init(5u64).shl_by(by).shadow, u64::MAX);
     }
 
     #[test]
