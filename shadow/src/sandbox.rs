@@ -43,6 +43,8 @@ pub struct Sandbox {
     meta: Meta,
     blocks: BTreeMap<usize, Block>,
     top: usize,
+    /// How many blocks are freed: while 0, accesses skip the freed-block lookup.
+    freed: usize,
 }
 
 impl Sandbox {
@@ -58,6 +60,7 @@ impl Sandbox {
             meta: Meta::new(base, capacity),
             blocks: BTreeMap::new(),
             top: 0,
+            freed: 0,
         }
     }
 
@@ -125,12 +128,17 @@ impl Sandbox {
         }
         b.freed = Some(origin);
         let len = b.len;
+        self.freed += 1;
         self.meta.poison(off, len, origin);
         Ok(())
     }
 
     /// The free origin of a freed block overlapping `[off, off + len)`, if any.
+    #[inline]
     fn freed_block(&self, off: usize, len: usize) -> Option<Origin> {
+        if self.freed == 0 {
+            return None;
+        }
         let end = off + len.max(1);
         let first = self
             .blocks
@@ -144,7 +152,18 @@ impl Sandbox {
     }
 
     #[track_caller]
+    #[inline(always)]
     fn check_uaf(&self, off: usize, len: usize) {
+        if self.freed == 0 {
+            return;
+        }
+        self.check_uaf_slow(off, len);
+    }
+
+    #[track_caller]
+    #[cold]
+    #[inline(never)]
+    fn check_uaf_slow(&self, off: usize, len: usize) {
         if let Some(origin) = self.freed_block(off, len) {
             emit(Report {
                 kind: BugKind::UseAfterFree,
@@ -159,12 +178,14 @@ impl Sandbox {
     /// Stores `v` at `addr`: data, shadow and (if poisoned) origin, chained with a
     /// "stored to memory at" link for the caller.
     #[track_caller]
+    #[inline]
     pub fn store<T: Prim>(&mut self, addr: usize, v: Tainted<T>) -> Result<(), SandboxError> {
         let off = self.off(addr, T::BYTES)?;
         self.check_uaf(off, T::BYTES);
         v.value.write_le(&mut self.data[off..]);
         if v.shadow == T::ZERO {
-            self.meta.store(off, &[0u8; 16][..T::BYTES], None);
+            // A clean store: the same as unpoisoning its bytes.
+            self.meta.unpoison(off, T::BYTES);
             return Ok(());
         }
         let mut sh = [0u8; 16];
@@ -180,6 +201,7 @@ impl Sandbox {
     /// Loads a value with its shadow and the origin of its first poisoned byte. Loading is
     /// never reported (only using is), except from freed memory.
     #[track_caller]
+    #[inline]
     pub fn load<T: Prim>(&self, addr: usize) -> Result<Tainted<T>, SandboxError> {
         let off = self.off(addr, T::BYTES)?;
         self.check_uaf(off, T::BYTES);
