@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 const CAP: usize = 512;
-const BASE: usize = 0x1000;
+/// Not 4-aligned on purpose: every block straddles origin slots, so slot arithmetic that
+/// ignores the base's misalignment is caught.
+const BASE: usize = 0x1002;
 
 /// Access widths of stores and loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Arbitrary)]
@@ -183,8 +185,8 @@ fn slot(off: usize) -> usize {
 }
 
 fn slot_range(s: usize) -> std::ops::Range<usize> {
-    let start = (BASE / 4 + s) * 4 - BASE;
-    start..(start + 4).min(CAP)
+    let start_addr = (BASE / 4 + s) * 4;
+    start_addr.saturating_sub(BASE)..(start_addr + 4 - BASE).min(CAP)
 }
 
 impl ShadowModel {
