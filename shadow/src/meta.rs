@@ -10,6 +10,9 @@ use crate::origin::{Origin, Site};
 /// Bytes covered by one origin slot (`KMSAN_ORIGIN_SIZE`).
 pub const ORIGIN_SIZE: usize = 4;
 
+/// Bytes summarized by one bit of the dirty map.
+const CHUNK: usize = 64;
+
 /// A maximal run of poisoned bytes with one origin, as a check reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Run {
@@ -27,6 +30,13 @@ pub struct Meta {
     base: usize,
     shadow: Vec<u8>,
     origins: Vec<u32>,
+    /// One bit per `CHUNK` bytes of shadow (by offset): a clear bit means every shadow byte
+    /// of the chunk is zero. A set bit means nothing (the chunk may be clean).
+    dirty: Vec<u64>,
+    /// Set once `set` wrote a non-zero origin with a zero shadow byte. Until then every
+    /// origin slot whose bytes are all clean is zero, which lets an unpoison of clean
+    /// chunks do nothing.
+    stale: bool,
 }
 
 impl Meta {
@@ -41,6 +51,8 @@ impl Meta {
             base,
             shadow: vec![0; len],
             origins: vec![0; slots],
+            dirty: vec![0; len.div_ceil(CHUNK).div_ceil(64)],
+            stale: false,
         }
     }
 
@@ -99,6 +111,12 @@ impl Meta {
             return;
         }
         self.shadow[off..off + len].fill(b);
+        if b != 0 {
+            self.mark_dirty(off, len);
+        } else {
+            self.clear_covered(off, len);
+            self.stale |= origin.is_some();
+        }
         let (first, last) = (self.slot(off), self.slot(off + len - 1));
         match origin {
             Some(o) => self.origins[first..=last].fill(o.raw()),
@@ -131,8 +149,12 @@ impl Meta {
     }
 
     /// Marks `[off, off + len)` initialized.
-    #[inline]
+    #[inline(always)]
     pub fn unpoison(&mut self, off: usize, len: usize) {
+        // Already clean (and so, unless `stale`, without origins): nothing to do.
+        if len != 0 && !self.stale && off + len <= self.len() && self.chunks_clean(off, len) {
+            return;
+        }
         self.set(off, len, 0, None);
     }
 
@@ -149,6 +171,7 @@ impl Meta {
             return;
         }
         self.shadow[off..off + shadow.len()].copy_from_slice(shadow);
+        self.mark_dirty(off, shadow.len());
         let raw = origin.map_or(0, Origin::raw);
         for s in self.slot(off)..=self.slot(off + shadow.len() - 1) {
             let r = self.slot_range(s);
@@ -163,8 +186,8 @@ impl Meta {
 
     /// The origin of the first poisoned byte in `[off, off + len)`, if any.
     pub fn first_origin(&self, off: usize, len: usize) -> Option<Origin> {
-        let i = next_nonzero(&self.shadow[off..off + len], 0)?;
-        self.origin_at(off + i)
+        let i = self.first_poisoned(off, len)?;
+        self.origin_at(i)
     }
 
     /// `kmsan_internal_check_memory`: the maximal runs of poisoned bytes in
@@ -174,7 +197,7 @@ impl Meta {
         let sh = &self.shadow[off..off + len];
         let mut i = 0;
         // Skip clean stretches quickly; walk poisoned ones byte by byte.
-        while let Some(start) = next_nonzero(sh, i) {
+        while let Some(start) = self.first_poisoned(off + i, len - i).map(|p| p - off) {
             let mut o = self.origins[self.slot(off + start)];
             let mut run_start = start;
             i = start + 1;
@@ -203,7 +226,90 @@ impl Meta {
     /// True if every byte of `[off, off + len)` is initialized.
     #[inline]
     pub fn is_clean(&self, off: usize, len: usize) -> bool {
-        all_zero(&self.shadow[off..off + len])
+        let _ = &self.shadow[off..off + len];
+        self.first_poisoned(off, len).is_none()
+    }
+
+    /// The dirty-map bits of chunks `c0..=c1` that fall in word `w`.
+    #[inline(always)]
+    fn word_mask(w: usize, c0: usize, c1: usize) -> u64 {
+        let lo = if w == c0 / 64 { c0 % 64 } else { 0 };
+        let hi = if w == c1 / 64 { c1 % 64 } else { 63 };
+        (u64::MAX >> (63 - hi)) & (u64::MAX << lo)
+    }
+
+    /// Marks the chunks of `[off, off + len)` (non-empty) as possibly poisoned.
+    #[inline(always)]
+    fn mark_dirty(&mut self, off: usize, len: usize) {
+        let (c0, c1) = (off / CHUNK, (off + len - 1) / CHUNK);
+        for w in c0 / 64..=c1 / 64 {
+            self.dirty[w] |= Self::word_mask(w, c0, c1);
+        }
+    }
+
+    /// Marks the chunks wholly inside `[off, off + len)` (now all-zero shadow) clean.
+    #[inline(always)]
+    fn clear_covered(&mut self, off: usize, len: usize) {
+        let end = off + len;
+        let c0 = off.div_ceil(CHUNK);
+        // The region's last chunk may be short: reaching the region's end covers it.
+        let c_end = if end == self.len() {
+            end.div_ceil(CHUNK)
+        } else {
+            end / CHUNK
+        };
+        if c0 >= c_end {
+            return;
+        }
+        let c1 = c_end - 1;
+        for w in c0 / 64..=c1 / 64 {
+            self.dirty[w] &= !Self::word_mask(w, c0, c1);
+        }
+    }
+
+    /// After the shadow of `[off, off + len)` (non-empty) was overwritten: recomputes the
+    /// dirty bits of its chunks.
+    fn refresh_dirty(&mut self, off: usize, len: usize) {
+        let end = off + len;
+        for c in off / CHUNK..=(end - 1) / CHUNK {
+            let (lo, hi) = ((c * CHUNK).max(off), ((c + 1) * CHUNK).min(end));
+            let bit = 1u64 << (c % 64);
+            if !all_zero(&self.shadow[lo..hi]) {
+                self.dirty[c / 64] |= bit;
+            } else if hi - lo == CHUNK || (lo == c * CHUNK && hi == self.len()) {
+                self.dirty[c / 64] &= !bit;
+            }
+        }
+    }
+
+    /// True if no chunk of `[off, off + len)` (non-empty) is marked dirty.
+    #[inline(always)]
+    fn chunks_clean(&self, off: usize, len: usize) -> bool {
+        let (c0, c1) = (off / CHUNK, (off + len - 1) / CHUNK);
+        (c0 / 64..=c1 / 64).all(|w| self.dirty[w] & Self::word_mask(w, c0, c1) == 0)
+    }
+
+    /// The offset of the first poisoned byte in `[off, off + len)`, looking only into
+    /// chunks marked dirty.
+    #[inline]
+    fn first_poisoned(&self, off: usize, len: usize) -> Option<usize> {
+        if len == 0 {
+            return None;
+        }
+        let end = off + len;
+        let (c0, c1) = (off / CHUNK, (end - 1) / CHUNK);
+        for w in c0 / 64..=c1 / 64 {
+            let mut bits = self.dirty[w] & Self::word_mask(w, c0, c1);
+            while bits != 0 {
+                let c = w * 64 + bits.trailing_zeros() as usize;
+                let (lo, hi) = ((c * CHUNK).max(off), ((c + 1) * CHUNK).min(end));
+                if let Some(k) = next_nonzero(&self.shadow[lo..hi], 0) {
+                    return Some(lo + k);
+                }
+                bits &= bits - 1;
+            }
+        }
+        None
     }
 
     /// `memmove` of metadata inside this region, `kmsan_internal_memmove_metadata`'s way:
@@ -225,6 +331,7 @@ impl Meta {
         let src_first = self.slot(src);
         let src_origins = self.origins[src_first..=self.slot(src + n - 1)].to_vec();
         self.shadow.copy_within(src..src + n, dst);
+        self.refresh_dirty(dst, n);
         let base = self.base;
         let src_origin =
             |i: usize| src_origins[(base + src + i) / ORIGIN_SIZE - base / ORIGIN_SIZE - src_first];
@@ -241,6 +348,7 @@ impl Meta {
             return;
         }
         self.shadow[dst..dst + n].copy_from_slice(&src.shadow[src_off..src_off + n]);
+        self.refresh_dirty(dst, n);
         let src_origin = |i: usize| src.origins[src.slot(src_off + i)];
         self.fix_origins(dst, n, false, src_origin, site);
     }
@@ -262,6 +370,21 @@ impl Meta {
             let r = m.slot_range(s);
             let (lo, hi) = (r.start.max(dst), r.end.min(dst + n));
             let sh = &m.shadow[lo..hi];
+            if let Ok(w) = <[u8; ORIGIN_SIZE]>::try_from(sh) {
+                // A whole slot: one word.
+                let w = u32::from_le_bytes(w);
+                m.origins[s] = if w == 0 {
+                    0
+                } else {
+                    let k = if backwards {
+                        w.trailing_zeros() / 8
+                    } else {
+                        (31 - w.leading_zeros()) / 8
+                    };
+                    chain.get(src_origin(lo + k as usize - dst), site)
+                };
+                return;
+            }
             // The byte a byte-by-byte copy writes last into this slot wins.
             let pick = if backwards {
                 sh.iter().position(|&b| b != 0)
@@ -415,6 +538,48 @@ mod tests {
         let before2: Vec<u8> = m2.shadow()[3..9].to_vec();
         m2.move_within(0, 3, 6, &site); // dst < src: forwards
         assert_eq!(&m2.shadow()[0..6], &before2[..]);
+    }
+
+    #[test]
+    fn clean_bytes_given_an_origin_lose_it_on_unpoison() {
+        // `set` with a zero shadow byte and an origin leaves clean slots with an origin; a
+        // later unpoison of those (already clean) bytes must still clear it.
+        let mut m = Meta::new(0x1000, 256);
+        let o = Origin::new(Created::Poison);
+        m.set(8, 8, 0, Some(o));
+        assert_eq!(m.origin_at(8), Some(o));
+        m.unpoison(8, 8);
+        assert_eq!(m.origin_at(8), None);
+        assert!(m.is_clean(0, 256));
+    }
+
+    #[test]
+    fn dirty_map_follows_poison_across_chunks() {
+        let mut m = Meta::new(0x1001, 10_000);
+        let o = Origin::new(Created::Alloc);
+        m.poison(4_000, 300, o);
+        assert!(m.is_clean(0, 4_000));
+        assert!(!m.is_clean(0, 4_001));
+        assert_eq!(m.first_origin(100, 9_000), Some(o));
+        m.unpoison(4_000, 299);
+        assert_eq!(
+            m.runs(0, 10_000),
+            vec![Run {
+                first: 4_299,
+                last: 4_299,
+                origin: Some(o)
+            }]
+        );
+        m.unpoison(4_299, 1);
+        assert!(m.is_clean(0, 10_000));
+        assert_eq!(m.origin_at(4_299), None);
+        // A move of poison, and back to clean.
+        m.poison(9_990, 10, o);
+        m.move_within(0, 9_990, 10, &Site::here());
+        assert_eq!(m.runs(0, 64).len(), 1);
+        m.move_within(0, 5_000, 10, &Site::here());
+        assert!(m.is_clean(0, 64));
+        assert_eq!(m.origin_at(0), None);
     }
 
     #[test]

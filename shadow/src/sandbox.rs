@@ -178,7 +178,7 @@ impl Sandbox {
     /// Stores `v` at `addr`: data, shadow and (if poisoned) origin, chained with a
     /// "stored to memory at" link for the caller.
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub fn store<T: Prim>(&mut self, addr: usize, v: Tainted<T>) -> Result<(), SandboxError> {
         let off = self.off(addr, T::BYTES)?;
         self.check_uaf(off, T::BYTES);
@@ -186,8 +186,15 @@ impl Sandbox {
         if v.shadow == T::ZERO {
             // A clean store: the same as unpoisoning its bytes.
             self.meta.unpoison(off, T::BYTES);
-            return Ok(());
+        } else {
+            self.store_poisoned(off, v);
         }
+        Ok(())
+    }
+
+    #[track_caller]
+    #[inline(never)]
+    fn store_poisoned<T: Prim>(&mut self, off: usize, v: Tainted<T>) {
         let mut sh = [0u8; 16];
         v.shadow.write_le(&mut sh);
         // The site is taken here, not inside a closure: `#[track_caller]` does not reach
@@ -195,13 +202,12 @@ impl Sandbox {
         let site = Site::here();
         let origin = v.origin.map(|o| o.chain(site));
         self.meta.store(off, &sh[..T::BYTES], origin);
-        Ok(())
     }
 
     /// Loads a value with its shadow and the origin of its first poisoned byte. Loading is
     /// never reported (only using is), except from freed memory.
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub fn load<T: Prim>(&self, addr: usize) -> Result<Tainted<T>, SandboxError> {
         let off = self.off(addr, T::BYTES)?;
         self.check_uaf(off, T::BYTES);

@@ -1005,6 +1005,19 @@ fn index_use_is_checked() {
 
 #[test]
 fn shadow_matches_a_simple_reference_under_random_operations() {
+    differential(200, 20, 2000);
+}
+
+#[test]
+fn shadow_matches_a_simple_reference_over_many_chunks() {
+    // Long operations over a region several dirty-map words long.
+    differential(9000, 700, 300);
+}
+
+/// Random poison/unpoison/memmove/store/load on a `size`-byte block at three alignments,
+/// operations up to `max_n` bytes long, compared after each step with a plain byte array of
+/// shadow.
+fn differential(size: usize, max_n: usize, iters: usize) {
     // A small xorshift so the test needs no dependency.
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut next = move |n: usize| {
@@ -1014,12 +1027,12 @@ fn shadow_matches_a_simple_reference_under_random_operations() {
         (seed % n as u64) as usize
     };
     for base in [0x1000usize, 0x1001, 0x1003] {
-        let mut sb = Sandbox::with_base(base, 256);
-        let p = sb.alloc(200, true).unwrap();
-        let mut reference = [0u8; 200];
-        for _ in 0..2000 {
-            let (a, b) = (next(180), next(180));
-            let n = next(20);
+        let mut sb = Sandbox::with_base(base, size + 64);
+        let p = sb.alloc(size, true).unwrap();
+        let mut reference = vec![0u8; size];
+        for _ in 0..iters {
+            let (a, b) = (next(size - max_n), next(size - max_n));
+            let n = next(max_n);
             match next(6) {
                 0 => {
                     sb.poison(p + a, n).unwrap();
@@ -1050,24 +1063,24 @@ fn shadow_matches_a_simple_reference_under_random_operations() {
                     assert_eq!(v.origin.is_some(), want != 0);
                 }
             }
-            let want: Vec<u8> = (0..200).map(|i| reference[i]).collect();
-            let got: Vec<u8> = (0..200).map(|i| sb.shadow_at(p + i).unwrap()).collect();
+            let want: Vec<u8> = (0..size).map(|i| reference[i]).collect();
+            let got: Vec<u8> = (0..size).map(|i| sb.shadow_at(p + i).unwrap()).collect();
             assert_eq!(got, want);
             // Every poisoned byte has an origin, and every fully clean slot has none.
-            for i in 0..200 {
+            for i in 0..size {
                 let o = sb.origin_at(p + i).unwrap();
                 if reference[i] != 0 {
                     assert!(o.is_some(), "byte {i} poisoned without origin");
                 }
                 let slot_start = (p + i) / 4 * 4;
                 let clean = (slot_start..slot_start + 4)
-                    .filter(|&x| x >= p && x < p + 200)
+                    .filter(|&x| x >= p && x < p + size)
                     .all(|x| reference[x - p] == 0);
                 if clean {
                     assert_eq!(o, None, "byte {i}: clean slot keeps an origin");
                 }
             }
-            let (_, reps) = collect(|| sb.check(p, 200).unwrap());
+            let (_, reps) = collect(|| sb.check(p, size).unwrap());
             let poisoned = reps
                 .iter()
                 .map(|r| r.bytes.unwrap())
