@@ -184,11 +184,39 @@ fn bench_bulk(c: &mut Criterion) {
     g.bench_with_input(BenchmarkId::new("check_clean", BULK), &BULK, |b, &n| {
         b.iter(|| black_box(&sb).check(p, n).expect("in bounds"))
     });
+    g.bench_with_input(
+        BenchmarkId::new("poison_then_unpoison", BULK),
+        &BULK,
+        |b, &n| {
+            b.iter(|| {
+                black_box(&mut meta).poison(0, n, o);
+                black_box(&mut meta).unpoison(0, n);
+            })
+        },
+    );
+    let (sparse, q) = sparse_poison();
+    g.bench_with_input(
+        BenchmarkId::new("check_sparse_poison", BULK),
+        &BULK,
+        |b, &n| {
+            let _quiet = shadow::disable();
+            b.iter(|| black_box(&sparse).check(q, n).expect("in bounds"))
+        },
+    );
     let mut plain = vec![0u8; BULK];
     g.bench_with_input(BenchmarkId::new("plain_fill", BULK), &BULK, |b, &n| {
         b.iter(|| black_box(&mut plain[..n]).fill(0xff))
     });
     g.finish();
+}
+
+/// A `BULK`-byte block with one poisoned 8-byte word every 4 KiB.
+fn sparse_poison() -> (Sandbox, usize) {
+    let (mut sb, p) = sandbox_with(BULK);
+    for k in (0..BULK).step_by(4096) {
+        sb.poison(p + k + 100, 8).expect("in bounds");
+    }
+    (sb, p)
 }
 
 fn configured() -> Criterion {
@@ -285,12 +313,26 @@ fn ratios() {
     let check = best(2_000, || {
         black_box(black_box(&sb).check(p, BULK).expect("in bounds"));
     });
+    let both = best(2_000, || {
+        black_box(&mut meta).poison(0, BULK, o);
+        black_box(&mut meta).unpoison(0, BULK);
+    });
+    let (sparse, q) = sparse_poison();
+    let quiet = shadow::disable();
+    let sparse_check = best(2_000, || {
+        black_box(black_box(&sparse).check(q, BULK).expect("in bounds"));
+    });
+    drop(quiet);
     ratio("poison_64KiB", "fill", poison, fill);
+    ratio("poison_then_unpoison_64KiB", "fill", both, fill);
+    ratio("check_sparse_poison_64KiB", "fill", sparse_check, fill);
     ratio("unpoison_64KiB", "fill", unpoison, fill);
     ratio("check_64KiB", "fill", check, fill);
     gbps("poison", poison);
     gbps("unpoison", unpoison);
     gbps("check_clean", check);
+    gbps("poison_then_unpoison", both);
+    gbps("check_sparse_poison", sparse_check);
     gbps("plain_fill", fill);
 }
 
