@@ -37,13 +37,19 @@ pub use sandbox::{Sandbox, SandboxError};
 pub use value::{Prim, Tainted, TaintedBool};
 
 /// The path of the enclosing function, for naming the use site in reports:
-/// `shadow::function!()` inside `fn parse` of `my_crate::io` gives `"my_crate::io::parse"`.
+/// `shadow::function!()` inside `fn parse` of `my_crate::io` gives `"my_crate::io::parse"`,
+/// also from inside a closure in `parse`.
 #[macro_export]
 macro_rules! function {
     () => {{
         fn f() {}
         let name = ::std::any::type_name_of_val(&f);
-        &name[..name.len() - 3]
+        let mut name = &name[..name.len() - 3];
+        // Inside closures the path ends in `::{{closure}}`: name the enclosing function.
+        while let Some(outer) = name.strip_suffix("::{{closure}}") {
+            name = outer;
+        }
+        name
     }};
 }
 

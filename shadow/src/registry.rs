@@ -84,20 +84,42 @@ pub fn poison_freed_at(addr: usize, site: Site) {
     });
 }
 
-/// Copies the metadata of `n` bytes from `src` to `dst` (call alongside the data copy).
-/// From untracked memory the destination becomes initialized.
+/// Copies the metadata of `n` bytes from `src` to `dst` (call alongside the data copy),
+/// chaining each source origin once with the caller as "stored to memory at". From
+/// untracked memory the destination becomes initialized; to untracked memory nothing
+/// happens.
 #[track_caller]
 pub fn copy(dst: usize, src: usize, n: usize) {
     let site = Site::here();
-    let snap = with_region(src, n, |r, off| {
-        let mut m = Meta::new(src, n);
-        m.copy_from(0, &r.meta, off, n, &Site::new(Location::caller(), None));
-        m
-    });
-    with_region(dst, n, |r, off| match &snap {
-        Some(m) => r.meta.copy_from(off, m, 0, n, &site),
-        None => r.meta.unpoison(off, n),
-    });
+    let mut g = regions().write().unwrap_or_else(|e| e.into_inner());
+    let find = |g: &BTreeMap<usize, Region>, addr: usize| {
+        g.range(..=addr)
+            .next_back()
+            .filter(|(_, r)| addr - r.meta.base() + n <= r.meta.len())
+            .map(|(k, r)| (*k, addr - r.meta.base()))
+    };
+    let Some((dkey, doff)) = find(&g, dst) else {
+        return;
+    };
+    match find(&g, src) {
+        None => {
+            if let Some(r) = g.get_mut(&dkey) {
+                r.meta.unpoison(doff, n);
+            }
+        }
+        Some((skey, soff)) if skey == dkey => {
+            if let Some(r) = g.get_mut(&dkey) {
+                r.meta.move_within(doff, soff, n, &site);
+            }
+        }
+        Some((skey, soff)) => {
+            let Some(mut d) = g.remove(&dkey) else { return };
+            if let Some(s) = g.get(&skey) {
+                d.meta.copy_from(doff, &s.meta, soff, n, &site);
+            }
+            g.insert(dkey, d);
+        }
+    }
 }
 
 /// Checks `[addr, addr + len)` as a use at the caller: each maximal poisoned run with one

@@ -129,7 +129,10 @@ impl<T: Prim> Tainted<T> {
     /// A value whose bits set in `shadow` are uninitialized, created at the caller.
     #[track_caller]
     pub fn uninit(value: T, shadow: T) -> Self {
-        let origin = (shadow != T::ZERO).then(|| Origin::new(crate::origin::Created::Local));
+        // The location is taken here: `#[track_caller]` does not reach into a closure.
+        let at = Location::caller();
+        let origin = (shadow != T::ZERO)
+            .then(|| Origin::new_at(crate::origin::Created::Local, Site::new(at, None)));
         Tainted {
             value,
             shadow,

@@ -141,7 +141,6 @@ fn uninit_local_is_reported_with_the_local_as_origin() {
 }
 
 #[test]
-#[ignore = "Tainted::uninit creates its origin inside a closure, so the site is value.rs, not the caller; reported"]
 fn tainted_uninit_origin_is_its_caller() {
     let (v, at) = (Tainted::<u8>::uninit(0, 1), line!());
     assert_eq!(v.origin.unwrap().root().1.location.line(), at);
@@ -860,7 +859,6 @@ fn registry_copy_moves_poison_and_chains_once() {
 }
 
 #[test]
-#[ignore = "registry::copy chains the origin twice (snapshot + copy); reported, not fixed here"]
 fn registry_copy_adds_exactly_one_chain_link() {
     let src = Tracked(vec![0u8; 8]);
     let dst = Tracked(vec![0u8; 8]);
@@ -1089,4 +1087,13 @@ fn differential(size: usize, max_n: usize, iters: usize) {
             assert_eq!(poisoned, reference.iter().filter(|&&b| b != 0).count());
         }
     }
+}
+
+#[test]
+fn function_macro_names_the_enclosing_fn_even_in_closures() {
+    let name = (|| shadow::function!())();
+    assert!(
+        name.ends_with("::function_macro_names_the_enclosing_fn_even_in_closures"),
+        "{name}"
+    );
 }

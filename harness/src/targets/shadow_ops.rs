@@ -612,6 +612,12 @@ fn model_store(m: &mut ShadowModel, a: usize, w: usize, sh: u64, tok: u32) {
     }
 }
 
+/// The model of `Sandbox::memmove`'s metadata: the shadow moves as if through a temporary
+/// buffer; each destination slot that receives poisoned bytes takes the origin of the
+/// poisoned byte a byte-by-byte copy in memmove's direction (backwards when `d > s`) writes
+/// last, read from the source's origins as they were before the move, and chained once per
+/// distinct source origin in that order; a slot receiving only clean bytes is cleared if it
+/// is now clean.
 fn model_move(m: &mut ShadowModel, d: usize, s: usize, n: usize) {
     if n == 0 || d == s {
         return;
@@ -620,31 +626,46 @@ fn model_move(m: &mut ShadowModel, d: usize, s: usize, n: usize) {
         m.set(d, n, 0, 0);
         return;
     }
+    let src_tok: Vec<u32> = (0..n).map(|i| m.slots[slot(s + i)]).collect();
+    let moved: Vec<u8> = m.shadow[s..s + n].to_vec();
+    m.shadow[d..d + n].copy_from_slice(&moved);
     let backwards = d > s;
+    let (first, last) = (slot(d), slot(d + n - 1));
+    let order: Vec<usize> = if backwards {
+        (first..=last).rev().collect()
+    } else {
+        (first..=last).collect()
+    };
     let (mut prev_old, mut prev_new) = (0u32, 0u32);
-    for k in 0..n {
-        let i = if backwards { n - 1 - k } else { k };
-        let b = m.shadow[s + i];
-        let ds = slot(d + i);
-        if b == 0 {
-            m.shadow[d + i] = 0;
-            if m.clean(ds) {
-                m.slots[ds] = 0;
-            }
-            continue;
-        }
-        m.shadow[d + i] = b;
-        let old = m.slots[slot(s + i)];
-        let new = if old == 0 {
-            0
-        } else if old == prev_old {
-            prev_new
+    for sl in order {
+        let r = slot_range(sl);
+        let (lo, hi) = (r.start.max(d), r.end.min(d + n));
+        let poisoned = |i: &usize| m.shadow[*i] != 0;
+        let pick = if backwards {
+            (lo..hi).find(poisoned)
         } else {
-            prev_old = old;
-            prev_new = m.chain(old);
-            prev_new
+            (lo..hi).rev().find(poisoned)
         };
-        m.slots[ds] = new;
+        match pick {
+            Some(i) => {
+                let old = src_tok[i - d];
+                let new = if old == 0 {
+                    0
+                } else if old == prev_old {
+                    prev_new
+                } else {
+                    prev_old = old;
+                    prev_new = m.chain(old);
+                    prev_new
+                };
+                m.slots[sl] = new;
+            }
+            None => {
+                if m.clean(sl) {
+                    m.slots[sl] = 0;
+                }
+            }
+        }
     }
 }
 
