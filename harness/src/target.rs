@@ -226,4 +226,3 @@ pub fn join_input(scenario: &[u8], schedule: &[u8]) -> Vec<u8> {
     v.extend_from_slice(schedule);
     v
 }
-

@@ -10,7 +10,10 @@ use harness::registry::{self, EngineKind, RunError};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// Replays the corpus of every target the current build can run; returns failure lines.
@@ -41,9 +44,13 @@ fn replay(engine: Option<EngineKind>) -> (usize, Vec<String>) {
             };
             match t.run_input(&data) {
                 Ok(()) => passed += 1,
-                Err(RunError::Decode(e)) => failed.push(format!("{}: cannot decode: {e}", f.display())),
+                Err(RunError::Decode(e)) => {
+                    failed.push(format!("{}: cannot decode: {e}", f.display()))
+                }
                 Err(RunError::Unavailable(e)) => failed.push(format!("{}: {e}", f.display())),
-                Err(RunError::Failure(fl)) => failed.push(format!("{}: {}\n{}", f.display(), fl.title(), fl.render())),
+                Err(RunError::Failure(fl)) => {
+                    failed.push(format!("{}: {}\n{}", f.display(), fl.title(), fl.render()))
+                }
             }
         }
     }
@@ -58,7 +65,13 @@ fn every_corpus_file_of_this_build_passes() {
         Some(EngineKind::Sequential)
     };
     let (passed, failed) = replay(engine);
-    assert!(failed.is_empty(), "{} passed, {} failed:\n{}", passed, failed.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} passed, {} failed:\n{}",
+        passed,
+        failed.len(),
+        failed.join("\n")
+    );
     assert!(passed > 0, "no corpus file was replayed");
 }
 
@@ -73,12 +86,24 @@ fn schedule_corpora_replay_under_shuttle() {
         return;
     }
     let status = std::process::Command::new(env!("CARGO"))
-        .args(["test", "-q", "-p", "harness", "--features", "shuttle", "--test", "corpus_replay"])
+        .args([
+            "test",
+            "-q",
+            "-p",
+            "harness",
+            "--features",
+            "shuttle",
+            "--test",
+            "corpus_replay",
+        ])
         .env("CARGO_TARGET_DIR", root().join("target").join("shuttle"))
         .current_dir(root())
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "schedule-target corpus replay failed (see output above)");
+    assert!(
+        status.success(),
+        "schedule-target corpus replay failed (see output above)"
+    );
 }
 
 #[test]

@@ -161,8 +161,5 @@ fn failure_reports_carry_title_table_and_repro_test() {
         r.contains("#[test]") && r.contains("harness::registry::expect_pass(\"counter\""),
         "{r}"
     );
-    assert!(
-        r.contains("counter holds 129, the model 128"),
-        "{r}"
-    );
+    assert!(r.contains("counter holds 129, the model 128"), "{r}");
 }

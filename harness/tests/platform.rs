@@ -61,7 +61,10 @@ fn nmi_nests_in_irq_but_irq_does_not_nest_in_irq() {
     let log = Rc::new(RefCell::new(Vec::new()));
     always(Interrupt::Irq, log.clone(), Some(Interrupt::Nmi));
     cpu::interrupt_point("p");
-    assert_eq!(*log.borrow(), vec!["Irq@p".to_string(), "Nmi@in_handler".to_string()]);
+    assert_eq!(
+        *log.borrow(),
+        vec!["Irq@p".to_string(), "Nmi@in_handler".to_string()]
+    );
 
     log.borrow_mut().clear();
     always(Interrupt::Irq, log.clone(), Some(Interrupt::Irq));
@@ -77,7 +80,10 @@ fn handlers_see_interrupt_context() {
     let s2 = seen.clone();
     cpu::install(InterruptPlan {
         decide: Box::new(|_| Some(Interrupt::Nmi)),
-        handler: Rc::new(move |_, _| s2.borrow_mut().push((cpu::in_nmi(), cpu::in_interrupt(), cpu::irqs_disabled()))),
+        handler: Rc::new(move |_, _| {
+            s2.borrow_mut()
+                .push((cpu::in_nmi(), cpu::in_interrupt(), cpu::irqs_disabled()))
+        }),
     });
     cpu::interrupt_point("x");
     cpu::uninstall();
@@ -114,7 +120,13 @@ fn priority_boost_and_deboost() {
     assert_eq!(task::prio_of(me).effective, 120);
     task::set_effective(me, 10); // boosted by a waiter
     task::set_priority(110); // base change while boosted keeps the boost
-    assert_eq!(task::prio_of(me), task::TaskPrio { base: 110, effective: 10 });
+    assert_eq!(
+        task::prio_of(me),
+        task::TaskPrio {
+            base: 110,
+            effective: 10
+        }
+    );
     task::set_effective(me, 110);
     assert_eq!(task::effective_of(me), 110);
 }
@@ -134,7 +146,12 @@ fn production_rcu_synchronize_waits_for_a_reader_and_retire_frees() {
     let release = Arc::new(AtomicBool::new(false));
     let synced = Arc::new(AtomicBool::new(false));
     let reader = {
-        let (slot, inside, release, synced) = (slot.clone(), inside.clone(), release.clone(), synced.clone());
+        let (slot, inside, release, synced) = (
+            slot.clone(),
+            inside.clone(),
+            release.clone(),
+            synced.clone(),
+        );
         std::thread::spawn(move || {
             let g = rcu::read_lock();
             let _obj = slot.load(Ordering::Acquire, &g).expect("present");
@@ -143,14 +160,20 @@ fn production_rcu_synchronize_waits_for_a_reader_and_retire_frees() {
                 std::thread::yield_now();
             }
             // The writer retired our object and is in synchronize(): it must not be done.
-            assert!(!synced.load(Ordering::SeqCst), "grace period ended inside a read section");
+            assert!(
+                !synced.load(Ordering::SeqCst),
+                "grace period ended inside a read section"
+            );
             drop(g);
         })
     };
     while !inside.load(Ordering::SeqCst) {
         std::thread::yield_now();
     }
-    let old = slot.swap(Some(rcu::Owned::new(CountDrop(drops.clone()))), Ordering::AcqRel);
+    let old = slot.swap(
+        Some(rcu::Owned::new(CountDrop(drops.clone()))),
+        Ordering::AcqRel,
+    );
     // SAFETY: unpublished above, retired once.
     unsafe { old.retire() };
     let writer = {
@@ -167,7 +190,11 @@ fn production_rcu_synchronize_waits_for_a_reader_and_retire_frees() {
     reader.join().expect("reader saw a grace period end early");
     writer.join().unwrap();
     rcu::synchronize();
-    assert_eq!(drops.load(Ordering::SeqCst), 1, "the retired object was freed once");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the retired object was freed once"
+    );
     drop(slot);
     assert_eq!(drops.load(Ordering::SeqCst), 2);
 }

@@ -29,20 +29,31 @@ fn caught<T: Target + Clone>(buggy: T, kind: ScheduleKind, iterations: u64) -> F
         .check(Budget::iterations(iterations), 11, kind)
         .expect_err("the planted bug must be caught");
     assert!(f.schedule.is_some(), "{}", f.render());
-    assert!(f.table.is_some() || f.checker != "LINEARIZABILITY", "{}", f.render());
+    assert!(
+        f.table.is_some() || f.checker != "LINEARIZABILITY",
+        "{}",
+        f.render()
+    );
     let Some(Repro::Input(bytes)) = f.repro.clone() else {
         panic!("no reproducer: {}", f.render())
     };
     match e.run_input(&bytes) {
         Err(RunError::Failure(g)) => assert_eq!(g.title(), f.title(), "replay differs"),
-        other => panic!("the recorded schedule did not reproduce: {other:?}\n{}", f.render()),
+        other => panic!(
+            "the recorded schedule did not reproduce: {other:?}\n{}",
+            f.render()
+        ),
     }
     f
 }
 
 #[test]
 fn random_schedules_catch_the_lost_update() {
-    let f = caught(CounterTarget::new("counter_sched", CounterBug::LostUpdate), ScheduleKind::Random, 300);
+    let f = caught(
+        CounterTarget::new("counter_sched", CounterBug::LostUpdate),
+        ScheduleKind::Random,
+        300,
+    );
     assert_eq!(f.checker, "LINEARIZABILITY", "{}", f.render());
     assert!(f.render().contains("thread 1"), "{}", f.render());
     entry(CounterTarget::new("counter_sched", CounterBug::None))
@@ -52,7 +63,11 @@ fn random_schedules_catch_the_lost_update() {
 
 #[test]
 fn pct_catches_the_split_pop() {
-    let f = caught(StackTarget::new("stack_sched", StackBug::SplitPop), ScheduleKind::Pct, 500);
+    let f = caught(
+        StackTarget::new("stack_sched", StackBug::SplitPop),
+        ScheduleKind::Pct,
+        500,
+    );
     assert_eq!(f.checker, "LINEARIZABILITY", "{}", f.render());
     entry(StackTarget::new("stack_sched", StackBug::None))
         .check(Budget::iterations(500), 11, ScheduleKind::Pct)
@@ -61,13 +76,26 @@ fn pct_catches_the_split_pop() {
 
 #[test]
 fn model_rcu_catches_the_early_free() {
-    let f = caught(RcuCellTarget::new("rcu_cell_sched", RcuBug::EarlyFree), ScheduleKind::Random, 500);
+    let f = caught(
+        RcuCellTarget::new("rcu_cell_sched", RcuBug::EarlyFree),
+        ScheduleKind::Random,
+        500,
+    );
     // The model RCU quarantined the object and the sanitizer poisoned it as freed: the report
     // is KMSAN's, with the free site (the planted `free_now` in rcu_cell.rs) as origin.
     assert_eq!(f.checker, "KMSAN", "{}", f.render());
     assert_eq!(f.kind, "use-after-free", "{}", f.render());
-    assert!(f.details.contains("Uninit was created at:"), "{}", f.render());
-    assert!(f.details.contains("rcu free at harness/src/targets/rcu_cell.rs"), "{}", f.render());
+    assert!(
+        f.details.contains("Uninit was created at:"),
+        "{}",
+        f.render()
+    );
+    assert!(
+        f.details
+            .contains("rcu free at harness/src/targets/rcu_cell.rs"),
+        "{}",
+        f.render()
+    );
     assert!(f.details.contains("(free)"), "{}", f.render());
     entry(RcuCellTarget::new("rcu_cell_sched", RcuBug::None))
         .check(Budget::iterations(500), 11, ScheduleKind::Random)
@@ -116,13 +144,34 @@ fn rcu_reader_in_section_survives_every_random_schedule() {
         post: vec![RcuOp::Read],
     };
     let t = RcuCellTarget::new("rcu_cell_sched", RcuBug::None);
-    let ex = schedule::check(&t, &sc, None, Mode::Random { seed: 5, iterations: 300 }, false)
-        .expect("no reader ever sees a freed object");
+    let ex = schedule::check(
+        &t,
+        &sc,
+        None,
+        Mode::Random {
+            seed: 5,
+            iterations: 300,
+        },
+        false,
+    )
+    .expect("no reader ever sees a freed object");
     assert_eq!(ex.executions, 300);
     let bad = RcuCellTarget::new("rcu_cell_sched", RcuBug::EarlyFree);
-    let f = schedule::check(&bad, &sc, None, Mode::Random { seed: 5, iterations: 300 }, false)
-        .expect_err("caught");
-    assert_eq!(f.title().split(" in ").next(), Some("KMSAN: use-after-free"));
+    let f = schedule::check(
+        &bad,
+        &sc,
+        None,
+        Mode::Random {
+            seed: 5,
+            iterations: 300,
+        },
+        false,
+    )
+    .expect_err("caught");
+    assert_eq!(
+        f.title().split(" in ").next(),
+        Some("KMSAN: use-after-free")
+    );
 }
 
 /// With the priority-aware filter, once the high-priority task has set its priority it runs
@@ -165,22 +214,36 @@ fn priority_aware_scheduling_prefers_the_best_effective_priority() {
         let first = log.iter().position(|&c| c == 'H').unwrap();
         log[first..first + 3].iter().all(|&c| c == 'H')
     };
-    assert!(run(true, 1).iter().all(contiguous_h), "H was preempted by L");
-    assert!(!run(false, 1).iter().all(contiguous_h), "random schedules never interleaved");
+    assert!(
+        run(true, 1).iter().all(contiguous_h),
+        "H was preempted by L"
+    );
+    assert!(
+        !run(false, 1).iter().all(contiguous_h),
+        "random schedules never interleaved"
+    );
 }
 
 #[test]
 fn byte_scheduler_falls_back_to_run_to_completion() {
     let mut s = ByteScheduler::new(vec![]);
     assert!(shuttle::scheduler::Scheduler::new_execution(&mut s).is_some());
-    assert!(shuttle::scheduler::Scheduler::new_execution(&mut s).is_none(), "one execution only");
+    assert!(
+        shuttle::scheduler::Scheduler::new_execution(&mut s).is_none(),
+        "one execution only"
+    );
 }
 
 #[test]
 fn input_framing_round_trips_and_rejects_bad_headers() {
     let v = schedule::join_input(&[1, 2, 3], &[9, 9]);
-    assert_eq!(schedule::split_input(&v).unwrap(), (&[1u8, 2, 3][..], &[9u8, 9][..]));
+    assert_eq!(
+        schedule::split_input(&v).unwrap(),
+        (&[1u8, 2, 3][..], &[9u8, 9][..])
+    );
     assert!(schedule::split_input(&[5]).is_err());
-    assert!(schedule::split_input(&[10, 0, 1]).unwrap_err().contains("header says 10"));
+    assert!(schedule::split_input(&[10, 0, 1])
+        .unwrap_err()
+        .contains("header says 10"));
     let _ = StackOp::Len;
 }

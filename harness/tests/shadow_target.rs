@@ -15,5 +15,6 @@ fn shadow_ops_agrees_with_the_model_on_random_sequences() {
 #[test]
 fn shadow_ops_proptest() {
     let t = registry::find("shadow_ops").expect("registered");
-    t.proptest(300, 9).unwrap_or_else(|f| panic!("{}", f.render()));
+    t.proptest(300, 9)
+        .unwrap_or_else(|f| panic!("{}", f.render()));
 }

@@ -35,7 +35,9 @@ fn run(protect: bool) {
                 let p2 = pc.clone();
                 cpu::install(InterruptPlan {
                     // An IRQ arrives at the first interrupt point of this thread.
-                    decide: Box::new(|s| (s.irq_deliverable && cpu::delivered() == 0).then_some(Interrupt::Irq)),
+                    decide: Box::new(|s| {
+                        (s.irq_deliverable && cpu::delivered() == 0).then_some(Interrupt::Irq)
+                    }),
                     handler: Rc::new(move |_, _| p2.add(false)),
                 });
                 pc.add(protect);
@@ -48,7 +50,11 @@ fn run(protect: bool) {
             h.join().unwrap();
         }
         for c in 0..2 {
-            assert_eq!(pc.slots[c].load(Ordering::Relaxed), 2, "cpu {c} lost an update");
+            assert_eq!(
+                pc.slots[c].load(Ordering::Relaxed),
+                2,
+                "cpu {c} lost an update"
+            );
         }
     });
 }
@@ -62,7 +68,8 @@ fn irq_save_protects_per_cpu_updates() {
 /// Without irq_save, the IRQ lands between the load and the store: the planted bug is caught.
 #[test]
 fn unprotected_per_cpu_update_is_caught() {
-    let e = std::panic::catch_unwind(|| run(false)).expect_err("the lost per-CPU update must be caught");
+    let e = std::panic::catch_unwind(|| run(false))
+        .expect_err("the lost per-CPU update must be caught");
     let msg = e
         .downcast_ref::<String>()
         .cloned()

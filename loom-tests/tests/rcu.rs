@@ -20,7 +20,9 @@ fn new_obj(v: u64) -> rcu::Owned<Obj> {
 #[test]
 fn reader_in_section_never_sees_its_object_freed() {
     loom::model(|| {
-        let slot = Arc::new(rcu::Atomic::new(Obj { v: AtomicU64::new(1) }));
+        let slot = Arc::new(rcu::Atomic::new(Obj {
+            v: AtomicU64::new(1),
+        }));
         let s2 = slot.clone();
         let reader = thread::spawn(move || {
             let g = rcu::read_lock();
@@ -37,7 +39,10 @@ fn reader_in_section_never_sees_its_object_freed() {
         reader.join().unwrap();
         rcu::barrier();
         let st = rcu::stats();
-        assert_eq!(st.quarantined, 1, "the retired object is freed after its grace period");
+        assert_eq!(
+            st.quarantined, 1,
+            "the retired object is freed after its grace period"
+        );
         assert_eq!(st.callbacks_pending, 0);
     });
 }
@@ -57,7 +62,11 @@ fn synchronize_waits_for_preexisting_readers() {
         });
         if inside.load(Ordering::SeqCst) == 1 {
             rcu::synchronize();
-            assert_eq!(inside.load(Ordering::SeqCst), 2, "returned while the reader was inside");
+            assert_eq!(
+                inside.load(Ordering::SeqCst),
+                2,
+                "returned while the reader was inside"
+            );
         }
         reader.join().unwrap();
     });
@@ -77,7 +86,9 @@ fn panic_message(r: std::thread::Result<()>) -> String {
 fn planted_early_free_is_caught() {
     let r = std::panic::catch_unwind(|| {
         loom::model(|| {
-            let slot = Arc::new(rcu::Atomic::new(Obj { v: AtomicU64::new(1) }));
+            let slot = Arc::new(rcu::Atomic::new(Obj {
+                v: AtomicU64::new(1),
+            }));
             let s2 = slot.clone();
             let reader = thread::spawn(move || {
                 let g = rcu::read_lock();
@@ -111,9 +122,17 @@ fn call_rcu_waits_for_a_grace_period() {
             r2.store(1, Ordering::SeqCst);
         });
         assert!(rcu::poll(), "a grace period starts");
-        assert_eq!(ran.load(Ordering::SeqCst), 0, "ran inside the reader's section");
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            0,
+            "ran inside the reader's section"
+        );
         drop(g);
         rcu::poll();
-        assert_eq!(ran.load(Ordering::SeqCst), 1, "did not run after the grace period");
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            1,
+            "did not run after the grace period"
+        );
     });
 }

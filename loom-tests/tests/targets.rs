@@ -18,10 +18,16 @@ fn sc<Op>(threads: Vec<Vec<Op>>, post: Vec<Op>) -> Scenario<Op> {
 
 #[test]
 fn counter_is_linearizable_and_lost_update_is_caught() {
-    let s = sc(vec![vec![CounterOp::Inc], vec![CounterOp::Inc]], vec![CounterOp::Get]);
+    let s = sc(
+        vec![vec![CounterOp::Inc], vec![CounterOp::Inc]],
+        vec![CounterOp::Get],
+    );
     scenario::run(&CounterTarget::new("counter_sched", CounterBug::None), &s).expect("correct");
-    let f = scenario::run(&CounterTarget::new("counter_sched", CounterBug::LostUpdate), &s)
-        .expect_err("lost update");
+    let f = scenario::run(
+        &CounterTarget::new("counter_sched", CounterBug::LostUpdate),
+        &s,
+    )
+    .expect_err("lost update");
     assert_eq!(f.checker, "LINEARIZABILITY", "{}", f.render());
 }
 
@@ -33,7 +39,8 @@ fn stack_split_pop_is_caught() {
         post: vec![],
     };
     scenario::run(&StackTarget::new("stack_sched", StackBug::None), &s).expect("correct");
-    let f = scenario::run(&StackTarget::new("stack_sched", StackBug::SplitPop), &s).expect_err("split pop");
+    let f = scenario::run(&StackTarget::new("stack_sched", StackBug::SplitPop), &s)
+        .expect_err("split pop");
     assert_eq!(f.checker, "LINEARIZABILITY", "{}", f.render());
 }
 
@@ -43,5 +50,10 @@ fn rcu_cell_early_free_is_caught() {
     scenario::run(&RcuCellTarget::new("rcu_cell_sched", RcuBug::None), &s).expect("correct");
     let f = scenario::run(&RcuCellTarget::new("rcu_cell_sched", RcuBug::EarlyFree), &s)
         .expect_err("early free");
-    assert_eq!(f.title().split(" in ").next(), Some("KMSAN: use-after-free"), "{}", f.render());
+    assert_eq!(
+        f.title().split(" in ").next(),
+        Some("KMSAN: use-after-free"),
+        "{}",
+        f.render()
+    );
 }

@@ -247,7 +247,10 @@ mod tests {
         }
         assert_eq!(o.stores().len(), usize::from(MAX_ORIGIN_DEPTH));
         let r = o.render();
-        assert!(r.starts_with("<Zero or more stacks not recorded to save memory>"), "{r}");
+        assert!(
+            r.starts_with("<Zero or more stacks not recorded to save memory>"),
+            "{r}"
+        );
         assert_eq!(r.matches("Uninit was stored to memory at:").count(), 7);
         assert!(r.contains("Uninit was created at:"));
     }

@@ -46,7 +46,10 @@ pub fn register(addr: usize, len: usize, zeroed: bool) {
 
 /// Forgets the region starting at `addr` (its memory went back to the system).
 pub fn unregister(addr: usize) {
-    regions().write().unwrap_or_else(|e| e.into_inner()).remove(&addr);
+    regions()
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&addr);
 }
 
 /// True if `addr` lies in a registered region.
@@ -132,12 +135,17 @@ pub fn check(addr: usize, len: usize) -> Vec<Run> {
 /// [`check`] naming the function of the use.
 #[track_caller]
 pub fn check_in(addr: usize, len: usize, function: Option<&'static str>) -> Vec<Run> {
-    let found = with_region(addr, len, |r, off| (r.meta.runs(off, len), r.freed)).unwrap_or_default();
+    let found =
+        with_region(addr, len, |r, off| (r.meta.runs(off, len), r.freed)).unwrap_or_default();
     let (runs, freed) = found;
     for run in &runs {
         let uaf = freed.is_some() || run.origin.is_some_and(|o| o.is_uaf());
         emit(Report {
-            kind: if uaf { BugKind::UseAfterFree } else { BugKind::UninitValue },
+            kind: if uaf {
+                BugKind::UseAfterFree
+            } else {
+                BugKind::UninitValue
+            },
             site: Site::new(Location::caller(), function),
             origin: run.origin.or(freed),
             bytes: Some((run.first, run.last, len)),

@@ -207,7 +207,11 @@ impl<T: Prim> Tainted<T> {
         if !n.is_init() {
             return Tainted::with(self.value.wshl(n.value), T::ONES, n.origin.or(self.origin));
         }
-        Tainted::with(self.value.wshl(n.value), self.shadow.wshl(n.value), self.origin)
+        Tainted::with(
+            self.value.wshl(n.value),
+            self.shadow.wshl(n.value),
+            self.origin,
+        )
     }
 
     /// Shift right by a possibly uninitialized amount.
@@ -215,7 +219,11 @@ impl<T: Prim> Tainted<T> {
         if !n.is_init() {
             return Tainted::with(self.value.wshr(n.value), T::ONES, n.origin.or(self.origin));
         }
-        Tainted::with(self.value.wshr(n.value), self.shadow.wshr(n.value), self.origin)
+        Tainted::with(
+            self.value.wshr(n.value),
+            self.shadow.wshr(n.value),
+            self.origin,
+        )
     }
 
     /// `self == other` as a tainted boolean.
@@ -246,7 +254,11 @@ impl<T: Prim> Not for Tainted<T> {
 impl<T: Prim> BitXor for Tainted<T> {
     type Output = Self;
     fn bitxor(self, o: Self) -> Self {
-        Tainted::with(self.value ^ o.value, self.shadow | o.shadow, Self::pick_origin(&self, &o))
+        Tainted::with(
+            self.value ^ o.value,
+            self.shadow | o.shadow,
+            Self::pick_origin(&self, &o),
+        )
     }
 }
 

@@ -93,7 +93,9 @@ pub fn nr_cpus() -> usize {
 /// The logical CPU of the current thread (`smp_processor_id`): the one given to [`bind`], or
 /// a stable spread of thread keys over [`nr_cpus`].
 pub fn current() -> usize {
-    STATE.with(|s| s.borrow().cpu).unwrap_or_else(|| super::thread_key() % nr_cpus())
+    STATE
+        .with(|s| s.borrow().cpu)
+        .unwrap_or_else(|| super::thread_key() % nr_cpus())
 }
 
 /// Binds the current thread to logical CPU `cpu`. The harness binds thread `i` of a scenario

@@ -78,7 +78,9 @@ impl Header {
                 site.file(),
                 site.line(),
                 site,
-                freed.map(|l| l.to_string()).unwrap_or_else(|| "<unknown>".into()),
+                freed
+                    .map(|l| l.to_string())
+                    .unwrap_or_else(|| "<unknown>".into()),
             );
         }
     }
@@ -395,8 +397,14 @@ impl<T: Send + 'static> Shared<T> {
             let site = Location::caller();
             // SAFETY: caller guarantees the object is not yet freed.
             let b = unsafe { &*self.ptr };
-            let prev = b.header.state.swap(RETIRED, std::sync::atomic::Ordering::AcqRel);
-            assert_eq!(prev, LIVE, "BUG: RCU: double-free in {site}: object retired twice");
+            let prev = b
+                .header
+                .state
+                .swap(RETIRED, std::sync::atomic::Ordering::AcqRel);
+            assert_eq!(
+                prev, LIVE,
+                "BUG: RCU: double-free in {site}: object retired twice"
+            );
             let p = SendPtr(self.ptr);
             model::call_rcu(Box::new(move || {
                 let p = p;
@@ -721,7 +729,9 @@ mod model {
         let Some(target) = target else { return };
         loop {
             step(Some(target));
-            if with(|st| st.completed >= target && st.callbacks.front().is_none_or(|c| c.0 > target)) {
+            if with(|st| {
+                st.completed >= target && st.callbacks.front().is_none_or(|c| c.0 > target)
+            }) {
                 return;
             }
             crate::sync::thread::yield_now();
@@ -750,7 +760,10 @@ mod model {
     pub(super) unsafe fn quarantine<T>(p: *mut RcuBox<T>, site: &'static Location<'static>) {
         // SAFETY: per the contract, `p` is valid.
         let b = unsafe { &*p };
-        let prev = b.header.state.swap(FREED, std::sync::atomic::Ordering::AcqRel);
+        let prev = b
+            .header
+            .state
+            .swap(FREED, std::sync::atomic::Ordering::AcqRel);
         assert_ne!(prev, FREED, "BUG: RCU: double-free in {site}");
         #[cfg(feature = "sanitize")]
         shadow::registry::poison_freed_at(
@@ -819,11 +832,21 @@ mod tests {
         let cur = slot.load_shared(Ordering::Acquire);
         assert!(cur.is_null());
         let first = slot
-            .compare_exchange(cur, Owned::new(Tracked(d.clone(), 1)), Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                cur,
+                Owned::new(Tracked(d.clone(), 1)),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .expect("slot was empty");
         assert!(first.is_null());
         let back = slot
-            .compare_exchange(Shared::null(), Owned::new(Tracked(d.clone(), 2)), Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                Shared::null(),
+                Owned::new(Tracked(d.clone(), 2)),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .expect_err("slot is no longer empty");
         assert_eq!(back.1, 2);
         drop(back);

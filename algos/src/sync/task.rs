@@ -40,7 +40,8 @@ fn with_registry<R>(f: impl FnOnce(&mut HashMap<usize, TaskPrio>) -> R) -> R {
         }
         REG.with(|r| f(&mut r.borrow_mut()))
     } else {
-        static REG: std::sync::OnceLock<Mutex<HashMap<usize, TaskPrio>>> = std::sync::OnceLock::new();
+        static REG: std::sync::OnceLock<Mutex<HashMap<usize, TaskPrio>>> =
+            std::sync::OnceLock::new();
         let mut g = REG
             .get_or_init(|| Mutex::new(HashMap::new()))
             .lock()

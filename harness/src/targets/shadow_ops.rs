@@ -321,7 +321,11 @@ impl Target for ShadowOpsTarget {
                 } => {
                     let w = width.bytes();
                     if let Some(a) = blk(block).and_then(|b| clamp_w(b, off, w)) {
-                        let sh = if w == 8 { shadow } else { shadow & ((1u64 << (8 * w)) - 1) };
+                        let sh = if w == 8 {
+                            shadow
+                        } else {
+                            shadow & ((1u64 << (8 * w)) - 1)
+                        };
                         let v = Tainted::uninit(0x5a5a_5a5a_5a5a_5a5au64, sh);
                         store_w(&mut mem, BASE + a, w, v);
                     }
@@ -352,7 +356,8 @@ impl Target for ShadowOpsTarget {
                     if let (Some(sb), Some(db)) = (blk(src), blk(dst)) {
                         let (s, sl) = clamp(sb, src_off, usize::from(len));
                         let (d, dl) = clamp(db, dst_off, usize::from(len));
-                        mem.memmove(BASE + d, BASE + s, sl.min(dl)).expect("in bounds");
+                        mem.memmove(BASE + d, BASE + s, sl.min(dl))
+                            .expect("in bounds");
                     }
                 }
                 ShadowOp::Memset { block, off, len } => {
@@ -440,7 +445,11 @@ impl Target for ShadowOpsTarget {
                     if freed_overlap(m, a, w) {
                         reports.extend(m.uaf_rep(a, w));
                     }
-                    let sh = if w == 8 { shadow } else { shadow & ((1u64 << (8 * w)) - 1) };
+                    let sh = if w == 8 {
+                        shadow
+                    } else {
+                        shadow & ((1u64 << (8 * w)) - 1)
+                    };
                     let tok = if sh == 0 {
                         0
                     } else {
@@ -560,8 +569,16 @@ impl Target for ShadowOpsTarget {
             let real = mem.origin_at(BASE + i).map_err(|e| format!("{e:?}"))?;
             match (tok, real) {
                 (0, None) => {}
-                (0, Some(o)) => return Err(format!("slot {s} (byte {i}) has origin {o:?}, the model none")),
-                (t, None) => return Err(format!("slot {s} (byte {i}) has no origin, the model token {t}")),
+                (0, Some(o)) => {
+                    return Err(format!(
+                        "slot {s} (byte {i}) has origin {o:?}, the model none"
+                    ))
+                }
+                (t, None) => {
+                    return Err(format!(
+                        "slot {s} (byte {i}) has no origin, the model token {t}"
+                    ))
+                }
                 (t, Some(o)) => {
                     let (fwd, back) = &mut *map;
                     match (fwd.get(&t), back.get(&o)) {
@@ -671,9 +688,30 @@ fn model_move(m: &mut ShadowModel, d: usize, s: usize, n: usize) {
 
 fn store_w(mem: &mut Sandbox, addr: usize, w: usize, v: Tainted<u64>) {
     let r = match w {
-        1 => mem.store(addr, Tainted { value: v.value as u8, shadow: v.shadow as u8, origin: v.origin }),
-        2 => mem.store(addr, Tainted { value: v.value as u16, shadow: v.shadow as u16, origin: v.origin }),
-        4 => mem.store(addr, Tainted { value: v.value as u32, shadow: v.shadow as u32, origin: v.origin }),
+        1 => mem.store(
+            addr,
+            Tainted {
+                value: v.value as u8,
+                shadow: v.shadow as u8,
+                origin: v.origin,
+            },
+        ),
+        2 => mem.store(
+            addr,
+            Tainted {
+                value: v.value as u16,
+                shadow: v.shadow as u16,
+                origin: v.origin,
+            },
+        ),
+        4 => mem.store(
+            addr,
+            Tainted {
+                value: v.value as u32,
+                shadow: v.shadow as u32,
+                origin: v.origin,
+            },
+        ),
         _ => mem.store(addr, v),
     };
     r.expect("in bounds");
@@ -694,4 +732,3 @@ fn load_w(mem: &Sandbox, addr: usize, w: usize) -> Tainted<u64> {
         _ => mem.load::<u64>(addr).expect("in bounds"),
     }
 }
-
