@@ -1091,7 +1091,8 @@ fn differential(size: usize, max_n: usize, iters: usize) {
 
 #[test]
 fn function_macro_names_the_enclosing_fn_even_in_closures() {
-    let name = (|| shadow::function!())();
+    let in_closure = || shadow::function!();
+    let name = in_closure();
     assert!(
         name.ends_with("::function_macro_names_the_enclosing_fn_even_in_closures"),
         "{name}"
