@@ -1,5 +1,8 @@
 //! The platform layer (`algos::sync`) on the std backend with hooks: interrupt delivery
 //! rules, allocation-failure plans, task priorities, and production RCU grace periods.
+//! (The model backends' RCU and thread-locals exist only inside a model execution; they are
+//! tested by `schedule.rs` and the loom suite.)
+#![cfg(not(feature = "shuttle"))]
 
 use algos::sync::cpu::{self, Interrupt, InterruptPlan};
 use algos::sync::fault::{self, FaultPlan};
