@@ -282,6 +282,20 @@ impl Meta {
         }
     }
 
+    /// True if `[off, off + len)` (non-empty) lies in chunks marked clean, so its shadow is
+    /// all zero. The fast path of clean stores and loads: a clean store there changes no
+    /// metadata (every slot with a non-zero origin holds a poisoned byte, so the slots it
+    /// touches either have no origin or keep one for a poisoned neighbour in a dirty chunk).
+    #[inline(always)]
+    pub fn quick_clean(&self, off: usize, len: usize) -> bool {
+        let (c0, c1) = (off / CHUNK, (off + len - 1) / CHUNK);
+        if c0 == c1 {
+            self.dirty[c0 / 64] & (1u64 << (c0 % 64)) == 0
+        } else {
+            self.chunks_clean(off, len)
+        }
+    }
+
     /// True if no chunk of `[off, off + len)` (non-empty) is marked dirty.
     #[inline(always)]
     fn chunks_clean(&self, off: usize, len: usize) -> bool {

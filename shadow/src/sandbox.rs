@@ -184,8 +184,11 @@ impl Sandbox {
         self.check_uaf(off, T::BYTES);
         v.value.write_le(&mut self.data[off..]);
         if v.shadow == T::ZERO {
-            // A clean store: the same as unpoisoning its bytes.
-            self.meta.unpoison(off, T::BYTES);
+            // A clean store: the same as unpoisoning its bytes, which changes nothing where
+            // the shadow is already known clean.
+            if !self.meta.quick_clean(off, T::BYTES) {
+                self.meta.unpoison(off, T::BYTES);
+            }
         } else {
             self.store_poisoned(off, v);
         }
@@ -212,6 +215,9 @@ impl Sandbox {
         let off = self.off(addr, T::BYTES)?;
         self.check_uaf(off, T::BYTES);
         let value = T::read_le(&self.data[off..]);
+        if self.meta.quick_clean(off, T::BYTES) {
+            return Ok(Tainted::init(value));
+        }
         let sh = &self.meta.shadow()[off..off + T::BYTES];
         let shadow = T::read_le(sh);
         let origin = if shadow == T::ZERO {
