@@ -89,17 +89,21 @@ impl Scheduler for ByteScheduler {
         if let Some(b) = self.next_byte() {
             return Some(runnable[usize::from(b) % runnable.len()].id());
         }
-        // Out of bytes: run to completion without preemption, moving on at yields.
+        // Out of bytes: run to completion without preemption; at a yield, move on round-robin
+        // (the next runnable task after the current one, wrapping), so two tasks spinning on
+        // a third never starve it.
         if let Some(c) = current {
             if !is_yielding && runnable.iter().any(|t| t.id() == c) {
                 return Some(c);
             }
+            let next = runnable
+                .iter()
+                .map(|t| t.id())
+                .find(|&id| id > c)
+                .unwrap_or(runnable[0].id());
+            return Some(next);
         }
-        runnable
-            .iter()
-            .map(|t| t.id())
-            .find(|&id| Some(id) != current)
-            .or(Some(runnable[0].id()))
+        Some(runnable[0].id())
     }
 
     fn next_u64(&mut self) -> u64 {
