@@ -89,8 +89,9 @@ impl From<IrqKind> for Interrupt {
 /// whole run), run `op` nested as an interrupt of `kind`.
 #[derive(Debug, Clone, Arbitrary)]
 pub struct IrqSpec<Op> {
-    /// Which interrupt point, counted from the start of the run.
-    pub at: u16,
+    /// Which interrupt point, counted from the start of the run (a byte, so that random and
+    /// mutated inputs land on points that are reached).
+    pub at: u8,
     /// IRQ or NMI.
     pub kind: IrqKind,
     /// The nested operation.
@@ -122,7 +123,11 @@ impl From<&FaultSpec> for algos::sync::fault::FaultPlan {
 
 /// The input of the sequential engine: operations, the interrupts injected among them, and
 /// the allocation failures.
-#[derive(Debug, Clone, Arbitrary)]
+///
+/// Decoding reads an operation count first (at most [`MAX_SEQ_OPS`], and no more than the
+/// bytes left), so random bytes give long sequences; a derived `Vec` decoding would flip a
+/// coin before each element and give one or two operations on average.
+#[derive(Debug, Clone)]
 pub struct SeqInput<Op> {
     /// Operations, applied in order.
     pub ops: Vec<Op>,
@@ -130,6 +135,30 @@ pub struct SeqInput<Op> {
     pub faults: FaultSpec,
     /// Interrupts, by interrupt-point number.
     pub interrupts: Vec<IrqSpec<Op>>,
+}
+
+/// Most operations in one sequential input.
+pub const MAX_SEQ_OPS: usize = 64;
+/// Most interrupts in one sequential input.
+pub const MAX_IRQS: usize = 8;
+
+impl<'a, Op: Arbitrary<'a>> Arbitrary<'a> for SeqInput<Op> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let n = u.int_in_range(0..=MAX_SEQ_OPS)?.min(u.len());
+        let ops = (0..n)
+            .map(|_| Op::arbitrary(u))
+            .collect::<arbitrary::Result<_>>()?;
+        let faults = FaultSpec::arbitrary(u)?;
+        let k = u.int_in_range(0..=MAX_IRQS)?.min(u.len());
+        let interrupts = (0..k)
+            .map(|_| IrqSpec::arbitrary(u))
+            .collect::<arbitrary::Result<_>>()?;
+        Ok(SeqInput {
+            ops,
+            faults,
+            interrupts,
+        })
+    }
 }
 
 impl<Op> SeqInput<Op> {
