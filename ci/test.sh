@@ -83,6 +83,13 @@ mutants() {
   cargo run --release -q -p harness --bin mmcheck -- mutants
 }
 
+tools() {
+  # Stable's clippy and rustfmt (no-ops when present); cargo-fuzz and Miri install in their stages.
+  rustup component add clippy rustfmt >/dev/null 2>&1 || echo "note: could not add clippy/rustfmt with rustup; using what is installed"
+  cargo --version; cargo clippy --version; cargo fmt --version
+}
+
+stage tools tools
 stage fmt fmt
 stage "clippy (std + shuttle)" clippy
 stage "facade check" facade
