@@ -148,11 +148,27 @@ std::thread_local! {
 /// and returns them. (Model executions under loom and shuttle run on one OS thread, so this
 /// also collects from every model thread of an execution run inside `f`.)
 pub fn collect<R>(f: impl FnOnce() -> R) -> (R, Vec<Report>) {
-    let prev = SCOPED.with(|s| s.borrow_mut().replace(Vec::new()));
+    /// Restores the enclosing scope even if `f` unwinds, so a panic inside a scope never
+    /// leaves this thread's later reports swallowed.
+    struct Scope(Option<Option<Vec<Report>>>);
+    impl Scope {
+        fn close(&mut self) -> Vec<Report> {
+            let prev = self.0.take().unwrap_or_default();
+            SCOPED
+                .with(|s| std::mem::replace(&mut *s.borrow_mut(), prev))
+                .unwrap_or_default()
+        }
+    }
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            if self.0.is_some() {
+                self.close();
+            }
+        }
+    }
+    let mut scope = Scope(Some(SCOPED.with(|s| s.borrow_mut().replace(Vec::new()))));
     let r = f();
-    let got = SCOPED
-        .with(|s| std::mem::replace(&mut *s.borrow_mut(), prev))
-        .unwrap_or_default();
+    let got = scope.close();
     (r, got)
 }
 

@@ -1098,3 +1098,31 @@ fn function_macro_names_the_enclosing_fn_even_in_closures() {
         "{name}"
     );
 }
+
+#[test]
+fn a_panic_inside_collect_does_not_leave_the_scope_open() {
+    let v = shadow::Tainted::<u64>::uninit(0, 1);
+    let r = std::panic::catch_unwind(|| {
+        shadow::collect(|| {
+            panic!("the code under test failed");
+        })
+    });
+    assert!(r.is_err());
+    // Had the scope stayed open, this report would be swallowed into it instead of
+    // reaching the default sink, which panics.
+    let reported = std::panic::catch_unwind(|| {
+        let _ = v.check();
+    });
+    assert!(
+        reported.is_err(),
+        "the report after the panic was swallowed"
+    );
+    let ((), outer) = shadow::collect(|| {
+        let ((), inner) = shadow::collect(|| {
+            let _ = v.check();
+        });
+        assert_eq!(inner.len(), 1);
+        let _ = v.check();
+    });
+    assert_eq!(outer.len(), 1, "nested scopes keep their own reports");
+}
