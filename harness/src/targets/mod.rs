@@ -6,6 +6,7 @@
 //! correct flavours; `mutants/toy/` plants the bugs as patches for `mmcheck mutants`.
 
 pub mod counter;
+pub mod maple_model;
 pub mod rcu_cell;
 pub mod shadow_ops;
 pub mod stack;

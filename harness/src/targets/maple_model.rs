@@ -1,0 +1,343 @@
+//! Sequential reference model of the maple tree's external semantics.
+//!
+//! [`RangeModel`] is the oracle the `maple_ops` target will compare `algos::maple` against.
+//! It is deliberately naive: a `BTreeMap` from the first index of each stored range to its
+//! last index and value. Empty space is simply absence, so adjacent NULL ranges are always
+//! merged, as in the kernel. Stored (non-NULL) ranges are never merged with their
+//! neighbours, even when they hold equal values: the kernel keeps them as separate ranges,
+//! and that is visible through [`RangeModel::find`] (which reports the end of the range it
+//! returned) and [`RangeModel::erase`] (which removes one whole range).
+//!
+//! Indexes are `u64`; `u64::MAX` plays the role of the kernel's `ULONG_MAX`; every range is
+//! inclusive at both ends. The model has no reserved entries (the kernel's `XA_ZERO_ENTRY`,
+//! which occupies space but reads back as NULL): every stored value is an ordinary one.
+//!
+//! Each method names the kernel function (lib/maple_tree.c, include/linux/maple_tree.h) whose
+//! observable behaviour it reproduces.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::ops::Bound;
+
+/// Errors of the modelled operations, mirroring the kernel's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelError {
+    /// `-EEXIST`: an insert found an occupied index in its range.
+    Exists,
+    /// `-EINVAL`: malformed request (`first > last`, zero size, a window too small for the
+    /// size, or an allocation request on a tree without `MT_FLAGS_ALLOC_RANGE`).
+    Invalid,
+    /// `-ENOMEM`: never produced by the model (it does not allocate nodes); present so the
+    /// real tree's results can be compared variant for variant.
+    NoMem,
+    /// `-EBUSY`: no empty area of the requested size in the window.
+    Busy,
+}
+
+/// A range map with the maple tree's external semantics.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RangeModel<T: Clone + Eq + Hash + Debug> {
+    /// first index -> (last index, value); ranges are disjoint.
+    map: BTreeMap<u64, (u64, T)>,
+    /// The tree was created with `MT_FLAGS_ALLOC_RANGE`.
+    alloc: bool,
+}
+
+impl<T: Clone + Eq + Hash + Debug> Default for RangeModel<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Clone + Eq + Hash + Debug> RangeModel<T> {
+    /// An empty plain tree (`mt_init_flags(mt, 0)` / `DEFINE_MTREE`).
+    pub fn new() -> Self {
+        RangeModel {
+            map: BTreeMap::new(),
+            alloc: false,
+        }
+    }
+
+    /// An empty allocation tree (`mt_init_flags(mt, MT_FLAGS_ALLOC_RANGE)`).
+    ///
+    /// The flag changes nothing about loads, stores or searches for empty areas; it only
+    /// makes [`alloc_range`](Self::alloc_range) and [`alloc_rrange`](Self::alloc_rrange)
+    /// usable (on a plain tree they fail with [`ModelError::Invalid`], as
+    /// `mtree_alloc_range` checks `mt_is_alloc`). Index 0 is not reserved: an allocation may
+    /// start at 0.
+    pub fn new_alloc() -> Self {
+        RangeModel {
+            map: BTreeMap::new(),
+            alloc: true,
+        }
+    }
+
+    /// Whether this is an allocation tree (`mt_is_alloc`).
+    pub fn is_alloc(&self) -> bool {
+        self.alloc
+    }
+
+    /// Whether nothing is stored (`mtree_empty`).
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Number of stored (non-NULL) ranges.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Removes everything, keeping the tree kind (`mtree_destroy` followed by re-init with
+    /// the same flags).
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    /// The stored range containing `index`, as `(first, last, &value)`.
+    fn entry_at(&self, index: u64) -> Option<(u64, u64, &T)> {
+        self.map
+            .range(..=index)
+            .next_back()
+            .filter(|(_, (last, _))| *last >= index)
+            .map(|(first, (last, v))| (*first, *last, v))
+    }
+
+    /// Stored ranges intersecting `[first, last]`, in ascending order.
+    fn overlapping(&self, first: u64, last: u64) -> impl Iterator<Item = (u64, u64, &T)> + '_ {
+        let head = self.entry_at(first);
+        let tail = self
+            .map
+            .range((Bound::Excluded(first), Bound::Included(last)))
+            .map(|(f, (l, v))| (*f, *l, v));
+        head.into_iter().chain(tail)
+    }
+
+    /// The value at `index` (`mtree_load`).
+    pub fn load(&self, index: u64) -> Option<T> {
+        self.entry_at(index).map(|(_, _, v)| v.clone())
+    }
+
+    /// The range containing `index` and what it holds, NULL ranges included, as
+    /// `(first, last, value)` — what `mas_walk` returns and leaves in `mas.index`/`mas.last`.
+    /// For an index in empty space the range is the whole maximal empty run (an empty tree
+    /// gives `(0, u64::MAX, None)`).
+    pub fn walk(&self, index: u64) -> (u64, u64, Option<T>) {
+        if let Some((f, l, v)) = self.entry_at(index) {
+            return (f, l, Some(v.clone()));
+        }
+        let first = self
+            .map
+            .range(..index)
+            .next_back()
+            .map_or(0, |(_, (l, _))| l + 1);
+        let last = self
+            .map
+            .range((Bound::Excluded(index), Bound::Unbounded))
+            .next()
+            .map_or(u64::MAX, |(f, _)| f - 1);
+        (first, last, None)
+    }
+
+    /// Stores `value` over `[first, last]`, replacing whatever was there (`mtree_store_range`).
+    /// Ranges that stick out of `[first, last]` are trimmed to their remaining parts, which
+    /// keep their value and become separate ranges. `None` erases the window.
+    ///
+    /// Errors: [`ModelError::Invalid`] if `first > last`.
+    pub fn store_range(
+        &mut self,
+        first: u64,
+        last: u64,
+        value: Option<T>,
+    ) -> Result<(), ModelError> {
+        if first > last {
+            return Err(ModelError::Invalid);
+        }
+        let hit: Vec<(u64, u64)> = self
+            .overlapping(first, last)
+            .map(|(f, l, _)| (f, l))
+            .collect();
+        for (f, l) in hit {
+            let (_, v) = self.map.remove(&f).expect("overlapping range present");
+            if f < first {
+                self.map.insert(f, (first - 1, v.clone()));
+            }
+            if l > last {
+                self.map.insert(last + 1, (l, v));
+            }
+        }
+        if let Some(v) = value {
+            self.map.insert(first, (last, v));
+        }
+        Ok(())
+    }
+
+    /// Stores `value` at the single index `index` (`mtree_store`).
+    pub fn store(&mut self, index: u64, value: Option<T>) -> Result<(), ModelError> {
+        self.store_range(index, index, value)
+    }
+
+    /// Stores `value` over `[first, last]` only if every index there is empty
+    /// (`mtree_insert_range`).
+    ///
+    /// Errors: [`ModelError::Invalid`] if `first > last` (checked first);
+    /// [`ModelError::Exists`] if any index in the range is occupied.
+    pub fn insert_range(&mut self, first: u64, last: u64, value: T) -> Result<(), ModelError> {
+        if first > last {
+            return Err(ModelError::Invalid);
+        }
+        if self.overlapping(first, last).next().is_some() {
+            return Err(ModelError::Exists);
+        }
+        self.map.insert(first, (last, value));
+        Ok(())
+    }
+
+    /// Inserts `value` at the single index `index` (`mtree_insert`).
+    pub fn insert(&mut self, index: u64, value: T) -> Result<(), ModelError> {
+        self.insert_range(index, index, value)
+    }
+
+    /// Removes the whole range containing `index` and returns its value; `None` (and no
+    /// change) if `index` is empty (`mtree_erase`).
+    pub fn erase(&mut self, index: u64) -> Option<T> {
+        let (first, _, _) = self.entry_at(index)?;
+        self.map.remove(&first).map(|(_, v)| v)
+    }
+
+    /// The first stored range intersecting `[*index, max]` (`mt_find`).
+    ///
+    /// Returns `None` without touching `*index` if `*index > max` or nothing is found. On
+    /// success `*index` becomes the returned range's last index plus one, wrapping to 0 when
+    /// that range ends at `u64::MAX` (the kernel computes `mas.last + 1` in unsigned long,
+    /// and `mt_for_each` relies on the wrap to stop: see [`find_after`](Self::find_after)).
+    /// The returned range may start before `*index` and may end after `max`.
+    pub fn find(&self, index: &mut u64, max: u64) -> Option<T> {
+        if *index > max {
+            return None;
+        }
+        let (_, last, v) = self.overlapping(*index, max).next()?;
+        *index = last.wrapping_add(1);
+        Some(v.clone())
+    }
+
+    /// Continues an iteration started by [`find`](Self::find) (`mt_find_after`): `None` if
+    /// `*index` is 0 — the previous step returned the range ending at `u64::MAX` — and
+    /// otherwise the same as `find`. `mt_for_each(mt, entry, index, max)` is `find` once,
+    /// then `find_after` until `None`.
+    pub fn find_after(&self, index: &mut u64, max: u64) -> Option<T> {
+        if *index == 0 {
+            return None;
+        }
+        self.find(index, max)
+    }
+
+    /// Every stored range in ascending order, as `(first, last, &value)`.
+    pub fn ranges(&self) -> impl Iterator<Item = (u64, u64, &T)> + '_ {
+        self.map.iter().map(|(f, (l, v))| (*f, *l, v))
+    }
+
+    /// Argument checks shared by both empty-area searches (`mas_empty_area` and
+    /// `mas_empty_area_rev` reject these before looking at the tree).
+    fn check_window(min: u64, max: u64, size: u64) -> Result<(), ModelError> {
+        if min > max || size == 0 || max - min < size - 1 {
+            return Err(ModelError::Invalid);
+        }
+        Ok(())
+    }
+
+    /// The lowest empty area of `size` indexes inside `[min, max]`, as `(index, last)` with
+    /// `last = index + size - 1` (`mas_empty_area`; the kernel leaves the area in
+    /// `mas.index`/`mas.last`).
+    ///
+    /// Errors: [`ModelError::Invalid`] if `min > max`, `size == 0` or the window holds fewer
+    /// than `size` indexes; [`ModelError::Busy`] if no empty run of `size` indexes fits in
+    /// the window. Works on both tree kinds.
+    pub fn empty_area(&self, min: u64, max: u64, size: u64) -> Result<(u64, u64), ModelError> {
+        Self::check_window(min, max, size)?;
+        // Lowest index not yet ruled out.
+        let mut start = min;
+        for (f, l, _) in self.overlapping(min, max) {
+            if f > start && f - start >= size {
+                break;
+            }
+            if l == u64::MAX {
+                return Err(ModelError::Busy);
+            }
+            start = l + 1;
+            if start > max {
+                return Err(ModelError::Busy);
+            }
+        }
+        if max - start < size - 1 {
+            return Err(ModelError::Busy);
+        }
+        Ok((start, start + (size - 1)))
+    }
+
+    /// The highest empty area of `size` indexes inside `[min, max]`, as `(index, last)`
+    /// (`mas_empty_area_rev`).
+    ///
+    /// Errors as for [`empty_area`](Self::empty_area).
+    pub fn empty_area_rev(&self, min: u64, max: u64, size: u64) -> Result<(u64, u64), ModelError> {
+        Self::check_window(min, max, size)?;
+        // Highest index not yet ruled out.
+        let mut end = max;
+        let ranges: Vec<(u64, u64)> = self.overlapping(min, max).map(|(f, l, _)| (f, l)).collect();
+        for &(f, l) in ranges.iter().rev() {
+            if l < end && end - l >= size {
+                break;
+            }
+            if f == 0 {
+                return Err(ModelError::Busy);
+            }
+            end = f - 1;
+            if end < min {
+                return Err(ModelError::Busy);
+            }
+        }
+        if end - min < size - 1 {
+            return Err(ModelError::Busy);
+        }
+        Ok((end - (size - 1), end))
+    }
+
+    /// Stores `value` in the lowest empty area of `size` indexes inside `[min, max]` and
+    /// returns its first index (`mtree_alloc_range`).
+    ///
+    /// Errors: [`ModelError::Invalid`] on a plain tree or for a malformed window (see
+    /// [`empty_area`](Self::empty_area)); [`ModelError::Busy`] if nothing fits.
+    pub fn alloc_range(
+        &mut self,
+        min: u64,
+        max: u64,
+        size: u64,
+        value: T,
+    ) -> Result<u64, ModelError> {
+        if !self.alloc {
+            return Err(ModelError::Invalid);
+        }
+        let (first, last) = self.empty_area(min, max, size)?;
+        self.map.insert(first, (last, value));
+        Ok(first)
+    }
+
+    /// Stores `value` in the highest empty area of `size` indexes inside `[min, max]` and
+    /// returns its first index (`mtree_alloc_rrange`).
+    ///
+    /// Errors as for [`alloc_range`](Self::alloc_range).
+    pub fn alloc_rrange(
+        &mut self,
+        min: u64,
+        max: u64,
+        size: u64,
+        value: T,
+    ) -> Result<u64, ModelError> {
+        if !self.alloc {
+            return Err(ModelError::Invalid);
+        }
+        let (first, last) = self.empty_area_rev(min, max, size)?;
+        self.map.insert(first, (last, value));
+        Ok(first)
+    }
+}
