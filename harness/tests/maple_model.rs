@@ -724,6 +724,121 @@ fn check_empty_area_window() {
     assert_eq!(mt.empty_area(100, 163, 6), Err(ModelError::Busy));
 }
 
+// ---- check_gap_combining (its empty-area searches) ----------------------------------------
+
+#[test]
+fn check_gap_combining() {
+    // The 64-bit sequence.
+    let seq100: [u64; 21] = [
+        74, 75, 76, 50, 100, 2, 44, 45, 46, 43, 20, 50, 3, 80, 81, 82, 76, 2, 79, 85, 4,
+    ];
+    let seq2000: [u64; 5] = [1152, 1151, 1100, 1200, 2];
+    let seq400: [u64; 12] = [286, 318, 256, 260, 266, 270, 275, 280, 290, 398, 286, 310];
+
+    let mut mt = Model::new_alloc();
+    let index = seq100[0];
+    check_seq(&mut mt, 100);
+    assert_eq!(mt.erase(seq100[2]), Some(seq100[2]));
+    check_load(&mt, seq100[2], None);
+    assert_eq!(mt.erase(seq100[1]), Some(seq100[1]));
+    check_load(&mt, seq100[1], None);
+    // mas_find from index, then two mas_next: index, index + 3, index + 4.
+    let mut i = index;
+    assert_eq!(mt.find(&mut i, u64::MAX), Some(index));
+    assert_eq!(mt.find(&mut i, u64::MAX), Some(index + 3));
+    assert_eq!(mt.find(&mut i, u64::MAX), Some(index + 4));
+    // A gap of 2 at index + 1.
+    assert_eq!(
+        mt.empty_area_rev(seq100[3], seq100[4], seq100[5])
+            .unwrap()
+            .0,
+        index + 1
+    );
+
+    for k in [6, 7, 8] {
+        assert_eq!(mt.erase(seq100[k]), Some(seq100[k]));
+        check_load(&mt, seq100[k], None);
+    }
+    let index = seq100[9];
+    let mut i = index;
+    assert_eq!(mt.find(&mut i, u64::MAX), Some(index));
+    assert_eq!(mt.find(&mut i, u64::MAX), Some(index + 4));
+    // A gap of 3 at seq100[6], found searching 20-50 for size 3.
+    assert_eq!(
+        mt.empty_area_rev(seq100[10], seq100[11], seq100[12])
+            .unwrap()
+            .0,
+        seq100[6]
+    );
+
+    mt.store(seq100[13], None).unwrap();
+    check_load(&mt, seq100[13], None);
+    check_load(&mt, seq100[14], Some(seq100[14]));
+    mt.store(seq100[14], None).unwrap();
+    check_load(&mt, seq100[13], None);
+    check_load(&mt, seq100[14], None);
+    assert_eq!(
+        mt.empty_area_rev(seq100[16], seq100[15], seq100[17])
+            .unwrap()
+            .0,
+        seq100[13]
+    );
+
+    mt.store_range(seq100[18], seq100[14], None).unwrap();
+    assert_eq!(mt.erase(seq100[15]), Some(seq100[15]));
+    assert_eq!(
+        mt.empty_area_rev(seq100[16], seq100[19], seq100[20])
+            .unwrap()
+            .0,
+        seq100[18]
+    );
+
+    // seq 2000: multi-level gaps.
+    let mut mt = Model::new_alloc();
+    check_seq(&mut mt, 2000);
+    assert_eq!(mt.erase(seq2000[0]), Some(seq2000[0]));
+    assert_eq!(mt.erase(seq2000[1]), Some(seq2000[1]));
+    assert_eq!(
+        mt.empty_area_rev(seq2000[2], seq2000[3], seq2000[4])
+            .unwrap()
+            .0,
+        seq2000[1]
+    );
+
+    // seq 400: rebalancing over two levels (the kernel checks only mt_validate).
+    let mut mt = Model::new_alloc();
+    check_seq(&mut mt, 400);
+    check_store_range(&mut mt, seq400[0], seq400[1], None, Ok(()));
+    mt.clear();
+
+    check_seq(&mut mt, 400);
+    for k in [2, 3, 4, 5, 0, 6, 7, 8] {
+        check_store_range(&mut mt, seq400[k], seq400[9], Some(seq400[k]), Ok(()));
+    }
+    check_store_range(&mut mt, seq400[10], seq400[11], Some(seq400[10]), Ok(()));
+    check_load(&mt, seq400[11] + 1, Some(seq400[8]));
+    check_load(&mt, seq400[9] + 1, Some(seq400[9] + 1));
+}
+
+// ---- check_find_2 --------------------------------------------------------------------------
+
+#[test]
+fn check_find_2() {
+    let mut mt = Model::new();
+    assert!(mt_for_each(&mt, u64::MAX).is_empty());
+
+    for i in 0..256u64 {
+        insert_index(&mut mt, i).unwrap();
+        assert_eq!(mt_for_each(&mt, u64::MAX), (0..=i).collect::<Vec<_>>());
+    }
+    for i in 0..256u64 {
+        assert_eq!(mt.erase(i), Some(i));
+        check_load(&mt, i, None);
+        assert_eq!(mt_for_each(&mt, u64::MAX), (i + 1..256).collect::<Vec<_>>());
+    }
+    assert!(mt.is_empty());
+}
+
 // ---- check_root_expand (external behaviour: mas_walk ranges) -------------------------------
 
 #[test]
