@@ -110,8 +110,7 @@ pub fn run(a: &CampaignArgs) -> CliResult {
     }
     let mut rows = Vec::new();
     for t in &order {
-        let st = fuzz_one(&root, *t, share, a.jobs)?;
-        rows.push((t.name(), st));
+        rows.push((t.name(), fuzz_for(&root, *t, share, a.jobs)?));
     }
     println!();
     println!(
@@ -166,6 +165,50 @@ fn parse_status(line: &str, st: &mut Stats) {
     } else if let Some(v) = line.strip_prefix("stat::average_exec_per_sec:") {
         st.exec_s = v.trim().parse().unwrap_or(st.exec_s);
     }
+}
+
+/// Most libFuzzer restarts after crashes within one target's share.
+const MAX_RESTARTS: u32 = 8;
+
+/// Fuzzes one target for its whole share: libFuzzer stops at a crash, so after triaging a
+/// new one the target is fuzzed again for the time left (at least 5 s, at most
+/// [`MAX_RESTARTS`] restarts; a run that only finds known crashes ends it), and the runs'
+/// statistics are combined. Crashes are listed once per title.
+fn fuzz_for(root: &Path, t: &'static dyn DynTarget, share: u64, jobs: u64) -> Result<Stats, CliError> {
+    let mut total = Stats::default();
+    let mut restarts = 0;
+    loop {
+        let left = share.saturating_sub(total.secs as u64);
+        let st = fuzz_one(root, t, left, jobs)?;
+        total.execs += st.execs;
+        total.secs += st.secs;
+        total.cov = total.cov.max(st.cov);
+        total.corpus = st.corpus;
+        total.exec_s = if total.secs > 0.0 {
+            (total.execs as f64 / total.secs) as u64
+        } else {
+            st.exec_s
+        };
+        // Restart only while runs find crashes not seen before in this campaign.
+        let mut crashed = false;
+        for c in st.crashes {
+            if !total.crashes.contains(&c) {
+                total.crashes.push(c);
+                crashed = true;
+            }
+        }
+        if st.error.is_some() {
+            total.error = st.error;
+            break;
+        }
+        let left = share.saturating_sub(total.secs as u64);
+        if !crashed || left < 5 || restarts >= MAX_RESTARTS {
+            break;
+        }
+        restarts += 1;
+        eprintln!("mmcheck: {}: restarting after a crash, {left} s left", t.name());
+    }
+    Ok(total)
 }
 
 /// Fuzzes one target for `secs`, then triages its raw crashes.
