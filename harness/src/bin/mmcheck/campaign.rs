@@ -174,7 +174,12 @@ const MAX_RESTARTS: u32 = 8;
 /// new one the target is fuzzed again for the time left (at least 5 s, at most
 /// [`MAX_RESTARTS`] restarts; a run that only finds known crashes ends it), and the runs'
 /// statistics are combined. Crashes are listed once per title.
-fn fuzz_for(root: &Path, t: &'static dyn DynTarget, share: u64, jobs: u64) -> Result<Stats, CliError> {
+fn fuzz_for(
+    root: &Path,
+    t: &'static dyn DynTarget,
+    share: u64,
+    jobs: u64,
+) -> Result<Stats, CliError> {
     let mut total = Stats::default();
     let mut restarts = 0;
     loop {
@@ -206,7 +211,10 @@ fn fuzz_for(root: &Path, t: &'static dyn DynTarget, share: u64, jobs: u64) -> Re
             break;
         }
         restarts += 1;
-        eprintln!("mmcheck: {}: restarting after a crash, {left} s left", t.name());
+        eprintln!(
+            "mmcheck: {}: restarting after a crash, {left} s left",
+            t.name()
+        );
     }
     Ok(total)
 }
