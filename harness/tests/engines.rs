@@ -163,3 +163,50 @@ fn failure_reports_carry_title_table_and_repro_test() {
     );
     assert!(r.contains("counter holds 129, the model 128"), "{r}");
 }
+
+/// A target whose `Boom` operation panics: the failure must keep the trace before it.
+#[derive(Debug, Clone)]
+struct Boomer;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, arbitrary::Arbitrary)]
+enum BoomOp {
+    Tick,
+    Boom,
+}
+
+impl harness::target::Target for Boomer {
+    type Op = BoomOp;
+    type Ret = ();
+    type Model = ();
+    type Sut = ();
+    fn name(&self) -> &'static str {
+        "boomer"
+    }
+    fn new_sut(&self) {}
+    fn new_model(&self) {}
+    fn apply(&self, _: &(), op: &BoomOp) {
+        if *op == BoomOp::Boom {
+            panic!("boom: the structure is corrupt");
+        }
+    }
+    fn step(&self, _: &mut (), _: &BoomOp) {}
+}
+
+#[test]
+fn a_panicking_operation_is_reported_with_the_trace_before_it() {
+    let input = SeqInput::ops(vec![BoomOp::Tick, BoomOp::Tick, BoomOp::Boom, BoomOp::Tick]);
+    let f = sequential::run(&Boomer, &input).expect_err("the panic is a failure");
+    assert!(
+        f.title()
+            .starts_with("PANIC: boom: the structure is corrupt in "),
+        "{}",
+        f.title()
+    );
+    let table = f.table.as_deref().expect("a trace");
+    assert!(table.contains("#1 Tick -> ()"), "{table}");
+    assert!(
+        table.contains("!") && table.contains("#2 Boom -> panicked"),
+        "{table}"
+    );
+    assert!(!table.contains("#3"), "{table}");
+}

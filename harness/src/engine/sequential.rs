@@ -118,7 +118,29 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
     for (i, op) in input.ops.iter().enumerate() {
         nested.borrow_mut().clear();
         let call = tick();
-        let ret = t.apply(&sut, op);
+        // A panic of the code under test (an assertion, a sanitizer report, an RCU
+        // use-after-free) becomes a failure that keeps the trace of the operations before it.
+        let cap = report::Capture::start();
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.apply(&sut, op)));
+        let ret = match applied {
+            Ok(r) => r,
+            Err(payload) => {
+                let mut f = report::failure_from_panic(&cap, payload.as_ref());
+                rows.push(Row {
+                    column: "ops".into(),
+                    text: format!("#{i} {op:?} -> panicked"),
+                    call,
+                    ret_at: tick(),
+                    marked: true,
+                });
+                if f.function == "<unknown>" {
+                    f.function = t.op_name(op);
+                }
+                f.table = Some(report::table(&rows));
+                return Err(f);
+            }
+        };
+        drop(cap);
         let ret_at = tick();
         rows.push(Row {
             column: "ops".into(),
