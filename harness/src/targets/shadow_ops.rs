@@ -237,9 +237,9 @@ impl ShadowModel {
         (!self.blocks.is_empty()).then(|| self.blocks[usize::from(b) % self.blocks.len()])
     }
 
-    fn uaf_rep(&self, start: usize, len: usize) -> Option<Rep> {
-        let _ = start;
-        Some((true, 0, len.saturating_sub(1), len))
+    /// The report of an access of `len` bytes to freed memory.
+    fn uaf_rep(len: usize) -> Rep {
+        (true, 0, len.saturating_sub(1), len)
     }
 }
 
@@ -412,7 +412,7 @@ impl Target for ShadowOpsTarget {
             ShadowOp::Free { block } => {
                 if let Some((s, l, freed)) = m.block(block) {
                     if freed {
-                        reports.extend(m.uaf_rep(s, l));
+                        reports.push(ShadowModel::uaf_rep(l));
                     } else {
                         let t = m.fresh(0, true);
                         m.set(s, l, 0xff, t);
@@ -443,7 +443,7 @@ impl Target for ShadowOpsTarget {
                 let w = width.bytes();
                 if let Some(a) = m.block(block).and_then(|b| clamp_w(b, off, w)) {
                     if freed_overlap(m, a, w) {
-                        reports.extend(m.uaf_rep(a, w));
+                        reports.push(ShadowModel::uaf_rep(w));
                     }
                     let sh = if w == 8 {
                         shadow
@@ -471,7 +471,7 @@ impl Target for ShadowOpsTarget {
                 let d = m.block(dst).and_then(|b| clamp_w(b, dst_off, w));
                 if let (Some(s), Some(d)) = (s, d) {
                     if freed_overlap(m, s, w) {
-                        reports.extend(m.uaf_rep(s, w));
+                        reports.push(ShadowModel::uaf_rep(w));
                     }
                     let mut sh = 0u64;
                     for i in 0..w {
@@ -481,7 +481,7 @@ impl Target for ShadowOpsTarget {
                     let tok = first.map_or(0, |i| m.slots[slot(s + i)]);
                     loaded = Some(sh);
                     if freed_overlap(m, d, w) {
-                        reports.extend(m.uaf_rep(d, w));
+                        reports.push(ShadowModel::uaf_rep(w));
                     }
                     let tok = if sh == 0 { 0 } else { m.chain(tok) };
                     model_store(m, d, w, sh, tok);
@@ -499,10 +499,10 @@ impl Target for ShadowOpsTarget {
                     let (d, dl) = clamp(db, dst_off, usize::from(len));
                     let n = sl.min(dl);
                     if freed_overlap(m, s, n) {
-                        reports.extend(m.uaf_rep(s, n));
+                        reports.push(ShadowModel::uaf_rep(n));
                     }
                     if freed_overlap(m, d, n) {
-                        reports.extend(m.uaf_rep(d, n));
+                        reports.push(ShadowModel::uaf_rep(n));
                     }
                     model_move(m, d, s, n);
                 }
@@ -511,7 +511,7 @@ impl Target for ShadowOpsTarget {
                 if let Some(b) = m.block(block) {
                     let (o, l) = clamp(b, off, usize::from(len));
                     if freed_overlap(m, o, l) {
-                        reports.extend(m.uaf_rep(o, l));
+                        reports.push(ShadowModel::uaf_rep(l));
                     }
                     m.set(o, l, 0, 0);
                 }
