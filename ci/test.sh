@@ -77,6 +77,10 @@ miri() {
   # authors under the same flags; its global collector deliberately outlives the process.
   CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-ignore-leaks" \
     cargo +nightly miri test -p algos
+  # The sanitizer's one unsafe block (the shadow pointer of `Sandbox::window`), under both
+  # aliasing models.
+  CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-ignore-leaks" \
+    cargo +nightly miri test -p shadow --test window
 }
 
 mutants() {
@@ -96,7 +100,7 @@ stage "facade check" facade
 stage "cargo test --workspace" unit
 stage "cargo test --features shuttle" shuttle_tests
 stage "loom suite" loom_suite
-stage "miri (platform layer)" miri
+stage "miri (platform layer, sanitizer window)" miri
 stage "fuzz smoke (mmcheck campaign)" fuzz_smoke
 if [ "${MMCHECK_MUTANTS:-0}" = 1 ]; then
   stage "mmcheck mutants" mutants

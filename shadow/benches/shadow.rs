@@ -57,6 +57,19 @@ fn sandbox_store_load_checked(sb: &mut Sandbox, p: usize) -> u64 {
     sum
 }
 
+fn window_store_load(sb: &mut Sandbox, p: usize) -> u64 {
+    let mut w = sb.window(p, 8 * N).expect("in bounds");
+    for i in 0..N {
+        w.store(8 * i, Tainted::init(black_box(i as u64)))
+            .expect("in bounds");
+    }
+    let mut sum = 0u64;
+    for i in 0..N {
+        sum = sum.wrapping_add(w.load::<u64>(8 * i).expect("in bounds").check());
+    }
+    sum
+}
+
 fn plain_u64_store_load(v: &mut [u64]) -> u64 {
     for (i, x) in v.iter_mut().enumerate().take(N) {
         *x = black_box(i as u64);
@@ -127,6 +140,9 @@ fn bench_store_load(c: &mut Criterion) {
     });
     g.bench_function("sandbox_checked", |b| {
         b.iter(|| sandbox_store_load_checked(black_box(&mut sb), p))
+    });
+    g.bench_function("window_checked", |b| {
+        b.iter(|| window_store_load(black_box(&mut sb), p))
     });
     let mut v = vec![0u64; N];
     g.bench_function("vec_u64", |b| {
@@ -267,6 +283,9 @@ fn ratios() {
     let slc = best(200, || {
         black_box(sandbox_store_load_checked(black_box(&mut sb), p));
     });
+    let wc = best(200, || {
+        black_box(window_store_load(black_box(&mut sb), p));
+    });
     let pv = best(200, || {
         black_box(plain_u64_store_load(black_box(&mut v)));
     });
@@ -277,6 +296,8 @@ fn ratios() {
     ratio("store_load_u64", "vec_u8_le_bytes", sl, pb);
     ratio("store_load_u64_checked", "vec_u64", slc, pv);
     ratio("store_load_u64_checked", "vec_u8_le_bytes", slc, pb);
+    ratio("window_store_load_u64_checked", "vec_u64", wc, pv);
+    ratio("window_store_load_u64_checked", "vec_u8_le_bytes", wc, pb);
 
     let src = vec![7u8; COPY];
     let mut dst = vec![0u8; COPY];

@@ -33,7 +33,7 @@ pub use meta::{Meta, Run};
 pub use origin::{Created, Origin, Site, MAX_ORIGIN_DEPTH};
 pub use report::{collect, BugKind, Mode, Report};
 pub use runtime::disable;
-pub use sandbox::{Sandbox, SandboxError};
+pub use sandbox::{Sandbox, SandboxError, Window};
 pub use value::{Prim, Tainted, TaintedBool};
 
 /// The path of the enclosing function, for naming the use site in reports:

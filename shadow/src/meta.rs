@@ -76,6 +76,21 @@ impl Meta {
         &self.shadow
     }
 
+    /// The shadow of the `T::BYTES` bytes at `off`, as a `T` (zero when all are
+    /// initialized): the one shadow load of an instrumented access.
+    #[inline(always)]
+    pub fn word<T: crate::value::Prim>(&self, off: usize) -> T {
+        T::read_le(&self.shadow[off..off + T::BYTES])
+    }
+
+    /// A raw pointer to the shadow byte of `off` (which must be at most `len()`), for
+    /// views that bounds-check their own accesses. It stays valid until the next call
+    /// that changes this metadata.
+    #[inline(always)]
+    pub fn shadow_ptr(&self, off: usize) -> *const u8 {
+        self.shadow[off..].as_ptr()
+    }
+
     /// The origin slot index of byte `off`: slots follow *aligned* addresses.
     #[inline(always)]
     fn slot(&self, off: usize) -> usize {

@@ -74,11 +74,13 @@ impl Sandbox {
         self.data.len()
     }
 
+    #[inline(always)]
     fn off(&self, addr: usize, len: usize) -> Result<usize, SandboxError> {
-        let off = addr
-            .checked_sub(self.base())
-            .ok_or(SandboxError::OutOfBounds { addr, len })?;
-        if off.checked_add(len).is_none_or(|e| e > self.data.len()) {
+        // One subtraction and two comparisons: `addr` below the base wraps to a huge
+        // offset, which the first comparison rejects.
+        let off = addr.wrapping_sub(self.base());
+        let cap = self.data.len();
+        if off > cap || cap - off < len {
             return Err(SandboxError::OutOfBounds { addr, len });
         }
         Ok(off)
@@ -177,58 +179,57 @@ impl Sandbox {
 
     /// Stores `v` at `addr`: data, shadow and (if poisoned) origin, chained with a
     /// "stored to memory at" link for the caller.
+    ///
+    /// The fast path is what KMSAN's instrumentation does for a store: the data store plus
+    /// one load of the shadow word. An initialized value stored over initialized bytes
+    /// changes no metadata, so it stops there.
     #[track_caller]
     #[inline(always)]
     pub fn store<T: Prim>(&mut self, addr: usize, v: Tainted<T>) -> Result<(), SandboxError> {
         let off = self.off(addr, T::BYTES)?;
         self.check_uaf(off, T::BYTES);
-        v.value.write_le(&mut self.data[off..]);
-        if v.shadow == T::ZERO {
-            // A clean store: the same as unpoisoning its bytes, which changes nothing where
-            // the shadow is already known clean.
-            if !self.meta.quick_clean(off, T::BYTES) {
-                self.meta.unpoison(off, T::BYTES);
-            }
-        } else {
-            self.store_poisoned(off, v);
+        v.value.write_le(&mut self.data[off..off + T::BYTES]);
+        if v.shadow == T::ZERO && self.meta.word::<T>(off) == T::ZERO {
+            return Ok(());
         }
+        store_meta(&mut self.meta, off, v);
         Ok(())
-    }
-
-    #[track_caller]
-    #[inline(never)]
-    fn store_poisoned<T: Prim>(&mut self, off: usize, v: Tainted<T>) {
-        let mut sh = [0u8; 16];
-        v.shadow.write_le(&mut sh);
-        // The site is taken here, not inside a closure: `#[track_caller]` does not reach
-        // into closures.
-        let site = Site::here();
-        let origin = v.origin.map(|o| o.chain(site));
-        self.meta.store(off, &sh[..T::BYTES], origin);
     }
 
     /// Loads a value with its shadow and the origin of its first poisoned byte. Loading is
     /// never reported (only using is), except from freed memory.
+    ///
+    /// The fast path loads the data and the shadow word; only a poisoned value goes on to
+    /// look up its origin.
     #[track_caller]
     #[inline(always)]
     pub fn load<T: Prim>(&self, addr: usize) -> Result<Tainted<T>, SandboxError> {
         let off = self.off(addr, T::BYTES)?;
         self.check_uaf(off, T::BYTES);
-        let value = T::read_le(&self.data[off..]);
-        if self.meta.quick_clean(off, T::BYTES) {
+        let value = T::read_le(&self.data[off..off + T::BYTES]);
+        let shadow = self.meta.word::<T>(off);
+        if shadow == T::ZERO {
             return Ok(Tainted::init(value));
         }
-        let sh = &self.meta.shadow()[off..off + T::BYTES];
-        let shadow = T::read_le(sh);
-        let origin = if shadow == T::ZERO {
-            None
-        } else {
-            self.meta.first_origin(off, T::BYTES)
-        };
-        Ok(Tainted {
-            value,
+        Ok(load_meta(&self.meta, off, value, shadow))
+    }
+
+    /// A view of the `len` bytes at `addr` for a run of typed accesses: bounds and the
+    /// use-after-free check are done once, here (an access to freed memory is reported at
+    /// this call), and the window's accesses take offsets relative to `addr`. While the
+    /// window lives the sandbox is borrowed, so nothing can be freed under it.
+    #[track_caller]
+    pub fn window(&mut self, addr: usize, len: usize) -> Result<Window<'_>, SandboxError> {
+        let off = self.off(addr, len)?;
+        self.check_uaf(off, len);
+        debug_assert_eq!(self.meta.len(), self.data.len());
+        let shadow = self.meta.shadow_ptr(off);
+        Ok(Window {
+            data: &mut self.data[off..off + len],
+            meta: &mut self.meta,
             shadow,
-            origin,
+            start: off,
+            addr,
         })
     }
 
@@ -336,5 +337,119 @@ impl Sandbox {
             .ok()
             .and_then(|o| self.freed_block(o, 1))
             .is_some()
+    }
+}
+
+/// A bounds-checked view of part of a [`Sandbox`] (see [`Sandbox::window`]): the typed
+/// stores and loads of code that owns a block, with the same shadow and origin semantics
+/// as [`Sandbox::store`] and [`Sandbox::load`].
+#[derive(Debug)]
+pub struct Window<'a> {
+    data: &'a mut [u8],
+    meta: &'a mut Meta,
+    /// The shadow of the window's first byte. Taken from `meta` when the window is made
+    /// and again after every change `meta` makes to its shadow, so it is always derived
+    /// from the latest borrow of the shadow buffer.
+    shadow: *const u8,
+    /// Offset of the window's first byte in the sandbox.
+    start: usize,
+    /// Address of the window's first byte.
+    addr: usize,
+}
+
+impl Window<'_> {
+    /// The window's length in bytes.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True for an empty window.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The address of the window's first byte.
+    pub fn addr(&self) -> usize {
+        self.addr
+    }
+
+    /// The shadow of the `T` at window offset `at`, which the caller has bounds-checked.
+    #[inline(always)]
+    fn word<T: Prim>(&self, at: usize) -> T {
+        debug_assert!(at + T::BYTES <= self.data.len());
+        let mut b = [0u8; 16];
+        // SAFETY: `at + T::BYTES` is within the window (checked by `at()`), the window lies
+        // inside the sandbox, and the sandbox's shadow is as long as its data and never
+        // reallocated; `self.shadow` was derived from the shadow buffer after its last
+        // change, and nothing writes the buffer while `&self` is held.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.shadow.add(at), b.as_mut_ptr(), T::BYTES);
+        }
+        T::read_le(&b)
+    }
+
+    #[inline(always)]
+    fn at(&self, at: usize, len: usize) -> Result<usize, SandboxError> {
+        let cap = self.data.len();
+        if at > cap || cap - at < len {
+            return Err(SandboxError::OutOfBounds {
+                addr: self.addr.wrapping_add(at),
+                len,
+            });
+        }
+        Ok(at)
+    }
+
+    /// [`Sandbox::store`] at offset `at` of the window.
+    #[track_caller]
+    #[inline(always)]
+    pub fn store<T: Prim>(&mut self, at: usize, v: Tainted<T>) -> Result<(), SandboxError> {
+        let at = self.at(at, T::BYTES)?;
+        v.value.write_le(&mut self.data[at..at + T::BYTES]);
+        if v.shadow == T::ZERO && self.word::<T>(at) == T::ZERO {
+            return Ok(());
+        }
+        store_meta(self.meta, self.start + at, v);
+        self.shadow = self.meta.shadow_ptr(self.start);
+        Ok(())
+    }
+
+    /// [`Sandbox::load`] at offset `at` of the window.
+    #[inline(always)]
+    pub fn load<T: Prim>(&self, at: usize) -> Result<Tainted<T>, SandboxError> {
+        let at = self.at(at, T::BYTES)?;
+        let value = T::read_le(&self.data[at..at + T::BYTES]);
+        let shadow = self.word::<T>(at);
+        if shadow == T::ZERO {
+            return Ok(Tainted::init(value));
+        }
+        Ok(load_meta(self.meta, self.start + at, value, shadow))
+    }
+}
+
+/// The metadata side of a store that poisons, or that initializes poisoned bytes.
+#[track_caller]
+#[inline(never)]
+fn store_meta<T: Prim>(meta: &mut Meta, off: usize, v: Tainted<T>) {
+    if v.shadow == T::ZERO {
+        meta.unpoison(off, T::BYTES);
+        return;
+    }
+    let mut sh = [0u8; 16];
+    v.shadow.write_le(&mut sh);
+    // The site is taken here, not inside a closure: `#[track_caller]` does not reach into
+    // closures.
+    let site = Site::here();
+    let origin = v.origin.map(|o| o.chain(site));
+    meta.store(off, &sh[..T::BYTES], origin);
+}
+
+/// A poisoned load: its origin is the first poisoned byte's.
+#[inline(never)]
+fn load_meta<T: Prim>(meta: &Meta, off: usize, value: T, shadow: T) -> Tainted<T> {
+    Tainted {
+        value,
+        shadow,
+        origin: meta.first_origin(off, T::BYTES),
     }
 }
