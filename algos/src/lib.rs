@@ -9,4 +9,5 @@
 //! The algorithms themselves (maple tree, BPF per-CPU allocator, PREEMPT_RT locks, MGLRU)
 //! arrive with their own issues; this crate currently holds the platform layer.
 
+pub mod maple;
 pub mod sync;

@@ -1,0 +1,3 @@
+//! Maple tree benches (being written).
+
+fn main() {}
