@@ -284,6 +284,14 @@ impl<T> Owned<T> {
         }
     }
 
+    /// Gives up ownership: the object becomes a [`Shared`] the caller publishes (through
+    /// its own slots) and later retires or frees exactly once.
+    pub fn into_shared(self) -> Shared<T> {
+        Shared {
+            ptr: self.into_raw(),
+        }
+    }
+
     fn into_raw(self) -> *mut RcuBox<T> {
         let p = self.ptr.as_ptr();
         std::mem::forget(self);
@@ -357,6 +365,37 @@ impl<T: Send + 'static> Shared<T> {
     /// True if this is the null pointer.
     pub fn is_null(&self) -> bool {
         self.ptr.is_null()
+    }
+
+    /// The pointer as an integer, for structures that keep tagged pointers in atomic
+    /// words (the maple tree's encoded nodes). Allocations are aligned to at least
+    /// `align_of::<T>()`, so the low bits below that are free for tags.
+    pub fn to_raw(self) -> usize {
+        self.ptr as usize
+    }
+
+    /// The inverse of [`Shared::to_raw`].
+    ///
+    /// # Safety
+    /// `raw` must be zero or come from [`Shared::to_raw`] of an object of type `T`.
+    pub unsafe fn from_raw(raw: usize) -> Self {
+        Shared {
+            ptr: raw as *mut RcuBox<T>,
+        }
+    }
+
+    /// `rcu_dereference` of a pointer the caller loaded itself: the object for a reader
+    /// whose read section began before the object could have been unpublished. Every
+    /// dereference of the returned [`Ref`] is checked against the model's quarantine.
+    ///
+    /// # Safety
+    /// The pointer must have been loaded (with `Acquire`) from a published slot during
+    /// `guard`'s read section, or belong to the updater.
+    #[inline]
+    pub unsafe fn deref<'g>(self, _guard: &'g Guard) -> Option<Ref<'g, T>> {
+        // SAFETY: the caller's guarantee; the model checks it on every dereference.
+        let b = unsafe { self.ptr.as_ref()? };
+        Some(Ref { b })
     }
 
     /// The object, for the updater.

@@ -1,0 +1,430 @@
+//! Maple nodes: the kernel's 256-byte layouts, encoded node pointers and node metadata.
+//!
+//! A node is one parent word and 31 data words. How the data words are used depends on the
+//! node's type, which (as in the kernel) is not stored in the node but in the low bits of
+//! every pointer to it (an *encoded node*, `maple_enode`):
+//!
+//! | type | words 0.. | then | then | then |
+//! |---|---|---|---|---|
+//! | `Leaf64`, `Range64` (`maple_range_64`) | 15 pivots | 16 slots (the last slot doubles as metadata while the node is not full) | | |
+//! | `Arange64` (`maple_arange_64`) | 9 pivots | 10 slots | 10 gaps | metadata, 1 pad |
+//!
+//! Pivot `i` is the inclusive upper bound of slot `i`; slot 0 starts at the node's minimum
+//! and the last used slot ends at its maximum, both implied by the parent. Unused pivots are
+//! zero. Metadata holds the offset of the last used slot (`end`) and, in allocation-tree
+//! internal nodes, the offset of the largest gap.
+//!
+//! Every word is an atomic so that RCU readers racing with the writer never read torn
+//! values; in RCU mode a published node is only changed in its gaps (which readers never
+//! read), its parent word, and by single-slot pointer replacement.
+
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::rcu::{Guard, Owned, Ref, Shared};
+
+/// Slots of a `maple_range_64` / `maple_leaf_64` node.
+pub const RANGE64_SLOTS: usize = 16;
+/// Slots of a `maple_arange_64` node.
+pub const ARANGE64_SLOTS: usize = 10;
+/// The deepest tree the kernel supports (`MAPLE_HEIGHT_MAX`).
+pub const MAPLE_HEIGHT_MAX: u32 = 31;
+
+/// Data words per node.
+const WORDS: usize = 31;
+
+/// Low-bit tag of an encoded node pointer (`xa_is_node`: `(v & 3) == 2`).
+pub(crate) const NODE_TAG: usize = 0b10;
+/// Shift of the node type inside an encoded node (`MAPLE_NODE_TYPE_SHIFT`).
+const TYPE_SHIFT: usize = 3;
+/// Mask of the pointer part of an encoded node (nodes are 256-byte aligned).
+const NODE_MASK: usize = !0xff;
+/// Parent word of the root node (`MAPLE_ROOT_NODE`).
+const ROOT_PARENT: u64 = 1;
+/// Shift of the slot offset inside a parent word.
+const PARENT_SLOT_SHIFT: u64 = 3;
+
+/// The kernel's node types that the tree uses (`maple_dense` is not used by the kernel's
+/// trees either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum NodeType {
+    /// `maple_leaf_64`: a leaf; slots hold entries.
+    Leaf64 = 1,
+    /// `maple_range_64`: an internal node of a plain tree.
+    Range64 = 2,
+    /// `maple_arange_64`: an internal node of an allocation tree, with gaps.
+    Arange64 = 3,
+}
+
+impl NodeType {
+    fn from_bits(b: usize) -> NodeType {
+        match b {
+            1 => NodeType::Leaf64,
+            2 => NodeType::Range64,
+            3 => NodeType::Arange64,
+            _ => unreachable!("bad maple node type {b}"),
+        }
+    }
+
+    /// Number of slots (`mt_slots`).
+    pub const fn slots(self) -> usize {
+        match self {
+            NodeType::Leaf64 | NodeType::Range64 => RANGE64_SLOTS,
+            NodeType::Arange64 => ARANGE64_SLOTS,
+        }
+    }
+
+    /// Number of pivots (`mt_pivots`).
+    pub const fn pivots(self) -> usize {
+        self.slots() - 1
+    }
+
+    /// The smallest `end` (offset of the last used slot) a node that is neither the root
+    /// nor the rightmost of its level may have (`mt_min_slots`).
+    pub const fn min_slots(self) -> usize {
+        match self {
+            NodeType::Leaf64 | NodeType::Range64 => RANGE64_SLOTS / 2 - 2,
+            NodeType::Arange64 => ARANGE64_SLOTS / 2 - 1,
+        }
+    }
+
+    /// Whether nodes of this type are leaves.
+    pub const fn is_leaf(self) -> bool {
+        matches!(self, NodeType::Leaf64)
+    }
+
+    const fn slot_base(self) -> usize {
+        self.pivots()
+    }
+
+    const fn gap_base(self) -> usize {
+        ARANGE64_SLOTS - 1 + ARANGE64_SLOTS
+    }
+
+    const fn meta_word(self) -> usize {
+        match self {
+            NodeType::Leaf64 | NodeType::Range64 => WORDS - 1,
+            NodeType::Arange64 => ARANGE64_SLOTS - 1 + 2 * ARANGE64_SLOTS,
+        }
+    }
+}
+
+/// A maple node. 256 bytes and 256-byte aligned in production builds, so the low 8 bits
+/// of every pointer to it are free for the type tag.
+#[repr(C, align(256))]
+pub struct Node {
+    /// The parent's address with this node's slot offset in it, `ROOT_PARENT` for the root,
+    /// or this node's own address once it is dead.
+    parent: AtomicU64,
+    w: [AtomicU64; WORDS],
+}
+
+#[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+const _: () = assert!(std::mem::size_of::<Node>() == 256);
+
+impl Node {
+    fn new() -> Node {
+        Node {
+            parent: AtomicU64::new(0),
+            w: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> u64 {
+        self.w[i].load(Ordering::Relaxed)
+    }
+
+    #[inline(always)]
+    fn put(&self, i: usize, v: u64) {
+        self.w[i].store(v, Ordering::Relaxed)
+    }
+
+    /// Pivot `i` (`i < ty.pivots()`).
+    #[inline(always)]
+    pub fn pivot(&self, ty: NodeType, i: usize) -> u64 {
+        debug_assert!(i < ty.pivots());
+        self.get(i)
+    }
+
+    /// Sets pivot `i`.
+    #[inline(always)]
+    pub fn set_pivot(&self, ty: NodeType, i: usize, v: u64) {
+        debug_assert!(i < ty.pivots());
+        self.put(i, v)
+    }
+
+    /// The pivot of slot `i`, or `max` for the last slot of a full node
+    /// (`mas_safe_pivot`).
+    #[inline(always)]
+    pub fn safe_pivot(&self, ty: NodeType, i: usize, max: u64) -> u64 {
+        if i >= ty.pivots() {
+            max
+        } else {
+            self.get(i)
+        }
+    }
+
+    /// Slot `i`, loaded with `Acquire` (`rcu_dereference`): an encoded child in internal
+    /// nodes, an entry pointer (or 0 for NULL) in leaves.
+    #[inline(always)]
+    pub fn slot(&self, ty: NodeType, i: usize) -> usize {
+        debug_assert!(i < ty.slots());
+        self.w[ty.slot_base() + i].load(Ordering::Acquire) as usize
+    }
+
+    /// Publishes slot `i` with `Release` (`rcu_assign_pointer`).
+    #[inline(always)]
+    pub fn set_slot(&self, ty: NodeType, i: usize, v: usize) {
+        debug_assert!(i < ty.slots());
+        self.w[ty.slot_base() + i].store(v as u64, Ordering::Release)
+    }
+
+    /// Gap `i` of an `Arange64` node.
+    #[inline(always)]
+    pub fn gap(&self, i: usize) -> u64 {
+        self.get(NodeType::Arange64.gap_base() + i)
+    }
+
+    /// Sets gap `i` of an `Arange64` node.
+    #[inline(always)]
+    pub fn set_gap(&self, i: usize, v: u64) {
+        self.put(NodeType::Arange64.gap_base() + i, v)
+    }
+
+    /// The metadata's `end`.
+    #[inline(always)]
+    fn meta_end(&self, ty: NodeType) -> usize {
+        (self.get(ty.meta_word()) & 0xff) as usize
+    }
+
+    /// The metadata's largest-gap offset (`Arange64`).
+    #[inline(always)]
+    pub fn meta_gap(&self) -> usize {
+        ((self.get(NodeType::Arange64.meta_word()) >> 8) & 0xff) as usize
+    }
+
+    /// Writes the metadata (`ma_set_meta`). For range nodes this overlays the last slot, so
+    /// it is only written while the node is not full.
+    #[inline(always)]
+    pub fn set_meta(&self, ty: NodeType, end: usize, gap: usize) {
+        self.put(ty.meta_word(), (end as u64) | ((gap as u64) << 8))
+    }
+
+    /// The offset of the last used slot (`ma_data_end`): a range node whose last pivot is
+    /// unused keeps it in its metadata; one whose last pivot equals its maximum ends there;
+    /// otherwise it is full.
+    #[inline(always)]
+    pub fn data_end(&self, ty: NodeType, max: u64) -> usize {
+        if ty == NodeType::Arange64 {
+            return self.meta_end(ty);
+        }
+        let last = ty.pivots() - 1;
+        let p = self.get(last);
+        if p == 0 {
+            self.meta_end(ty)
+        } else if p == max {
+            last
+        } else {
+            ty.pivots()
+        }
+    }
+
+    /// True once the node has been replaced (`ma_dead_node`): its parent word points to
+    /// itself.
+    #[inline(always)]
+    pub fn is_dead(&self) -> bool {
+        self.parent.load(Ordering::Acquire) == std::ptr::from_ref(self) as u64
+    }
+
+    /// Marks the node dead (`mas_put_in_tree`/`ma_free_rcu`'s marking). `Release`, so a
+    /// reader that sees the mark also sees everything published before it.
+    pub fn mark_dead(&self) {
+        self.parent
+            .store(std::ptr::from_ref(self) as u64, Ordering::Release);
+    }
+
+    /// The raw parent word.
+    pub fn parent_word(&self) -> u64 {
+        self.parent.load(Ordering::Acquire)
+    }
+
+    /// Records the parent: `parent` is an encoded node, `slot` this node's offset in it.
+    pub fn set_parent(&self, parent: usize, slot: usize) {
+        let w = (parent & NODE_MASK) as u64
+            | ((slot as u64) << PARENT_SLOT_SHIFT)
+            | (((parent >> TYPE_SHIFT) & 3) as u64) << 1;
+        self.parent.store(w, Ordering::Release)
+    }
+
+    /// Marks this node as the root.
+    pub fn set_root_parent(&self) {
+        self.parent.store(ROOT_PARENT, Ordering::Release)
+    }
+
+    /// True if the parent word says this node is the root.
+    pub fn is_root(&self) -> bool {
+        self.parent_word() == ROOT_PARENT
+    }
+
+    /// The parent (encoded) and this node's slot offset in it, if not root or dead.
+    pub fn parent(&self) -> Option<(usize, usize)> {
+        let w = self.parent_word();
+        if w == ROOT_PARENT || w == std::ptr::from_ref(self) as u64 {
+            return None;
+        }
+        let ty = ((w >> 1) & 3) as usize;
+        let slot = ((w >> PARENT_SLOT_SHIFT) & 0xf) as usize;
+        let ptr = (w as usize) & NODE_MASK;
+        Some((ptr | (ty << TYPE_SHIFT) | NODE_TAG, slot))
+    }
+}
+
+/// True if `v` (a slot or root value) is an encoded node.
+#[inline(always)]
+pub fn is_node(v: usize) -> bool {
+    v & 3 == NODE_TAG
+}
+
+/// The type of the encoded node `enode`.
+#[inline(always)]
+pub fn node_type(enode: usize) -> NodeType {
+    NodeType::from_bits((enode >> TYPE_SHIFT) & 0xf)
+}
+
+/// Encodes `node` with type `ty`.
+#[inline(always)]
+pub fn encode(node: Shared<Node>, ty: NodeType) -> usize {
+    let raw = node.to_raw();
+    debug_assert_eq!(raw & !NODE_MASK, 0, "maple nodes are 256-byte aligned");
+    raw | ((ty as usize) << TYPE_SHIFT) | NODE_TAG
+}
+
+/// The node pointer inside an encoded node.
+#[inline(always)]
+pub fn shared(enode: usize) -> Shared<Node> {
+    // SAFETY: `enode` is an encoded node built by `encode` from a `Shared<Node>`.
+    unsafe { Shared::from_raw(enode & NODE_MASK) }
+}
+
+/// The node behind `enode`, for the writer (who holds the tree's lock, so the node is not
+/// freed under it; the model backends check that it is live).
+///
+/// # Safety
+/// `enode` must be a node of the tree that the caller's lock keeps alive.
+#[inline(always)]
+#[track_caller]
+pub unsafe fn wnode<'a>(enode: usize) -> &'a Node {
+    // SAFETY: the caller's guarantee.
+    unsafe { shared(enode).as_ref().expect("non-null node") }
+}
+
+/// The node behind `enode`, for a reader inside `guard`'s read section.
+///
+/// # Safety
+/// `enode` must have been loaded from the tree during `guard`'s read section.
+#[inline(always)]
+pub unsafe fn rnode(enode: usize, guard: &Guard) -> Ref<'_, Node> {
+    // SAFETY: the caller's guarantee.
+    unsafe { shared(enode).deref(guard).expect("non-null node") }
+}
+
+/// Allocates a zeroed node (the caller has already asked the fault injector).
+pub fn alloc_node() -> Shared<Node> {
+    Owned::new(Node::new()).into_shared()
+}
+
+/// An entry: the value behind a leaf slot. Aligned so that an entry pointer never looks
+/// like an encoded node.
+#[repr(align(8))]
+pub struct Entry<T>(pub T);
+
+/// Allocates an entry for `v`.
+pub fn alloc_entry<T: Send + 'static>(v: T) -> usize {
+    let raw = Owned::new(Entry(v)).into_shared().to_raw();
+    debug_assert_eq!(raw & 3, 0);
+    raw
+}
+
+/// The entry behind a non-zero leaf slot, for the writer.
+///
+/// # Safety
+/// `raw` must be a live entry of the tree, kept alive by the caller's lock.
+#[inline(always)]
+pub unsafe fn wentry<'a, T: Send + 'static>(raw: usize) -> &'a T {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        &Shared::<Entry<T>>::from_raw(raw)
+            .as_ref()
+            .expect("non-null entry")
+            .0
+    }
+}
+
+/// Clones the value of the entry `raw` for a reader.
+///
+/// # Safety
+/// `raw` must have been loaded from the tree during `guard`'s read section.
+#[inline(always)]
+pub unsafe fn rentry<T: Clone + Send + 'static>(raw: usize, guard: &Guard) -> T {
+    // SAFETY: the caller's guarantee.
+    let r = unsafe {
+        Shared::<Entry<T>>::from_raw(raw)
+            .deref(guard)
+            .expect("non-null entry")
+    };
+    r.0.clone()
+}
+
+/// Frees an entry that readers may still see, after a grace period.
+///
+/// # Safety
+/// Unpublished, and retired or freed once.
+pub unsafe fn retire_entry<T: Send + 'static>(raw: usize, rcu: bool) {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        let s = Shared::<Entry<T>>::from_raw(raw);
+        if rcu {
+            s.retire()
+        } else {
+            s.free_now()
+        }
+    }
+}
+
+/// Frees an entry that was never published (or with no reader left), now.
+///
+/// # Safety
+/// Unreachable by readers, freed once; 0 is ignored.
+pub unsafe fn free_entry_now<T: Send + 'static>(raw: usize) {
+    if raw != 0 {
+        // SAFETY: the caller's guarantee.
+        unsafe { Shared::<Entry<T>>::from_raw(raw).free_now() }
+    }
+}
+
+/// Frees a node: after a grace period in RCU mode, now otherwise. A node that is still in
+/// the tree must be marked dead first (the kernel warns in `ma_free_rcu` otherwise).
+///
+/// # Safety
+/// Unpublished, and retired or freed once.
+#[track_caller]
+pub unsafe fn free_node(enode: usize, rcu: bool) {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        let s = shared(enode);
+        if rcu {
+            s.retire()
+        } else {
+            s.free_now()
+        }
+    }
+}
+
+/// Frees a node that was never published.
+///
+/// # Safety
+/// Never published; freed once.
+pub unsafe fn free_unused(n: Shared<Node>) {
+    // SAFETY: never visible to anyone.
+    unsafe { n.free_now() }
+}

@@ -1,0 +1,205 @@
+//! Differential tests of the tree against a simple range-map model, with `validate()` after
+//! every operation, for both tree kinds and both modes.
+
+use super::{MapleError, MapleTree};
+use std::collections::BTreeMap;
+
+/// The reference: first -> (last, value), disjoint ranges.
+#[derive(Default, Clone, Debug)]
+struct Model(BTreeMap<u64, (u64, u64)>);
+
+impl Model {
+    fn get(&self, i: u64) -> Option<(u64, u64, u64)> {
+        let (&f, &(l, v)) = self.0.range(..=i).next_back()?;
+        (l >= i).then_some((f, l, v))
+    }
+
+    fn store(&mut self, first: u64, last: u64, v: Option<u64>) {
+        let mut keep = Vec::new();
+        let overlapping: Vec<u64> = self
+            .0
+            .range(..=last)
+            .filter(|(_, &(l, _))| l >= first)
+            .map(|(&f, _)| f)
+            .collect();
+        for f in overlapping {
+            let (l, val) = self.0.remove(&f).expect("present");
+            if f < first {
+                keep.push((f, first - 1, val));
+            }
+            if l > last {
+                keep.push((last + 1, l, val));
+            }
+        }
+        for (f, l, val) in keep {
+            self.0.insert(f, (l, val));
+        }
+        if let Some(v) = v {
+            self.0.insert(first, (last, v));
+        }
+    }
+
+    fn ranges(&self) -> Vec<(u64, u64, u64)> {
+        self.0.iter().map(|(&f, &(l, v))| (f, l, v)).collect()
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn run(seed: u64, alloc: bool, rcu: bool, ops: usize, space: u64) {
+    let mt: MapleTree<u64> = if alloc {
+        MapleTree::new_alloc()
+    } else {
+        MapleTree::new()
+    };
+    if rcu {
+        mt.set_in_rcu();
+    }
+    let mut m = Model::default();
+    let mut rng = Rng(seed | 1);
+    for step in 0..ops {
+        let a = rng.below(space);
+        let len = match rng.below(4) {
+            0 => 0,
+            1 => rng.below(4),
+            2 => rng.below(40),
+            _ => rng.below(space / 4 + 1),
+        };
+        let b = (a + len).min(space);
+        let what = rng.below(10);
+        let ctx = || format!("seed {seed} alloc {alloc} rcu {rcu} step {step}: op {what} [{a}, {b}]");
+        match what {
+            0..=4 => {
+                let v = rng.next() >> 1;
+                mt.store_range(a, b, Some(v)).expect("store");
+                m.store(a, b, Some(v));
+            }
+            5 | 6 => {
+                mt.store_range(a, b, None).expect("erase range");
+                m.store(a, b, None);
+            }
+            7 => {
+                let got = mt.erase(a);
+                let want = m.get(a);
+                assert_eq!(got, want.map(|w| w.2), "{}", ctx());
+                if let Some((f, l, _)) = want {
+                    m.store(f, l, None);
+                }
+            }
+            8 => {
+                let v = rng.next() >> 1;
+                let r = mt.insert_range(a, b, v);
+                let free = m.0.range(..=b).all(|(_, &(l, _))| l < a);
+                if free {
+                    assert_eq!(r, Ok(()), "{}", ctx());
+                    m.store(a, b, Some(v));
+                } else {
+                    assert_eq!(r, Err(MapleError::Exists), "{}", ctx());
+                }
+            }
+            _ => {
+                if alloc {
+                    let size = 1 + rng.below(20);
+                    let v = rng.next() >> 1;
+                    let r = mt.alloc_range(a, space, size, v);
+                    // The lowest fit in [a, space] in the model.
+                    let mut want = None;
+                    let mut cur = a;
+                    for (&f, &(l, _)) in m.0.range(..) {
+                        if l < cur {
+                            continue;
+                        }
+                        if f > cur && f - cur >= size && cur + size - 1 <= space {
+                            want = Some(cur);
+                            break;
+                        }
+                        cur = cur.max(l + 1);
+                    }
+                    if want.is_none() && cur <= space && space - cur + 1 >= size {
+                        want = Some(cur);
+                    }
+                    if space - a < size - 1 {
+                        assert_eq!(r, Err(MapleError::Invalid), "{}", ctx());
+                        continue;
+                    }
+                    match want {
+                        Some(w) => {
+                            assert_eq!(r, Ok(w), "{}", ctx());
+                            m.store(w, w + size - 1, Some(v));
+                        }
+                        None => assert_eq!(r, Err(MapleError::Busy), "{}", ctx()),
+                    }
+                }
+            }
+        }
+        if let Err(e) = mt.validate() {
+            panic!("{}: {e}", ctx());
+        }
+        for _ in 0..4 {
+            let i = rng.below(space + 2);
+            assert_eq!(mt.load(i), m.get(i).map(|w| w.2), "{} load {i}", ctx());
+        }
+        if step % 16 == 0 {
+            let got: Vec<(u64, u64, u64)> = mt.ranges();
+            assert_eq!(got, m.ranges(), "{}", ctx());
+        }
+    }
+    let got: Vec<(u64, u64, u64)> = mt.ranges();
+    assert_eq!(got, m.ranges(), "seed {seed} final");
+}
+
+#[test]
+fn differential_small_space() {
+    for seed in 1..200 {
+        for (alloc, rcu) in [(false, false), (false, true), (true, false), (true, true)] {
+            run(seed, alloc, rcu, 300, 200);
+        }
+    }
+}
+
+#[test]
+fn differential_large_space() {
+    for seed in 1..20 {
+        for (alloc, rcu) in [(false, false), (true, true), (true, false), (false, true)] {
+            run(seed, alloc, rcu, 2000, 20_000);
+        }
+    }
+}
+
+#[test]
+fn sequential_inserts_grow_and_shrink() {
+    for rcu in [false, true] {
+        let mt: MapleTree<u64> = MapleTree::new_alloc();
+        if rcu {
+            mt.set_in_rcu();
+        }
+        for i in 0..5000u64 {
+            mt.store_range(i * 10, i * 10 + 5, Some(i)).expect("store");
+        }
+        mt.validate().expect("valid after inserts");
+        assert!(mt.height() >= 3, "rcu {rcu} height {}", mt.height());
+        for i in 0..5000u64 {
+            assert_eq!(mt.load(i * 10 + 3), Some(i));
+            assert_eq!(mt.load(i * 10 + 7), None);
+        }
+        for i in (0..5000u64).rev() {
+            assert_eq!(mt.erase(i * 10), Some(i));
+            if i % 97 == 0 {
+                mt.validate().expect("valid while erasing");
+            }
+        }
+        assert!(mt.is_empty());
+        assert_eq!(mt.height(), 0);
+    }
+}
