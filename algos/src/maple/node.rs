@@ -412,6 +412,12 @@ pub unsafe fn free_node(enode: usize, rcu: bool) {
     // SAFETY: the caller's guarantee.
     unsafe {
         let s = shared(enode);
+        // `ma_free_rcu`'s warning: a reader that still holds the node must be able to see
+        // that it was replaced.
+        assert!(
+            wnode(enode).is_dead(),
+            "maple: freeing node {enode:#x} that was not marked dead"
+        );
         if rcu {
             s.retire()
         } else {

@@ -203,3 +203,86 @@ fn sequential_inserts_grow_and_shrink() {
         assert_eq!(mt.height(), 0);
     }
 }
+
+/// `mas_for_each` with a store in the loop body: after `mas.store`, `find` continues after
+/// the range just written, so every entry is visited exactly once.
+#[test]
+fn store_during_iteration_moves_past_the_stored_range() {
+    for rcu in [false, true] {
+        let mt: MapleTree<u64> = MapleTree::new();
+        if rcu {
+            mt.set_in_rcu();
+        }
+        for k in 0..100u64 {
+            mt.store_range(10 * k, 10 * k + 4, Some(k)).expect("store");
+        }
+        let mut seen = Vec::new();
+        {
+            let mut g = mt.lock();
+            let mut mas = g.ma_state(0, 0);
+            while let Some(v) = mas.find(u64::MAX) {
+                seen.push(v);
+                // Grow the range over the following gap, as a VMA merge would.
+                let (i, l) = (mas.index(), mas.last());
+                mas.set_range(i, l + 3);
+                mas.store(Some(v + 1000)).expect("store");
+            }
+        }
+        assert_eq!(seen, (0..100).collect::<Vec<_>>(), "rcu {rcu}");
+        mt.validate().expect("valid");
+        for k in 0..100u64 {
+            assert_eq!(mt.load(10 * k + 7), Some(k + 1000));
+            assert_eq!(mt.load(10 * k + 8), None);
+        }
+    }
+}
+
+/// Lock-free readers racing a writer on real threads: every value read belongs to a range
+/// that contains the index read (a torn or stale-freed node would break this).
+#[test]
+fn rcu_readers_race_a_writer() {
+    use crate::sync::atomic::{AtomicBool, Ordering};
+    use crate::sync::{thread, Arc};
+    let mt: Arc<MapleTree<u64>> = Arc::new(MapleTree::new_alloc());
+    mt.set_in_rcu();
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|r| {
+            let (mt, stop) = (mt.clone(), stop.clone());
+            thread::spawn(move || {
+                let mut rng = Rng(0x9e37 + r);
+                let mut reads = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let i = rng.below(5000);
+                    if let Some(v) = mt.load(i) {
+                        let (a, b) = (v >> 32, v & 0xffff_ffff);
+                        assert!(a <= i && i <= b, "load({i}) = [{a}, {b}]");
+                    }
+                    let mut j = i;
+                    if let Some(v) = mt.find(&mut j, 6000) {
+                        let (a, b) = (v >> 32, v & 0xffff_ffff);
+                        // The range found is what is left of [a, b] after later stores.
+                        assert!(j > i && a < j && j - 1 <= b, "find({i}) = [{a}, {b}], next {j}");
+                    }
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    let mut rng = Rng(12345);
+    for _ in 0..20_000 {
+        let a = rng.below(5000);
+        let b = a + rng.below(30);
+        if rng.below(3) == 0 {
+            mt.store_range(a, b, None).expect("erase");
+        } else {
+            mt.store_range(a, b, Some((a << 32) | b)).expect("store");
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        assert!(r.join().expect("reader") > 0);
+    }
+    mt.validate().expect("valid");
+}
