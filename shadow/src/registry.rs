@@ -135,6 +135,20 @@ pub fn check(addr: usize, len: usize) -> Vec<Run> {
 /// [`check`] naming the function of the use.
 #[track_caller]
 pub fn check_in(addr: usize, len: usize, function: Option<&'static str>) -> Vec<Run> {
+    // Fast path under the shared lock: clean memory in a live region reports nothing.
+    {
+        let g = regions().read().unwrap_or_else(|e| e.into_inner());
+        let clean = match g.range(..=addr).next_back() {
+            None => true,
+            Some((_, r)) => {
+                let off = addr - r.meta.base();
+                off + len > r.meta.len() || (r.freed.is_none() && r.meta.is_clean(off, len))
+            }
+        };
+        if clean {
+            return Vec::new();
+        }
+    }
     let found =
         with_region(addr, len, |r, off| (r.meta.runs(off, len), r.freed)).unwrap_or_default();
     let (runs, freed) = found;

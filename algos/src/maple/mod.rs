@@ -78,6 +78,9 @@ pub struct WriteStats {
     pub spanning_store: u64,
     /// A node below minimum occupancy took in its right neighbour (`wr_rebalance`).
     pub rebalance: u64,
+    /// A full node shared its content with a sibling instead of splitting
+    /// (`mas_push_data`).
+    pub push: u64,
     /// The root changed wholesale (`wr_store_root` / `wr_new_root`).
     pub root_store: u64,
     /// Node allocation failed under the lock and was retried without it (`mas_nomem`).
@@ -443,6 +446,14 @@ impl<T: Clone + Send + Sync + 'static> MapleTree<T> {
         // SAFETY: unpublished by the swap; under the lock.
         unsafe { free_root::<T>(root, rcu) };
         drop(g);
+    }
+
+    /// The number of slots in use in each node, level by level from the root: a compact
+    /// `mt_dump` for tests and debugging.
+    pub fn shape(&self) -> Vec<Vec<usize>> {
+        let _g = self.lock.lock();
+        // SAFETY: under the lock.
+        unsafe { validate::shape(&self.core) }
     }
 
     /// `mt_validate`: checks every structural invariant.

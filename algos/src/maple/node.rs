@@ -130,17 +130,21 @@ impl Node {
     }
 
     #[inline(always)]
+    #[track_caller]
     fn get(&self, i: usize) -> u64 {
+        san::read(&self.w[i]);
         self.w[i].load(Ordering::Relaxed)
     }
 
     #[inline(always)]
     fn put(&self, i: usize, v: u64) {
+        san::write(&self.w[i]);
         self.w[i].store(v, Ordering::Relaxed)
     }
 
     /// Pivot `i` (`i < ty.pivots()`).
     #[inline(always)]
+    #[track_caller]
     pub fn pivot(&self, ty: NodeType, i: usize) -> u64 {
         debug_assert!(i < ty.pivots());
         self.get(i)
@@ -167,16 +171,21 @@ impl Node {
     /// Slot `i`, loaded with `Acquire` (`rcu_dereference`): an encoded child in internal
     /// nodes, an entry pointer (or 0 for NULL) in leaves.
     #[inline(always)]
+    #[track_caller]
     pub fn slot(&self, ty: NodeType, i: usize) -> usize {
         debug_assert!(i < ty.slots());
-        self.w[ty.slot_base() + i].load(Ordering::Acquire) as usize
+        let w = &self.w[ty.slot_base() + i];
+        san::read(w);
+        w.load(Ordering::Acquire) as usize
     }
 
     /// Publishes slot `i` with `Release` (`rcu_assign_pointer`).
     #[inline(always)]
     pub fn set_slot(&self, ty: NodeType, i: usize, v: usize) {
         debug_assert!(i < ty.slots());
-        self.w[ty.slot_base() + i].store(v as u64, Ordering::Release)
+        let w = &self.w[ty.slot_base() + i];
+        san::write(w);
+        w.store(v as u64, Ordering::Release)
     }
 
     /// Gap `i` of an `Arange64` node.
@@ -330,7 +339,67 @@ pub unsafe fn rnode(enode: usize, guard: &Guard) -> Ref<'_, Node> {
 
 /// Allocates a zeroed node (the caller has already asked the fault injector).
 pub fn alloc_node() -> Shared<Node> {
-    Owned::new(Node::new()).into_shared()
+    let n = Owned::new(Node::new()).into_shared();
+    // SAFETY: just allocated, not yet visible to anyone.
+    san::alloc(unsafe { n.as_ref() }.expect("non-null"));
+    n
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        san::dealloc(self);
+    }
+}
+
+/// The node's shadow under the `sanitize` feature: a new node's data words are poisoned
+/// (the kernel's node cache does not zero them), each write initializes its word, and each
+/// read checks it, so code that reads a pivot, slot, gap or metadata word it never wrote
+/// gets a `KMSAN: uninit-value` report. Freed nodes are reported by the RCU layer (the model
+/// RCU poisons quarantined objects as freed). Without the feature all of this is empty.
+mod san {
+    use super::Node;
+    use crate::sync::atomic::AtomicU64;
+
+    #[cfg(feature = "sanitize")]
+    fn words(n: &Node) -> (usize, usize) {
+        (std::ptr::from_ref(&n.w) as usize, std::mem::size_of_val(&n.w))
+    }
+
+    #[inline(always)]
+    pub(super) fn alloc(n: &Node) {
+        #[cfg(feature = "sanitize")]
+        {
+            let (a, len) = words(n);
+            shadow::registry::register(a, len, false);
+        }
+        let _ = n;
+    }
+
+    #[inline(always)]
+    pub(super) fn dealloc(n: &Node) {
+        #[cfg(feature = "sanitize")]
+        shadow::registry::unregister(words(n).0);
+        let _ = n;
+    }
+
+    #[inline(always)]
+    pub(super) fn write(w: &AtomicU64) {
+        #[cfg(feature = "sanitize")]
+        shadow::registry::unpoison(std::ptr::from_ref(w) as usize, 8);
+        let _ = w;
+    }
+
+    #[inline(always)]
+    #[track_caller]
+    pub(super) fn read(w: &AtomicU64) {
+        #[cfg(feature = "sanitize")]
+        shadow::registry::check_in(
+            std::ptr::from_ref(w) as usize,
+            8,
+            Some("maple node read"),
+        );
+        let _ = w;
+    }
 }
 
 /// An entry: the value behind a leaf slot. Aligned so that an entry pointer never looks

@@ -202,3 +202,32 @@ unsafe fn check(
     }
     Ok(())
 }
+
+/// The number of slots used by each node, level by level from the root (a compact
+/// `mt_dump`).
+///
+/// # Safety
+/// The caller holds the tree's lock.
+pub(crate) unsafe fn shape(core: &Core) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let root = core.root.load(Ordering::Acquire);
+    if !is_node(root) {
+        return out;
+    }
+    let mut level = vec![(root, 0u64, u64::MAX)];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        let mut counts = Vec::new();
+        for (e, min, max) in level {
+            // SAFETY: the caller's guarantee.
+            let items = unsafe { items_of(e, min, max) };
+            counts.push(items.len());
+            if !node_type(e).is_leaf() {
+                next.extend(starts(&items, min).map(|(s, it)| (it.slot, s, it.last)));
+            }
+        }
+        out.push(counts);
+        level = next;
+    }
+    out
+}

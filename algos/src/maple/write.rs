@@ -111,6 +111,8 @@ pub(crate) struct Plan {
     pub height: u32,
     pub kind: Kind,
     pub rebalanced: bool,
+    /// A full node shared its content with a sibling instead of splitting.
+    pub pushed: bool,
     /// The range actually written (a NULL store grows over adjacent NULLs).
     pub first: u64,
     pub last: u64,
@@ -178,10 +180,18 @@ fn build_gap(b: &Build) -> u64 {
     }
 }
 
+/// Whether a split follows a push into a sibling, and which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Push {
+    None,
+    Left,
+    Right,
+}
+
 /// Sizes of the nodes `items` is split into: as even as possible, each within `ty`'s
 /// capacity and (when there is more than one) at least its minimum, and (leaves) with no
 /// node but the last ending in NULL.
-fn split_sizes(items: &[Item], ty: NodeType) -> Vec<usize> {
+fn split_sizes(items: &[Item], ty: NodeType, push: Push) -> Vec<usize> {
     let n = items.len();
     let cap = ty.slots();
     if n <= cap {
@@ -190,7 +200,20 @@ fn split_sizes(items: &[Item], ty: NodeType) -> Vec<usize> {
     let minc = ty.min_slots() + 1;
     let mut k = n.div_ceil(cap);
     loop {
-        let mut sizes: Vec<usize> = (0..k).map(|j| n / k + usize::from(j < n % k)).collect();
+        // `mas_push_data`'s split point: the left node is filled to `slots - 1` (pushing
+        // left) or the right node gets `slots - 1` (pushing right), if both halves keep
+        // the minimum occupancy.
+        let pushed = match push {
+            Push::Left if k == 2 && n >= cap - 1 + minc && n - (cap - 1) <= cap => {
+                Some(vec![cap - 1, n - (cap - 1)])
+            }
+            Push::Right if k == 2 && n >= cap - 1 + minc && n - (cap - 1) <= cap => {
+                Some(vec![n - (cap - 1), cap - 1])
+            }
+            _ => None,
+        };
+        let mut sizes: Vec<usize> =
+            pushed.unwrap_or_else(|| (0..k).map(|j| n / k + usize::from(j < n % k)).collect());
         if !ty.is_leaf() {
             return sizes;
         }
@@ -306,6 +329,7 @@ impl Core {
             height,
             kind: Kind::Root,
             rebalanced: false,
+            pushed: false,
             first,
             last,
         };
@@ -372,7 +396,7 @@ impl Core {
         let h = height as usize;
         let leaf = h - 1;
         // SAFETY: the lock is held and the tree has `h` levels.
-        let lpath = unsafe { self.walk_to(first, leaf) };
+        let mut lpath = unsafe { self.walk_to(first, leaf) };
         let l = *lpath.last().expect("non-empty path");
         // `mas_is_span_wr`: past the leaf, or NULL up to a leaf's end (not the rightmost).
         let spans = |s: &Step| last > s.max || (entry == 0 && last == s.max && s.max != u64::MAX);
@@ -489,7 +513,7 @@ impl Core {
         }
         loop {
             let (a, b) = (lpath[d], rpath[d]);
-            let lo = a.min;
+            let mut lo = a.min;
             let mut hi = b.max;
             let mut bnode = b.enode;
             if d > 0 && cur.len() <= ty.min_slots() && hi != u64::MAX {
@@ -505,9 +529,73 @@ impl Core {
                 bnode = n.enode;
                 plan.rebalanced = true;
             }
+            let mut push = Push::None;
+            if d > 0 && cur.len() > ty.slots() {
+                // `mas_push_data`: before splitting, try to share the content with the
+                // sibling on the left, then on the right, so the parent does not grow. The
+                // kernel compares the sum of the two data ends (counts - 1) with `space`.
+                let space = |hi: u64| {
+                    2 * ty.slots() - 2 - usize::from(ty.is_leaf()) - usize::from(hi == u64::MAX)
+                };
+                let pa = lpath[d - 1];
+                if pa.off > 0 {
+                    // SAFETY: as above.
+                    let pitems = unsafe { items_of(pa.enode, pa.min, pa.max) };
+                    let smin = if pa.off >= 2 {
+                        pitems[pa.off - 2].last + 1
+                    } else {
+                        pa.min
+                    };
+                    let sib = pitems[pa.off - 1];
+                    // SAFETY: as above.
+                    let sitems = unsafe { items_of(sib.slot, smin, sib.last) };
+                    if sitems.len() + cur.len() < space(hi) + 2 {
+                        let mut c = sitems;
+                        c.append(&mut cur);
+                        cur = c;
+                        lo = smin;
+                        rebuilt.push(sib.slot);
+                        lpath[d - 1].off -= 1;
+                        lpath[d] = Step {
+                            enode: sib.slot,
+                            min: smin,
+                            max: sib.last,
+                            off: 0,
+                        };
+                        plan.pushed = true;
+                        push = Push::Left;
+                    }
+                }
+                let pb = rpath[d - 1];
+                if !plan.pushed {
+                    // SAFETY: as above.
+                    let pitems = unsafe { items_of(pb.enode, pb.min, pb.max) };
+                    if pb.off + 1 < pitems.len() {
+                        let smin = pitems[pb.off].last + 1;
+                        let sib = pitems[pb.off + 1];
+                        // SAFETY: as above.
+                        let sitems = unsafe { items_of(sib.slot, smin, sib.last) };
+                        if sitems.len() + cur.len() < space(sib.last) + 2 {
+                            cur.extend(sitems);
+                            hi = sib.last;
+                            bnode = sib.slot;
+                            rebuilt.push(sib.slot);
+                            rpath[d - 1].off += 1;
+                            rpath[d] = Step {
+                                enode: sib.slot,
+                                min: smin,
+                                max: sib.last,
+                                off: 0,
+                            };
+                            plan.pushed = true;
+                            push = Push::Right;
+                        }
+                    }
+                }
+            }
             if d == 0 {
                 // The root level.
-                let sizes = split_sizes(&cur, ty);
+                let sizes = split_sizes(&cur, ty, Push::None);
                 if sizes.len() == 1 {
                     let mut top = if !ty.is_leaf() && cur.len() == 1 {
                         // One child left: it becomes the root.
@@ -563,7 +651,7 @@ impl Core {
                 }
                 break;
             }
-            let sizes = split_sizes(&cur, ty);
+            let sizes = split_sizes(&cur, ty, push);
             if sizes.len() > 1 && plan.kind == Kind::NodeStore {
                 plan.kind = Kind::Split;
             }
@@ -779,6 +867,9 @@ impl Core {
         }
         if plan.rebalanced {
             stats.rebalance += 1;
+        }
+        if plan.pushed {
+            stats.push += 1;
         }
     }
 }
