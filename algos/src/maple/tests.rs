@@ -224,6 +224,8 @@ fn store_during_iteration_moves_past_the_stored_range() {
             let mut mas = g.ma_state(0, 0);
             while let Some(v) = mas.find(u64::MAX) {
                 seen.push(v);
+                // A `find` that did not move past the store would loop forever.
+                assert!(seen.len() <= 100, "find revisits stored entries: {seen:?}");
                 // Grow the range over the following gap, as a VMA merge would.
                 let (i, l) = (mas.index(), mas.last());
                 mas.set_range(i, l + 3);

@@ -357,20 +357,22 @@ fn run_engine(root: &Path, scratch: &Path, h: &Header) -> Verdict {
                 ))
             };
         }
-        "loom" => Command::new(cargo())
-            .args(["test", "--release"])
-            .args(h.target.split_whitespace())
-            .current_dir(scratch)
-            .env("RUSTFLAGS", "--cfg mmcheck_loom")
-            .env("LOOM_MAX_PREEMPTIONS", "2")
-            .env("CARGO_TARGET_DIR", root.join("target/mutants-loom"))
-            .output(),
-        _ => Command::new(cargo())
-            .arg("test")
-            .args(h.target.split_whitespace())
-            .current_dir(scratch)
-            .env("CARGO_TARGET_DIR", &build)
-            .output(),
+        "loom" => output_within(
+            Command::new(cargo())
+                .args(["test", "--release"])
+                .args(h.target.split_whitespace())
+                .current_dir(scratch)
+                .env("RUSTFLAGS", "--cfg mmcheck_loom")
+                .env("LOOM_MAX_PREEMPTIONS", "2")
+                .env("CARGO_TARGET_DIR", root.join("target/mutants-loom")),
+        ),
+        _ => output_within(
+            Command::new(cargo())
+                .arg("test")
+                .args(h.target.split_whitespace())
+                .current_dir(scratch)
+                .env("CARGO_TARGET_DIR", &build),
+        ),
     };
     match out {
         Err(e) => Verdict::Error(format!("cannot run cargo: {e}")),
@@ -398,6 +400,58 @@ fn run_engine(root: &Path, scratch: &Path, h: &Header) -> Verdict {
             }
         }
     }
+}
+
+/// Seconds a `loom` or `test` mutant run may take (`MMCHECK_MUTANT_TIMEOUT`, default 900):
+/// a planted bug can make a test loop forever, which must not hang the whole run.
+fn mutant_timeout() -> std::time::Duration {
+    let secs = std::env::var("MMCHECK_MUTANT_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(900);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Runs `c` to completion, or kills it after [`mutant_timeout`] and reports that as an
+/// error (so the mutant shows as `ERROR: timed out`, never as caught).
+fn output_within(c: &mut Command) -> std::io::Result<Output> {
+    use std::io::Read;
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let t_out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let deadline = std::time::Instant::now() + mutant_timeout();
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("timed out after {} s", mutant_timeout().as_secs()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    Ok(Output {
+        status,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]
