@@ -37,7 +37,9 @@ fn retry_after_nomem_walks_the_changed_tree() {
             handler: Rc::new(move |_, _| {
                 // The interrupt's own write: it allocates successfully (only the first
                 // allocation of the run fails).
-                irq_tree.store_range(300, 420, Some(999)).expect("irq store");
+                irq_tree
+                    .store_range(300, 420, Some(999))
+                    .expect("irq store");
                 irq_tree.erase(500);
             }),
         });

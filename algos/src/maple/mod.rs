@@ -381,13 +381,7 @@ impl<T: Clone + Send + Sync + 'static> MapleTree<T> {
     }
 
     /// `mtree_alloc_rrange`: as [`MapleTree::alloc_range`], the highest free area.
-    pub fn alloc_rrange(
-        &self,
-        min: u64,
-        max: u64,
-        size: u64,
-        entry: T,
-    ) -> Result<u64, MapleError> {
+    pub fn alloc_rrange(&self, min: u64, max: u64, size: u64, entry: T) -> Result<u64, MapleError> {
         self.alloc_with(min, max, size, entry, true)
     }
 

@@ -362,7 +362,10 @@ mod san {
 
     #[cfg(feature = "sanitize")]
     fn words(n: &Node) -> (usize, usize) {
-        (std::ptr::from_ref(&n.w) as usize, std::mem::size_of_val(&n.w))
+        (
+            std::ptr::from_ref(&n.w) as usize,
+            std::mem::size_of_val(&n.w),
+        )
     }
 
     #[inline(always)]
@@ -393,11 +396,7 @@ mod san {
     #[track_caller]
     pub(super) fn read(w: &AtomicU64) {
         #[cfg(feature = "sanitize")]
-        shadow::registry::check_in(
-            std::ptr::from_ref(w) as usize,
-            8,
-            Some("maple node read"),
-        );
+        shadow::registry::check_in(std::ptr::from_ref(w) as usize, 8, Some("maple node read"));
         let _ = w;
     }
 }

@@ -641,10 +641,10 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
             }
             if rev {
                 self.last = max;
-                self.index = max - size + 1;
+                self.index = max - (size - 1);
             } else {
                 self.index = lo;
-                self.last = lo + size - 1;
+                self.last = lo + (size - 1);
             }
             self.status = Status::Start;
             return Ok(());
@@ -655,7 +655,7 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
         match found {
             Some(start) => {
                 self.index = start;
-                self.last = start + size - 1;
+                self.last = start + (size - 1);
                 self.status = Status::Start;
                 Ok(())
             }

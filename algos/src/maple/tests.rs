@@ -78,7 +78,8 @@ fn run(seed: u64, alloc: bool, rcu: bool, ops: usize, space: u64) {
         };
         let b = (a + len).min(space);
         let what = rng.below(10);
-        let ctx = || format!("seed {seed} alloc {alloc} rcu {rcu} step {step}: op {what} [{a}, {b}]");
+        let ctx =
+            || format!("seed {seed} alloc {alloc} rcu {rcu} step {step}: op {what} [{a}, {b}]");
         match what {
             0..=4 => {
                 let v = rng.next() >> 1;
@@ -266,7 +267,10 @@ fn rcu_readers_race_a_writer() {
                     if let Some(v) = mt.find(&mut j, 6000) {
                         let (a, b) = (v >> 32, v & 0xffff_ffff);
                         // The range found is what is left of [a, b] after later stores.
-                        assert!(j > i && a < j && j - 1 <= b, "find({i}) = [{a}, {b}], next {j}");
+                        assert!(
+                            j > i && a < j && j - 1 <= b,
+                            "find({i}) = [{a}, {b}], next {j}"
+                        );
                     }
                     reads += 1;
                 }
@@ -303,6 +307,35 @@ fn in_order_appends_pack_leaves() {
     let shape = mt.shape();
     assert_eq!(shape.len(), 3, "{shape:?}");
     let leaves = shape.last().expect("leaves");
-    assert!(leaves[..leaves.len() - 2].iter().all(|&n| n == 15), "{leaves:?}");
+    assert!(
+        leaves[..leaves.len() - 2].iter().all(|&n| n == 15),
+        "{leaves:?}"
+    );
     assert!(mt.write_stats().push > 0);
+}
+
+/// Regressions found by the `maple_ops` fuzz target: a store that covers every index of a
+/// tree with internal nodes (each old entry was freed twice), and an area that ends at
+/// `u64::MAX` (its end overflowed).
+#[test]
+fn whole_range_store_and_area_at_the_top() {
+    for entry in [None, Some(7u16)] {
+        let mt = MapleTree::<u16>::new();
+        for k in 0..20u64 {
+            mt.store_range(10 * k, 10 * k + 5, Some(1)).expect("store");
+        }
+        assert_eq!(mt.height(), 2);
+        mt.store_range(0, u64::MAX, entry)
+            .expect("store everything");
+        mt.validate().expect("valid");
+        assert_eq!(mt.load(12345), entry);
+    }
+    let mt = MapleTree::<u16>::new_alloc();
+    mt.store_range(5, 6, Some(1)).expect("store");
+    let mut g = mt.lock();
+    let mut mas = g.ma_state(0, 0);
+    mas.empty_area_rev(0, u64::MAX, 1).expect("area");
+    assert_eq!((mas.index(), mas.last()), (u64::MAX, u64::MAX));
+    mas.empty_area(7, u64::MAX, 3).expect("area");
+    assert_eq!((mas.index(), mas.last()), (7, 9));
 }

@@ -51,7 +51,10 @@ pub(crate) unsafe fn validate(core: &Core) -> Result<(), ValidateError> {
     // SAFETY: under the lock.
     let r = unsafe { wnode(root) };
     if !r.is_root() {
-        bail!("root node's parent word {:#x} does not mark it as root", r.parent_word());
+        bail!(
+            "root node's parent word {:#x} does not mark it as root",
+            r.parent_word()
+        );
     }
     let mut w = Walk {
         alloc: core.is_alloc(),
@@ -115,7 +118,10 @@ unsafe fn check(
             }
             if let Some(q) = prev {
                 if p <= q {
-                    bail!("node {enode:#x} pivot {i} = {p:#x} not above pivot {} = {q:#x}", i - 1);
+                    bail!(
+                        "node {enode:#x} pivot {i} = {p:#x} not above pivot {} = {q:#x}",
+                        i - 1
+                    );
                 }
             }
             prev = Some(p);
@@ -134,7 +140,10 @@ unsafe fn check(
         let mut last_null = w.prev_leaf_last_null;
         for (i, (s, it)) in starts(&items, min).enumerate() {
             if it.slot & 3 != 0 {
-                bail!("leaf {enode:#x} slot {i} holds {:#x}, not an entry", it.slot);
+                bail!(
+                    "leaf {enode:#x} slot {i} holds {:#x}, not an entry",
+                    it.slot
+                );
             }
             let null = it.slot == 0;
             if null && last_null == Some(true) {
@@ -155,7 +164,9 @@ unsafe fn check(
                 }
             }
             if g != real {
-                bail!("parent records gap {g:#x} for leaf {enode:#x}, its largest gap is {real:#x}");
+                bail!(
+                    "parent records gap {g:#x} for leaf {enode:#x}, its largest gap is {real:#x}"
+                );
             }
         }
         return Ok(());
@@ -177,13 +188,19 @@ unsafe fn check(
         }
         if let Some(g) = expect_gap {
             if g != n.gap(best) {
-                bail!("parent records gap {g:#x} for node {enode:#x}, its largest is {:#x}", n.gap(best));
+                bail!(
+                    "parent records gap {g:#x} for node {enode:#x}, its largest is {:#x}",
+                    n.gap(best)
+                );
             }
         }
     }
     for (i, (s, it)) in starts(&items, min).enumerate() {
         if it.slot == 0 || !is_node(it.slot) {
-            bail!("internal node {enode:#x} slot {i} holds {:#x}, not a node", it.slot);
+            bail!(
+                "internal node {enode:#x} slot {i} holds {:#x}, not a node",
+                it.slot
+            );
         }
         // SAFETY: as above.
         let c = unsafe { wnode(it.slot) };

@@ -136,7 +136,11 @@ pub(crate) unsafe fn items_of(enode: usize, min: u64, max: u64) -> Vec<Item> {
             n.safe_pivot(ty, i, max)
         };
         let slot = n.slot(ty, i);
-        let gap = if ty == NodeType::Arange64 { n.gap(i) } else { 0 };
+        let gap = if ty == NodeType::Arange64 {
+            n.gap(i)
+        } else {
+            0
+        };
         out.push(Item { last, slot, gap });
     }
     out
@@ -454,8 +458,10 @@ impl Core {
             // SAFETY: the root is live under the lock.
             let top = unsafe { items_of(root, 0, u64::MAX) };
             if !node_type(root).is_leaf() {
+                // Every old entry lies in these subtrees and dies with them.
                 plan.dropped
                     .extend(starts(&top, 0).map(|(s, it)| (it.slot, s, it.last)));
+                plan.dead_entries.clear();
             }
             plan.kind = Kind::Root;
             if entry == 0 {
@@ -481,7 +487,8 @@ impl Core {
         if !rcu && fits_in_place {
             plan.kind = if cur.len() == litems.len() {
                 Kind::SlotStore
-            } else if cur.len() > litems.len() && cur[..litems.len() - 1] == litems[..litems.len() - 1]
+            } else if cur.len() > litems.len()
+                && cur[..litems.len() - 1] == litems[..litems.len() - 1]
             {
                 Kind::Append
             } else {
@@ -727,7 +734,12 @@ impl Core {
             } else {
                 items[s - 1].last
             };
-            let b = Build { ty, min, max, items };
+            let b = Build {
+                ty,
+                min,
+                max,
+                items,
+            };
             let gap = build_gap(&b);
             plan.builds.push(b);
             out.push(Item {
@@ -1107,7 +1119,10 @@ pub(crate) fn prealloc(
 
 /// `mas_alloc_nodes` with a blocking allocation (the lock is not held): tops `have` up to
 /// `need` nodes. `None` (everything freed) if even this allocation fails.
-pub(crate) fn alloc_blocking(need: usize, mut have: Vec<Shared<Node>>) -> Option<Vec<Shared<Node>>> {
+pub(crate) fn alloc_blocking(
+    need: usize,
+    mut have: Vec<Shared<Node>>,
+) -> Option<Vec<Shared<Node>>> {
     while have.len() < need {
         if crate::sync::fault::should_fail("maple_node_alloc") {
             for n in have {

@@ -340,4 +340,74 @@ impl<T: Clone + Eq + Hash + Debug> RangeModel<T> {
         self.map.insert(first, (last, value));
         Ok(first)
     }
+
+    /// The first stored range intersecting `[index, max]`, as `(first, last, value)`: what
+    /// the first `mas_find(mas, max)` of a fresh state at `index` returns (the range may
+    /// start before `index`); `None` if `index > max` or nothing is there. A further
+    /// `mas_find` continues with [`next`](Self::next) from the returned range's last index.
+    pub fn find_range(&self, index: u64, max: u64) -> Option<(u64, u64, T)> {
+        if index > max {
+            return None;
+        }
+        self.overlapping(index, max)
+            .next()
+            .map(|(f, l, v)| (f, l, v.clone()))
+    }
+
+    /// The stored range after the range holding `index` (stored or empty), if it starts at or
+    /// before `max`: what `mas_next(mas, max)` returns from a fresh state at `index`, and
+    /// from a state on a range ending at `index`. `None` if `index >= max`.
+    pub fn next(&self, index: u64, max: u64) -> Option<(u64, u64, T)> {
+        if index >= max {
+            return None;
+        }
+        let (_, last, _) = self.walk(index);
+        if last >= max {
+            return None;
+        }
+        self.map
+            .range(last + 1..=max)
+            .next()
+            .map(|(f, (l, v))| (*f, *l, v.clone()))
+    }
+
+    /// The stored range before the range holding `index` (stored or empty), if it ends at or
+    /// after `min`: what `mas_prev(mas, min)` returns from a fresh state at `index` in a tree
+    /// of nodes, and from a state on a range starting at `index`. `None` if the range holding
+    /// `index` starts at or below `min`.
+    ///
+    /// A tree holding only a root entry at index 0 (no nodes) behaves differently: the
+    /// kernel returns that entry for any `index > min`, whatever `min` is
+    /// (`mas_prev_setup`'s `mas_is_ptr` case). The model has no nodes and leaves that to its
+    /// user.
+    pub fn prev(&self, index: u64, min: u64) -> Option<(u64, u64, T)> {
+        if index <= min {
+            return None;
+        }
+        let (first, _, _) = self.walk(index);
+        if first <= min {
+            return None;
+        }
+        self.map
+            .range(..first)
+            .next_back()
+            .filter(|(_, (l, _))| *l >= min)
+            .map(|(f, (l, v))| (*f, *l, v.clone()))
+    }
+
+    /// What the first `mas_find_rev(mas, min)` of a fresh state at `index` returns: the
+    /// stored range holding `index`, else the closest stored range before it that ends at
+    /// or after `min`. `None` if `index < min`. A further `mas_find_rev` continues with
+    /// [`prev`](Self::prev) from the returned range's first index. (The same caveat about a
+    /// lone root entry as for [`prev`](Self::prev) applies.)
+    pub fn find_rev_range(&self, index: u64, min: u64) -> Option<(u64, u64, T)> {
+        if index < min {
+            return None;
+        }
+        match self.walk(index) {
+            (f, l, Some(v)) => Some((f, l, v)),
+            (f, _, None) if f <= min => None,
+            (f, _, None) => self.entry_at(f - 1).map(|(f, l, v)| (f, l, v.clone())),
+        }
+    }
 }

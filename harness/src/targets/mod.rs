@@ -7,6 +7,8 @@
 
 pub mod counter;
 pub mod maple_model;
+pub mod maple_ops;
+pub mod maple_rcu;
 pub mod rcu_cell;
 pub mod shadow_ops;
 pub mod stack;
@@ -46,6 +48,15 @@ pub fn registry() -> Vec<Box<dyn DynTarget>> {
         Box::new(Sequential {
             target: shadow_ops::ShadowOpsTarget,
             about: "the shadow sanitizer vs. a byte-array model: shadow, origins, chains, reports",
+        }),
+        Box::new(Sequential {
+            target: maple_ops::MapleOpsTarget::new("maple_ops", false, false),
+            about: "maple tree vs. a range-map model: normal and advanced API, both tree kinds, RCU on/off, NoMem, IRQs",
+        }),
+        Box::new(Schedule {
+            target: maple_rcu::MapleRcuTarget::new("maple_rcu"),
+            about: "maple tree in RCU mode: lock-free loads/finds vs. writers replacing nodes, linearizability",
+            priority_aware: false,
         }),
     ]
 }

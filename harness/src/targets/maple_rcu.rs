@@ -1,0 +1,246 @@
+//! Target `maple_rcu`: lock-free RCU readers of `algos::maple` racing its writers, on the
+//! schedule engine.
+//!
+//! Every scenario starts from a tree in RCU mode pre-populated with [`INIT_RANGES`] ranges
+//! `[10 i, 10 i + 5]` (so it has height 2 and several leaves). Threads run writes
+//! (`mtree_store_range` with an entry or NULL, `mtree_erase`) and lock-free reads
+//! (`mtree_load`, `mt_find`); writes are short or long ranges around the populated ones, so
+//! they replace leaves, split them, span several and rebalance. The linearizability checker
+//! then requires every read to return what its index held at some instant during the read,
+//! and the model RCU reports a reader that touches a node freed too early. The shape the
+//! target exists for is one writer and two readers; generated scenarios mix reads and writes
+//! on every thread, which contains that shape.
+
+use super::maple_model::{ModelError, RangeModel};
+use crate::target::Target;
+use algos::maple::{MapleError, MapleTree};
+use algos::sync::fault;
+use arbitrary::{Arbitrary, Unstructured};
+
+/// The values stored in the tree.
+pub type Val = u16;
+
+/// Ranges stored before every scenario: `[10 i, 10 i + 5]` holds `i + 1`.
+pub const INIT_RANGES: u64 = 32;
+
+/// Indexes of operations are below this (a little past the populated ones).
+pub const INDEX_SPACE: u64 = 10 * INIT_RANGES + 16;
+
+/// One operation of `maple_rcu`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RcuOp {
+    /// `mtree_load(index)`: a lock-free RCU reader.
+    Load(u64),
+    /// `mt_find(&index, max)`: a lock-free RCU reader.
+    Find {
+        /// Start index.
+        index: u64,
+        /// Upper limit.
+        max: u64,
+    },
+    /// `mtree_store_range(first, last, val)`.
+    Store {
+        /// First index.
+        first: u64,
+        /// Last index (inclusive).
+        last: u64,
+        /// Value.
+        val: Val,
+    },
+    /// `mtree_store_range(first, last, NULL)`.
+    StoreNull {
+        /// First index.
+        first: u64,
+        /// Last index (inclusive).
+        last: u64,
+    },
+    /// `mtree_erase(index)`.
+    Erase(u64),
+}
+
+fn index(u: &mut Unstructured<'_>) -> arbitrary::Result<u64> {
+    Ok(u64::from(u16::arbitrary(u)?) % INDEX_SPACE)
+}
+
+/// A range: mostly within one populated range or gap, sometimes across several (up to
+/// about a leaf and a half).
+fn range(u: &mut Unstructured<'_>) -> arbitrary::Result<(u64, u64)> {
+    let first = index(u)?;
+    let l = u8::arbitrary(u)?;
+    let len = if l < 160 {
+        u64::from(l % 12)
+    } else {
+        u64::from(l) % 96
+    };
+    Ok((first, first + len))
+}
+
+impl<'a> Arbitrary<'a> for RcuOp {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u8::arbitrary(u)? % 8 {
+            0..=2 => RcuOp::Load(index(u)?),
+            3 => {
+                let (index, max) = range(u)?;
+                RcuOp::Find { index, max }
+            }
+            4 | 5 => {
+                let (first, last) = range(u)?;
+                RcuOp::Store {
+                    first,
+                    last,
+                    val: Val::arbitrary(u)?,
+                }
+            }
+            6 => {
+                let (first, last) = range(u)?;
+                RcuOp::StoreNull { first, last }
+            }
+            _ => RcuOp::Erase(index(u)?),
+        })
+    }
+}
+
+impl RcuOp {
+    /// Whether this is a reader (a lock-free operation).
+    pub fn is_read(&self) -> bool {
+        matches!(self, RcuOp::Load(_) | RcuOp::Find { .. })
+    }
+}
+
+/// What an operation returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RcuRet {
+    /// `Load` / `Erase`.
+    Value(Option<Val>),
+    /// `Find`: the entry and the updated index.
+    Found(Option<Val>, u64),
+    /// A store.
+    Write(Result<(), ModelError>),
+}
+
+fn model_err(e: MapleError) -> ModelError {
+    match e {
+        MapleError::Exists => ModelError::Exists,
+        MapleError::Invalid => ModelError::Invalid,
+        MapleError::NoMem => ModelError::NoMem,
+        MapleError::Busy => ModelError::Busy,
+    }
+}
+
+/// The `maple_rcu` target.
+#[derive(Debug, Clone)]
+pub struct MapleRcuTarget {
+    name: &'static str,
+}
+
+impl MapleRcuTarget {
+    /// A target named `name`.
+    pub fn new(name: &'static str) -> Self {
+        MapleRcuTarget { name }
+    }
+
+    fn apply_once(&self, t: &MapleTree<Val>, op: &RcuOp) -> RcuRet {
+        match *op {
+            RcuOp::Load(index) => RcuRet::Value(t.load(index)),
+            RcuOp::Find { index, max } => {
+                let mut i = index;
+                let v = t.find(&mut i, max);
+                RcuRet::Found(v, i)
+            }
+            RcuOp::Store { first, last, val } => {
+                RcuRet::Write(t.store_range(first, last, Some(val)).map_err(model_err))
+            }
+            RcuOp::StoreNull { first, last } => {
+                RcuRet::Write(t.store_range(first, last, None).map_err(model_err))
+            }
+            RcuOp::Erase(index) => RcuRet::Value(t.erase(index)),
+        }
+    }
+}
+
+/// The ranges every scenario starts with.
+pub fn init_ranges() -> impl Iterator<Item = (u64, u64, Val)> {
+    (0..INIT_RANGES).map(|i| (10 * i, 10 * i + 5, i as Val + 1))
+}
+
+impl Target for MapleRcuTarget {
+    type Op = RcuOp;
+    type Ret = RcuRet;
+    type Model = RangeModel<Val>;
+    type Sut = MapleTree<Val>;
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn new_sut(&self) -> MapleTree<Val> {
+        let t = MapleTree::new();
+        t.set_in_rcu();
+        for (f, l, v) in init_ranges() {
+            t.store_range(f, l, Some(v))
+                .expect("populating the initial tree");
+        }
+        t
+    }
+
+    fn new_model(&self) -> RangeModel<Val> {
+        let mut m = RangeModel::new();
+        for (f, l, v) in init_ranges() {
+            m.store_range(f, l, Some(v)).expect("well-formed range");
+        }
+        m
+    }
+
+    fn apply(&self, t: &MapleTree<Val>, op: &RcuOp) -> RcuRet {
+        // Allocation failures are only injected when the proptest bridge runs these
+        // operations sequentially: a write that fails for memory is retried, as a kernel
+        // caller would (the `maple_ops` target checks the failure path itself).
+        for _ in 0..10_000 {
+            let faults = fault::stats().failed;
+            let r = self.apply_once(t, op);
+            let failed = match (op, r) {
+                (_, RcuRet::Write(Err(ModelError::NoMem))) => true,
+                (RcuOp::Erase(i), RcuRet::Value(Some(_))) => {
+                    fault::stats().failed != faults && t.load(*i).is_some()
+                }
+                _ => false,
+            };
+            if !failed {
+                return r;
+            }
+        }
+        panic!("maple: {op:?} still fails for memory after 10000 attempts");
+    }
+
+    fn step(&self, m: &mut RangeModel<Val>, op: &RcuOp) -> RcuRet {
+        match *op {
+            RcuOp::Load(index) => RcuRet::Value(m.load(index)),
+            RcuOp::Find { index, max } => {
+                let mut i = index;
+                let v = m.find(&mut i, max);
+                RcuRet::Found(v, i)
+            }
+            RcuOp::Store { first, last, val } => {
+                RcuRet::Write(m.store_range(first, last, Some(val)))
+            }
+            RcuOp::StoreNull { first, last } => RcuRet::Write(m.store_range(first, last, None)),
+            RcuOp::Erase(index) => RcuRet::Value(m.erase(index)),
+        }
+    }
+
+    fn invariants(&self, t: &MapleTree<Val>, m: &RangeModel<Val>) -> Result<(), String> {
+        let real = t.ranges();
+        let model: Vec<(u64, u64, Val)> = m.ranges().map(|(f, l, v)| (f, l, *v)).collect();
+        if real != model {
+            return Err(format!("the tree holds {real:?}\n  the model {model:?}"));
+        }
+        if !t.in_rcu() {
+            return Err("the tree left RCU mode".into());
+        }
+        Ok(())
+    }
+
+    fn validate(&self, t: &MapleTree<Val>) -> Result<(), String> {
+        t.validate().map_err(|e| e.to_string())
+    }
+}
