@@ -162,20 +162,33 @@ fn run(seed: u64, alloc: bool, rcu: bool, ops: usize, space: u64) {
 
 #[test]
 fn differential_small_space() {
-    let seeds = if cfg!(feature = "sanitize") { 40 } else { 200 };
+    // Miri checks the unsafe node code on a few short runs; the full sweep is for native runs.
+    let (seeds, ops) = if cfg!(miri) {
+        (3, 60)
+    } else if cfg!(feature = "sanitize") {
+        (40, 300)
+    } else {
+        (200, 300)
+    };
     for seed in 1..seeds {
         for (alloc, rcu) in [(false, false), (false, true), (true, false), (true, true)] {
-            run(seed, alloc, rcu, 300, 200);
+            run(seed, alloc, rcu, ops, 200);
         }
     }
 }
 
 #[test]
 fn differential_large_space() {
-    let seeds = if cfg!(feature = "sanitize") { 5 } else { 20 };
+    let (seeds, ops) = if cfg!(miri) {
+        (2, 150)
+    } else if cfg!(feature = "sanitize") {
+        (5, 2000)
+    } else {
+        (20, 2000)
+    };
     for seed in 1..seeds {
         for (alloc, rcu) in [(false, false), (true, true), (true, false), (false, true)] {
-            run(seed, alloc, rcu, 2000, 20_000);
+            run(seed, alloc, rcu, ops, 20_000);
         }
     }
 }
@@ -187,16 +200,17 @@ fn sequential_inserts_grow_and_shrink() {
         if rcu {
             mt.set_in_rcu();
         }
-        for i in 0..5000u64 {
+        let n: u64 = if cfg!(miri) { 300 } else { 5000 };
+        for i in 0..n {
             mt.store_range(i * 10, i * 10 + 5, Some(i)).expect("store");
         }
         mt.validate().expect("valid after inserts");
         assert!(mt.height() >= 3, "rcu {rcu} height {}", mt.height());
-        for i in 0..5000u64 {
+        for i in 0..n {
             assert_eq!(mt.load(i * 10 + 3), Some(i));
             assert_eq!(mt.load(i * 10 + 7), None);
         }
-        for i in (0..5000u64).rev() {
+        for i in (0..n).rev() {
             assert_eq!(mt.erase(i * 10), Some(i));
             if i % 97 == 0 {
                 mt.validate().expect("valid while erasing");
@@ -279,7 +293,8 @@ fn rcu_readers_race_a_writer() {
         })
         .collect();
     let mut rng = Rng(12345);
-    for _ in 0..20_000 {
+    let writes = if cfg!(miri) { 300 } else { 20_000 };
+    for _ in 0..writes {
         let a = rng.below(5000);
         let b = a + rng.below(30);
         if rng.below(3) == 0 {
@@ -338,4 +353,14 @@ fn whole_range_store_and_area_at_the_top() {
     assert_eq!((mas.index(), mas.last()), (u64::MAX, u64::MAX));
     mas.empty_area(7, u64::MAX, 3).expect("area");
     assert_eq!((mas.index(), mas.last()), (7, 9));
+}
+
+/// A short run of every tree kind and mode, sized for Miri (which checks the raw-pointer
+/// node code under Stacked and Tree Borrows; CI runs it under Miri, the sweeps above only
+/// natively).
+#[test]
+fn miri_smoke() {
+    for (alloc, rcu) in [(false, false), (false, true), (true, false), (true, true)] {
+        run(7, alloc, rcu, 40, 100);
+    }
 }
