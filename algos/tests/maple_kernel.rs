@@ -18,6 +18,8 @@
 //!   follows.
 //! * `mt_validate` becomes `mt.validate().unwrap()`. A few tests additionally compare the
 //!   tree with a naive range model ([`Model`]); those checks are marked as additions.
+// Plain std runs only: under loom or shuttle the tree's atomics need a model execution.
+#![cfg(not(any(mmcheck_loom, feature = "shuttle")))]
 
 use std::collections::BTreeMap;
 
