@@ -381,19 +381,7 @@ impl Core {
             );
             plan.first = f;
             plan.last = l;
-            if cur.len() == 1 && cur[0].slot == 0 {
-                plan.publish = Publish::Root(0);
-                plan.height = 0;
-                return plan;
-            }
-            plan.builds.push(Build {
-                ty: NodeType::Leaf64,
-                min: 0,
-                max: u64::MAX,
-                items: cur,
-            });
-            plan.publish = Publish::Root(new_ref(0));
-            plan.height = 1;
+            new_root(&mut plan, cur);
             return plan;
         }
 
@@ -464,19 +452,7 @@ impl Core {
                 plan.dead_entries.clear();
             }
             plan.kind = Kind::Root;
-            if entry == 0 {
-                plan.publish = Publish::Root(0);
-                plan.height = 0;
-            } else {
-                plan.builds.push(Build {
-                    ty: NodeType::Leaf64,
-                    min: 0,
-                    max: u64::MAX,
-                    items: cur,
-                });
-                plan.publish = Publish::Root(new_ref(0));
-                plan.height = 1;
-            }
+            new_root(&mut plan, cur);
             return plan;
         }
 
@@ -884,6 +860,24 @@ impl Core {
             stats.push += 1;
         }
     }
+}
+
+/// `mas_new_root` / `mas_root_expand`: the whole tree becomes `cur`, a list covering every
+/// index: nothing if it is one NULL, else a single root leaf.
+fn new_root(plan: &mut Plan, cur: Vec<Item>) {
+    if cur.len() == 1 && cur[0].slot == 0 {
+        plan.publish = Publish::Root(0);
+        plan.height = 0;
+        return;
+    }
+    plan.builds.push(Build {
+        ty: NodeType::Leaf64,
+        min: 0,
+        max: u64::MAX,
+        items: cur,
+    });
+    plan.publish = Publish::Root(new_ref(plan.builds.len() - 1));
+    plan.height = 1;
 }
 
 /// Writes `items` into `n` (all pivots, slots, metadata and gaps).
