@@ -97,3 +97,41 @@ fn leaf_replacement_under_find() {
         mt.validate().expect("valid");
     });
 }
+
+/// A value the tree keeps behind a pointer (an entry object of its own). Small integers
+/// live in the slot words as value entries, so only a type like this one has an entry
+/// that must outlive the readers that loaded its pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Boxed(u64);
+
+/// An exact-fit store replaces one entry pointer in place; the reader sees the old entry
+/// or the new one, and the old entry is freed only after the reader's grace period (a
+/// too-early free is a use-after-free report at the reader's clone).
+#[test]
+fn exact_fit_retires_the_old_entry() {
+    model(|| {
+        let mt = MapleTree::new();
+        mt.set_in_rcu();
+        for k in 0..4 {
+            mt.store_range(10 * k, 10 * k + 4, Some(Boxed(k)))
+                .expect("store");
+        }
+        let mt = Arc::new(mt);
+        let r = mt.clone();
+        let reader = thread::spawn(move || {
+            let a = r.load(21);
+            assert!(
+                a == Some(Boxed(2)) || a == Some(Boxed(100)),
+                "load(21) = {a:?}"
+            );
+        });
+        let before = mt.write_stats().exact_fit;
+        mt.store_range(20, 24, Some(Boxed(100))).expect("store");
+        assert_eq!(mt.write_stats().exact_fit, before + 1, "took the exact fit");
+        reader.join().unwrap();
+        rcu::barrier();
+        mt.validate().expect("valid");
+        assert_eq!(mt.load(22), Some(Boxed(100)));
+        assert!(rcu::stats().quarantined >= 1, "the old entry was freed");
+    });
+}

@@ -30,7 +30,7 @@ pub use validate::ValidateError;
 use crate::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::rcu::{self, Shared};
 use crate::sync::{cpu, Mutex, MutexGuard};
-use node::{is_node, node_type, rentry, rnode, Node};
+use node::{is_node, node_type, rentry, rnode, Access, Locked, Node};
 use std::marker::PhantomData;
 use write::Plan;
 
@@ -210,37 +210,35 @@ impl<T: Clone + Send + Sync + 'static> MapleTree<T> {
     /// dead node starts again from the root.
     pub fn load(&self, index: u64) -> Option<T> {
         if self.core.in_rcu() {
-            self.load_rcu(index)
+            self.lookup(&rcu::read_lock(), index)
         } else {
             let _g = self.lock.lock();
-            self.load_rcu(index)
+            self.lookup(&Locked, index)
         }
     }
 
-    fn load_rcu(&self, index: u64) -> Option<T> {
-        let guard = rcu::read_lock();
+    /// `mtree_lookup_walk`: the descent of [`MapleTree::load`]. In every node the slot
+    /// that holds `index` is the first whose pivot is at least `index`, or the last slot
+    /// when none is: the last used slot's pivot is the node's maximum (unless the node is
+    /// full), so the scan needs neither the node's end nor its limits. The child is
+    /// prefetched whole before its pivots are read.
+    #[inline]
+    fn lookup<A: Access>(&self, a: &A, index: u64) -> Option<T> {
         'restart: loop {
             let root = self.core.root.load(Ordering::Acquire);
-            if root == 0 {
-                return None;
-            }
             if !is_node(root) {
-                // SAFETY: loaded from the tree in this read section.
-                return (index == 0).then(|| unsafe { rentry::<T>(root, &guard) });
+                // SAFETY: loaded from the tree under `a`.
+                return (root != 0 && index == 0).then(|| unsafe { a.entry::<T>(root) });
             }
             let mut enode = root;
-            let mut max = u64::MAX;
             loop {
                 let ty = node_type(enode);
-                // SAFETY: `enode` was loaded from the tree in this read section.
-                let n = unsafe { rnode(enode, &guard) };
-                let end = n.data_end(ty, max);
+                // SAFETY: `enode` was loaded from the tree under `a`.
+                let n = unsafe { a.node(enode) };
+                let pivots = ty.pivots();
                 let mut off = 0;
-                while off < end && n.pivot(ty, off) < index {
+                while off < pivots && n.pivot(ty, off) < index {
                     off += 1;
-                }
-                if off < end {
-                    max = n.pivot(ty, off);
                 }
                 let slot = n.slot(ty, off);
                 if n.is_dead() {
@@ -248,8 +246,9 @@ impl<T: Clone + Send + Sync + 'static> MapleTree<T> {
                 }
                 if ty.is_leaf() {
                     // SAFETY: as above.
-                    return (slot != 0).then(|| unsafe { rentry::<T>(slot, &guard) });
+                    return (slot != 0).then(|| unsafe { a.entry::<T>(slot) });
                 }
+                node::prefetch(slot);
                 enode = slot;
             }
         }

@@ -19,7 +19,7 @@
 //! read), its parent word, and by single-slot pointer replacement.
 
 use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::rcu::{Guard, Owned, Ref, Shared};
+use crate::sync::rcu::{Cache, CacheStats, Guard, Owned, Ref, Shared};
 
 /// Slots of a `maple_range_64` / `maple_leaf_64` node.
 pub const RANGE64_SLOTS: usize = 16;
@@ -337,9 +337,101 @@ pub unsafe fn rnode(enode: usize, guard: &Guard) -> Ref<'_, Node> {
     unsafe { shared(enode).deref(guard).expect("non-null node") }
 }
 
+/// How a reader reaches nodes and entries: inside an RCU read section (the [`Guard`]), or
+/// holding the tree's lock ([`Locked`]), where no read section is needed because nothing
+/// is freed under the lock holder.
+pub trait Access {
+    /// A borrowed node.
+    type N<'a>: std::ops::Deref<Target = Node>
+    where
+        Self: 'a;
+
+    /// The node behind `enode`.
+    ///
+    /// # Safety
+    /// `enode` was loaded from the tree under this access (the read section, or the lock).
+    unsafe fn node(&self, enode: usize) -> Self::N<'_>;
+
+    /// A clone of the value behind the non-zero leaf slot `raw`.
+    ///
+    /// # Safety
+    /// As for [`Access::node`].
+    unsafe fn entry<T: Clone + Send + 'static>(&self, raw: usize) -> T;
+}
+
+impl Access for Guard {
+    type N<'a> = Ref<'a, Node>;
+
+    #[inline(always)]
+    unsafe fn node(&self, enode: usize) -> Ref<'_, Node> {
+        // SAFETY: the caller's guarantee.
+        unsafe { rnode(enode, self) }
+    }
+
+    #[inline(always)]
+    unsafe fn entry<T: Clone + Send + 'static>(&self, raw: usize) -> T {
+        // SAFETY: the caller's guarantee.
+        unsafe { rentry(raw, self) }
+    }
+}
+
+/// Access by the holder of the tree's lock.
+#[derive(Debug, Clone, Copy)]
+pub struct Locked;
+
+impl Access for Locked {
+    type N<'a> = &'a Node;
+
+    #[inline(always)]
+    unsafe fn node(&self, enode: usize) -> &Node {
+        // SAFETY: the caller's guarantee.
+        unsafe { wnode(enode) }
+    }
+
+    #[inline(always)]
+    unsafe fn entry<T: Clone + Send + 'static>(&self, raw: usize) -> T {
+        // SAFETY: the caller's guarantee.
+        unsafe { wentry(raw) }
+    }
+}
+
+/// Starts fetching all four cache lines of the node behind `enode`, so that the pivot
+/// scan and the slot read of the next level wait for one memory access, not several in a
+/// row. Only a hint: it does not read the node (prefetches never fault), and it is left
+/// out under Miri and the model backends.
+#[inline(always)]
+pub fn prefetch(enode: usize) {
+    #[cfg(all(
+        target_arch = "x86_64",
+        not(miri),
+        not(any(mmcheck_loom, feature = "shuttle"))
+    ))]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = (enode & NODE_MASK) as *const i8;
+        for line in 0..4 {
+            // SAFETY: a prefetch of any address is defined (it never faults), and SSE is
+            // part of the x86_64 baseline.
+            #[allow(unused_unsafe)]
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * line))
+            };
+        }
+    }
+    let _ = enode;
+}
+
+/// The node cache (`maple_node_cache`): every node of every tree comes from it.
+static NODES: Cache<Node> = Cache::new("maple_node");
+
+/// The node cache's counters.
+pub fn cache_stats() -> CacheStats {
+    NODES.stats()
+}
+
 /// Allocates a zeroed node (the caller has already asked the fault injector).
 pub fn alloc_node() -> Shared<Node> {
-    let n = Owned::new(Node::new()).into_shared();
+    let n = NODES.alloc(Node::new());
     // SAFETY: just allocated, not yet visible to anyone.
     san::alloc(unsafe { n.as_ref() }.expect("non-null"));
     n
@@ -406,25 +498,124 @@ mod san {
 #[repr(align(8))]
 pub struct Entry<T>(pub T);
 
-/// Allocates an entry for `v`.
+/// Low bits of a *value entry*: a primitive integer kept in the slot word itself instead
+/// of behind a pointer, as the kernel's users keep small integers as `xa_mk_value` entries.
+/// The kernel tags them with bit 0; here bits 0 and 1 are taken by the write planner's
+/// placeholders (see `write.rs`), so a value entry is `bits << 3 | 0b100` and holds values
+/// below 2^61. Entry pointers are 8-aligned (low bits `000`), encoded nodes end in `010`.
+pub(crate) const VALUE_TAG: usize = 0b100;
+/// Mask of the three tag bits of a leaf slot.
+const ENTRY_TAG_MASK: usize = 0b111;
+/// Values at or above this are boxed even when `T` is an integer.
+const VALUE_LIMIT: u64 = 1 << 61;
+
+/// True if the leaf slot `raw` holds a value entry rather than a pointer.
+#[inline(always)]
+pub fn is_value(raw: usize) -> bool {
+    raw & ENTRY_TAG_MASK == VALUE_TAG
+}
+
+/// The primitive integer types whose values can live in a slot word: no padding, no
+/// destructor, at most 8 bytes, and every bit pattern is a value, so a slot word can be
+/// turned back into one.
+#[inline(always)]
+fn is_int<T: 'static>() -> bool {
+    use std::any::TypeId;
+    let t = TypeId::of::<T>();
+    t == TypeId::of::<u64>()
+        || t == TypeId::of::<u32>()
+        || t == TypeId::of::<usize>()
+        || t == TypeId::of::<i64>()
+        || t == TypeId::of::<i32>()
+        || t == TypeId::of::<isize>()
+        || t == TypeId::of::<u16>()
+        || t == TypeId::of::<u8>()
+        || t == TypeId::of::<i16>()
+        || t == TypeId::of::<i8>()
+}
+
+/// The bits of `v` if it can be a value entry.
+#[inline(always)]
+fn value_bits<T: 'static>(v: &T) -> Option<u64> {
+    if !is_int::<T>() {
+        return None;
+    }
+    // SAFETY: `T` is one of the integer types of `is_int`, of the size matched, so reading
+    // it as the unsigned integer of that size reads initialized bytes of the same layout.
+    let bits = unsafe {
+        match std::mem::size_of::<T>() {
+            1 => u64::from(std::mem::transmute_copy::<T, u8>(v)),
+            2 => u64::from(std::mem::transmute_copy::<T, u16>(v)),
+            4 => u64::from(std::mem::transmute_copy::<T, u32>(v)),
+            8 => std::mem::transmute_copy::<T, u64>(v),
+            _ => return None,
+        }
+    };
+    (bits < VALUE_LIMIT).then_some(bits)
+}
+
+/// The value of the value entry `raw`.
+///
+/// # Safety
+/// `raw` was made by [`alloc_entry`] for this `T` and is a value entry.
+#[inline(always)]
+unsafe fn value_of<T: 'static>(raw: usize) -> T {
+    let bits = (raw >> 3) as u64;
+    // SAFETY: `alloc_entry` made a value entry only for an integer `T` of this size, from
+    // a value of it; truncating restores its bytes.
+    unsafe {
+        match std::mem::size_of::<T>() {
+            1 => std::mem::transmute_copy::<u8, T>(&(bits as u8)),
+            2 => std::mem::transmute_copy::<u16, T>(&(bits as u16)),
+            4 => std::mem::transmute_copy::<u32, T>(&(bits as u32)),
+            _ => std::mem::transmute_copy::<u64, T>(&bits),
+        }
+    }
+}
+
+/// Makes the slot word for `v`: a value entry for a small integer, otherwise a pointer to
+/// a new boxed [`Entry`].
 pub fn alloc_entry<T: Send + 'static>(v: T) -> usize {
+    if let Some(bits) = value_bits(&v) {
+        return ((bits as usize) << 3) | VALUE_TAG;
+    }
     let raw = Owned::new(Entry(v)).into_shared().to_raw();
-    debug_assert_eq!(raw & 3, 0);
+    debug_assert_eq!(raw & ENTRY_TAG_MASK, 0);
     raw
 }
 
-/// The entry behind a non-zero leaf slot, for the writer.
+/// A clone of the value behind a non-zero leaf slot, for the writer.
 ///
 /// # Safety
 /// `raw` must be a live entry of the tree, kept alive by the caller's lock.
 #[inline(always)]
-pub unsafe fn wentry<'a, T: Send + 'static>(raw: usize) -> &'a T {
+pub unsafe fn wentry<T: Clone + Send + 'static>(raw: usize) -> T {
+    if is_value(raw) {
+        // SAFETY: a value entry of this tree.
+        return unsafe { value_of(raw) };
+    }
     // SAFETY: the caller's guarantee.
     unsafe {
-        &Shared::<Entry<T>>::from_raw(raw)
+        Shared::<Entry<T>>::from_raw(raw)
             .as_ref()
             .expect("non-null entry")
             .0
+            .clone()
+    }
+}
+
+/// A second slot word holding the same value as `raw` (when a store splits a range in
+/// two, each part needs an entry of its own): the word itself for a value entry, a new box
+/// otherwise.
+///
+/// # Safety
+/// As for [`wentry`].
+pub unsafe fn clone_entry<T: Clone + Send + 'static>(raw: usize) -> usize {
+    if is_value(raw) {
+        raw
+    } else {
+        // SAFETY: the caller's guarantee.
+        alloc_entry(unsafe { wentry::<T>(raw) })
     }
 }
 
@@ -434,6 +625,10 @@ pub unsafe fn wentry<'a, T: Send + 'static>(raw: usize) -> &'a T {
 /// `raw` must have been loaded from the tree during `guard`'s read section.
 #[inline(always)]
 pub unsafe fn rentry<T: Clone + Send + 'static>(raw: usize, guard: &Guard) -> T {
+    if is_value(raw) {
+        // SAFETY: a value entry of this tree.
+        return unsafe { value_of(raw) };
+    }
     // SAFETY: the caller's guarantee.
     let r = unsafe {
         Shared::<Entry<T>>::from_raw(raw)
@@ -443,11 +638,15 @@ pub unsafe fn rentry<T: Clone + Send + 'static>(raw: usize, guard: &Guard) -> T 
     r.0.clone()
 }
 
-/// Frees an entry that readers may still see, after a grace period.
+/// Frees an entry that readers may still see, after a grace period. Value entries own
+/// nothing.
 ///
 /// # Safety
 /// Unpublished, and retired or freed once.
 pub unsafe fn retire_entry<T: Send + 'static>(raw: usize, rcu: bool) {
+    if is_value(raw) {
+        return;
+    }
     // SAFETY: the caller's guarantee.
     unsafe {
         let s = Shared::<Entry<T>>::from_raw(raw);
@@ -464,7 +663,7 @@ pub unsafe fn retire_entry<T: Send + 'static>(raw: usize, rcu: bool) {
 /// # Safety
 /// Unreachable by readers, freed once; 0 is ignored.
 pub unsafe fn free_entry_now<T: Send + 'static>(raw: usize) {
-    if raw != 0 {
+    if raw != 0 && !is_value(raw) {
         // SAFETY: the caller's guarantee.
         unsafe { Shared::<Entry<T>>::from_raw(raw).free_now() }
     }
@@ -487,9 +686,9 @@ pub unsafe fn free_node(enode: usize, rcu: bool) {
             "maple: freeing node {enode:#x} that was not marked dead"
         );
         if rcu {
-            s.retire()
+            NODES.retire(s)
         } else {
-            s.free_now()
+            NODES.free_now(s)
         }
     }
 }
@@ -500,5 +699,5 @@ pub unsafe fn free_node(enode: usize, rcu: bool) {
 /// Never published; freed once.
 pub unsafe fn free_unused(n: Shared<Node>) {
     // SAFETY: never visible to anyone.
-    unsafe { n.free_now() }
+    unsafe { NODES.free_now(n) }
 }

@@ -124,7 +124,7 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
 
     fn entry(&self, raw: usize) -> Option<T> {
         // SAFETY: `raw` is a live entry of the tree (the lock is held).
-        (raw != 0).then(|| unsafe { wentry::<T>(raw) }.clone())
+        (raw != 0).then(|| unsafe { wentry::<T>(raw) })
     }
 
     fn root_entry(&self) -> usize {

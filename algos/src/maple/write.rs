@@ -752,8 +752,7 @@ impl Core {
                 NEW_TAG if v != 0 => encoded[v >> 2],
                 CLONE_TAG => {
                     // SAFETY: the entry is live (it is still in the tree).
-                    let t: T = unsafe { node::wentry::<T>(v & !3) }.clone();
-                    node::alloc_entry(t)
+                    unsafe { node::clone_entry::<T>(v & !3) }
                 }
                 _ => v,
             }

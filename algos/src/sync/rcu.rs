@@ -477,6 +477,294 @@ impl<T: Send + 'static> Shared<T> {
     }
 }
 
+/// A cache of same-typed RCU objects (`kmem_cache`): the kernel's maple nodes come from
+/// one (`maple_node_cache`), and so do this crate's.
+///
+/// In production the objects are carved out of 2 MiB chunks aligned to 2 MiB, which are
+/// offered to the kernel for transparent huge pages (`madvise(MADV_HUGEPAGE)`), as slab
+/// memory in the kernel's direct map sits on huge pages; freed objects go to a free list and
+/// are reused. A structure whose nodes are reached in a dependent chain (a tree descent)
+/// then takes one TLB miss less per level than it would with nodes scattered over 4 KiB
+/// pages. Chunks are kept for the life of the process, like a slab cache that never
+/// shrinks. On the model backends a cache is plain [`Owned::new`], [`Shared::retire`] and
+/// [`Shared::free_now`], so the model's quarantine and use-after-free reports apply
+/// unchanged.
+pub struct Cache<T> {
+    /// What the cache holds, for reports.
+    name: &'static str,
+    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    slab: parking_lot::Mutex<slab::Slab>,
+    _objects: std::marker::PhantomData<fn(T) -> T>,
+}
+
+impl<T> std::fmt::Debug for Cache<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("rcu::Cache")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters of a [`Cache`] (all zero on the model backends, which have no slab).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Chunks taken from the allocator.
+    pub chunks: usize,
+    /// Bytes per chunk.
+    pub chunk_bytes: usize,
+    /// Objects handed out and not yet given back.
+    pub in_use: usize,
+    /// Objects on the free list.
+    pub free: usize,
+}
+
+impl<T: Send + 'static> Cache<T> {
+    /// An empty cache; `name` appears in reports.
+    pub const fn new(name: &'static str) -> Self {
+        Cache {
+            name,
+            #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+            slab: parking_lot::Mutex::new(slab::Slab::new()),
+            _objects: std::marker::PhantomData,
+        }
+    }
+
+    /// Allocates `value` in the cache, unpublished. It must end with [`Cache::retire`] or
+    /// [`Cache::free_now`] on this cache (never with [`Shared::retire`] or
+    /// [`Shared::free_now`]).
+    pub fn alloc(&'static self, value: T) -> Shared<T> {
+        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        {
+            let p = self.slab.lock().alloc(slab::Shape::of::<RcuBox<T>>());
+            let p = p.cast::<RcuBox<T>>();
+            // SAFETY: `p` is a free slot of the right size and alignment.
+            unsafe {
+                p.write(RcuBox {
+                    header: Header::new(),
+                    value,
+                })
+            };
+            Shared { ptr: p }
+        }
+        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        {
+            Owned::new(value).into_shared()
+        }
+    }
+
+    /// Drops the object and returns its memory to the cache after a grace period.
+    ///
+    /// # Safety
+    /// As for [`Shared::retire`]; `s` came from [`Cache::alloc`] on this cache.
+    #[track_caller]
+    pub unsafe fn retire(&'static self, s: Shared<T>) {
+        if s.ptr.is_null() {
+            return;
+        }
+        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        {
+            let p = SendPtr(s.ptr);
+            crossbeam_epoch::pin().defer(move || {
+                let p = p;
+                // SAFETY: a grace period has elapsed and the object was retired once.
+                unsafe { self.release(p.0) }
+            });
+        }
+        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        // SAFETY: the caller's guarantee; the model quarantines it.
+        unsafe {
+            s.retire()
+        }
+    }
+
+    /// Drops the object and returns its memory to the cache now.
+    ///
+    /// # Safety
+    /// As for [`Shared::free_now`]; `s` came from [`Cache::alloc`] on this cache.
+    #[track_caller]
+    pub unsafe fn free_now(&'static self, s: Shared<T>) {
+        if s.ptr.is_null() {
+            return;
+        }
+        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            self.release(s.ptr)
+        }
+        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        // SAFETY: the caller's guarantee; the model quarantines it.
+        unsafe {
+            s.free_now()
+        }
+    }
+
+    /// Drops the object in place and puts its slot on the free list.
+    ///
+    /// # Safety
+    /// `p` is a live object of this cache that nobody can reach any more.
+    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    unsafe fn release(&self, p: *mut RcuBox<T>) {
+        // SAFETY: the caller's guarantee.
+        unsafe { ptr::drop_in_place(p) };
+        // SAFETY: the slot came from this cache's slab and is dead now.
+        unsafe { self.slab.lock().free(p.cast()) };
+    }
+
+    /// The cache's counters.
+    pub fn stats(&self) -> CacheStats {
+        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        {
+            self.slab.lock().stats()
+        }
+        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        {
+            CacheStats::default()
+        }
+    }
+}
+
+/// The slab behind a production [`Cache`]: a bump pointer in the newest chunk and a free
+/// list threaded through the first word of each free slot.
+#[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+mod slab {
+    use super::CacheStats;
+    use std::alloc::Layout;
+    use std::ptr;
+
+    /// Bytes per chunk: one transparent huge page (smaller under Miri, which interprets
+    /// every byte).
+    const CHUNK: usize = if cfg!(miri) { 64 << 10 } else { 2 << 20 };
+
+    /// Size and alignment of a cache's slots.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub(super) struct Shape {
+        size: usize,
+        align: usize,
+    }
+
+    impl Shape {
+        /// The slot shape for objects of type `O`: at least one pointer wide, so that a
+        /// free slot can hold the free list's link.
+        pub(super) fn of<O>() -> Shape {
+            let align = std::mem::align_of::<O>().max(std::mem::align_of::<*mut u8>());
+            let size = std::mem::size_of::<O>()
+                .max(std::mem::size_of::<*mut u8>())
+                .next_multiple_of(align);
+            assert!(
+                size <= CHUNK && align <= CHUNK,
+                "object too large for a slab"
+            );
+            Shape { size, align }
+        }
+    }
+
+    pub(super) struct Slab {
+        /// The first free slot; each free slot's first word points to the next.
+        free: *mut u8,
+        /// The next never-used byte of the newest chunk, and that chunk's end.
+        bump: *mut u8,
+        end: *mut u8,
+        /// The shape every slot of this slab has (fixed by the first allocation).
+        shape: Option<Shape>,
+        chunks: usize,
+        in_use: usize,
+        free_count: usize,
+        /// Every chunk, so that they stay reachable (Miri's leak check) and are counted.
+        all: Vec<*mut u8>,
+    }
+
+    // SAFETY: the raw pointers are owned by the slab; it is only used behind its mutex.
+    unsafe impl Send for Slab {}
+
+    impl Slab {
+        pub(super) const fn new() -> Slab {
+            Slab {
+                free: ptr::null_mut(),
+                bump: ptr::null_mut(),
+                end: ptr::null_mut(),
+                shape: None,
+                chunks: 0,
+                in_use: 0,
+                free_count: 0,
+                all: Vec::new(),
+            }
+        }
+
+        /// A slot of `shape`: from the free list, else carved from the newest chunk, else
+        /// from a new chunk.
+        pub(super) fn alloc(&mut self, shape: Shape) -> *mut u8 {
+            let s = *self.shape.get_or_insert(shape);
+            assert!(s == shape, "one cache, one object shape");
+            self.in_use += 1;
+            if !self.free.is_null() {
+                let p = self.free;
+                // SAFETY: a free slot holds the link to the next one in its first word.
+                self.free = unsafe { p.cast::<*mut u8>().read() };
+                self.free_count -= 1;
+                return p;
+            }
+            if (self.end as usize) - (self.bump as usize) < s.size {
+                self.grow();
+            }
+            let p = self.bump;
+            // SAFETY: `p + size` stays within the chunk (checked above).
+            self.bump = unsafe { p.add(s.size) };
+            p
+        }
+
+        /// Puts `p` on the free list.
+        ///
+        /// # Safety
+        /// `p` came from [`Slab::alloc`] and holds no live object.
+        pub(super) unsafe fn free(&mut self, p: *mut u8) {
+            // SAFETY: the slot is at least a pointer wide and pointer aligned.
+            unsafe { p.cast::<*mut u8>().write(self.free) };
+            self.free = p;
+            self.in_use -= 1;
+            self.free_count += 1;
+        }
+
+        /// Takes a new chunk from the global allocator and offers it for huge pages.
+        fn grow(&mut self) {
+            let layout = Layout::from_size_align(CHUNK, CHUNK).expect("valid chunk layout");
+            // SAFETY: the layout has a non-zero size.
+            let c = unsafe { std::alloc::alloc(layout) };
+            if c.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            advise_huge(c);
+            let align = self.shape.map_or(1, |s| s.align);
+            self.bump = c;
+            // SAFETY: the chunk is `CHUNK` bytes; chunks are aligned far beyond any slot.
+            self.end = unsafe { c.add(CHUNK) };
+            debug_assert_eq!(c as usize % align, 0);
+            self.chunks += 1;
+            self.all.push(c);
+        }
+
+        pub(super) fn stats(&self) -> CacheStats {
+            CacheStats {
+                chunks: self.chunks,
+                chunk_bytes: CHUNK,
+                in_use: self.in_use,
+                free: self.free_count,
+            }
+        }
+    }
+
+    /// Asks the kernel to back the chunk with a transparent huge page. Advice only: where
+    /// it is not taken, the chunk is ordinary memory.
+    fn advise_huge(c: *mut u8) {
+        #[cfg(all(target_os = "linux", not(miri)))]
+        // SAFETY: `c` is the start of a mapped, 2 MiB-aligned region of `CHUNK` bytes that
+        // this slab owns; the advice changes no contents.
+        unsafe {
+            libc::madvise(c.cast(), CHUNK, libc::MADV_HUGEPAGE);
+        }
+        let _ = c;
+    }
+}
+
 struct SendPtr<T>(*mut RcuBox<T>);
 // SAFETY: the pointee is `Send`, and the pointer is only used by the one callback that frees it.
 unsafe impl<T: Send> Send for SendPtr<T> {}

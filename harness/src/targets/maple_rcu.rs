@@ -20,6 +20,13 @@ use arbitrary::{Arbitrary, Unstructured};
 /// The values stored in the tree.
 pub type Val = u16;
 
+/// What the tree under test holds: a [`Val`] the tree keeps behind a pointer. Small
+/// integers would be value entries inside the slot words; a struct is an entry object of
+/// its own, so this target also checks that overwritten and erased entries are freed only
+/// after the readers that may hold them are gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Boxed(pub Val);
+
 /// Ranges stored before every scenario: `[10 i, 10 i + 5]` holds `i + 1`.
 pub const INIT_RANGES: u64 = 32;
 
@@ -139,21 +146,23 @@ impl MapleRcuTarget {
         MapleRcuTarget { name }
     }
 
-    fn apply_once(&self, t: &MapleTree<Val>, op: &RcuOp) -> RcuRet {
+    fn apply_once(&self, t: &MapleTree<Boxed>, op: &RcuOp) -> RcuRet {
+        let val = |b: Option<Boxed>| b.map(|b| b.0);
         match *op {
-            RcuOp::Load(index) => RcuRet::Value(t.load(index)),
+            RcuOp::Load(index) => RcuRet::Value(val(t.load(index))),
             RcuOp::Find { index, max } => {
                 let mut i = index;
-                let v = t.find(&mut i, max);
+                let v = val(t.find(&mut i, max));
                 RcuRet::Found(v, i)
             }
-            RcuOp::Store { first, last, val } => {
-                RcuRet::Write(t.store_range(first, last, Some(val)).map_err(model_err))
-            }
+            RcuOp::Store { first, last, val } => RcuRet::Write(
+                t.store_range(first, last, Some(Boxed(val)))
+                    .map_err(model_err),
+            ),
             RcuOp::StoreNull { first, last } => {
                 RcuRet::Write(t.store_range(first, last, None).map_err(model_err))
             }
-            RcuOp::Erase(index) => RcuRet::Value(t.erase(index)),
+            RcuOp::Erase(index) => RcuRet::Value(val(t.erase(index))),
         }
     }
 }
@@ -167,17 +176,17 @@ impl Target for MapleRcuTarget {
     type Op = RcuOp;
     type Ret = RcuRet;
     type Model = RangeModel<Val>;
-    type Sut = MapleTree<Val>;
+    type Sut = MapleTree<Boxed>;
 
     fn name(&self) -> &'static str {
         self.name
     }
 
-    fn new_sut(&self) -> MapleTree<Val> {
+    fn new_sut(&self) -> MapleTree<Boxed> {
         let t = MapleTree::new();
         t.set_in_rcu();
         for (f, l, v) in init_ranges() {
-            t.store_range(f, l, Some(v))
+            t.store_range(f, l, Some(Boxed(v)))
                 .expect("populating the initial tree");
         }
         t
@@ -191,7 +200,7 @@ impl Target for MapleRcuTarget {
         m
     }
 
-    fn apply(&self, t: &MapleTree<Val>, op: &RcuOp) -> RcuRet {
+    fn apply(&self, t: &MapleTree<Boxed>, op: &RcuOp) -> RcuRet {
         // Allocation failures are only injected when the proptest bridge runs these
         // operations sequentially: a write that fails for memory is retried, as a kernel
         // caller would (the `maple_ops` target checks the failure path itself).
@@ -228,8 +237,12 @@ impl Target for MapleRcuTarget {
         }
     }
 
-    fn invariants(&self, t: &MapleTree<Val>, m: &RangeModel<Val>) -> Result<(), String> {
-        let real = t.ranges();
+    fn invariants(&self, t: &MapleTree<Boxed>, m: &RangeModel<Val>) -> Result<(), String> {
+        let real: Vec<(u64, u64, Val)> = t
+            .ranges()
+            .into_iter()
+            .map(|(f, l, b)| (f, l, b.0))
+            .collect();
         let model: Vec<(u64, u64, Val)> = m.ranges().map(|(f, l, v)| (f, l, *v)).collect();
         if real != model {
             return Err(format!("the tree holds {real:?}\n  the model {model:?}"));
@@ -240,7 +253,7 @@ impl Target for MapleRcuTarget {
         Ok(())
     }
 
-    fn validate(&self, t: &MapleTree<Val>) -> Result<(), String> {
+    fn validate(&self, t: &MapleTree<Boxed>) -> Result<(), String> {
         t.validate().map_err(|e| e.to_string())
     }
 }
