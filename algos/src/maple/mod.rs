@@ -221,7 +221,9 @@ impl<T: Clone + Send + Sync + 'static> MapleTree<T> {
     /// that holds `index` is the first whose pivot is at least `index`, or the last slot
     /// when none is: the last used slot's pivot is the node's maximum (unless the node is
     /// full), so the scan needs neither the node's end nor its limits. The child is
-    /// prefetched whole before its pivots are read.
+    /// prefetched whole before its pivots are read. (Counting the pivots below `index`
+    /// without branches was measured slower: the slot's address then waits for all 15
+    /// pivots, while the predicted loop exit lets the next level's loads start early.)
     #[inline]
     fn lookup<A: Access>(&self, a: &A, index: u64) -> Option<T> {
         'restart: loop {

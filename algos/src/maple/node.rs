@@ -56,12 +56,13 @@ pub enum NodeType {
 }
 
 impl NodeType {
+    #[inline(always)]
     fn from_bits(b: usize) -> NodeType {
         match b {
             1 => NodeType::Leaf64,
             2 => NodeType::Range64,
             3 => NodeType::Arange64,
-            _ => unreachable!("bad maple node type {b}"),
+            _ => bad_type(b),
         }
     }
 
@@ -292,6 +293,13 @@ impl Node {
 #[inline(always)]
 pub fn is_node(v: usize) -> bool {
     v & 3 == NODE_TAG
+}
+
+/// A pointer that claims to be a node but carries no node type: a corrupted tree.
+#[cold]
+#[inline(never)]
+fn bad_type(b: usize) -> ! {
+    panic!("bad maple node type {b}")
 }
 
 /// The type of the encoded node `enode`.

@@ -8,7 +8,7 @@
 //! `mas_prev` and their `*_setup` helpers.
 
 use super::node::{is_node, node_type, wentry, wnode, NodeType};
-use super::write::{items_of, starts, Item};
+use super::write::{items_of, starts, Item, Step};
 use super::{Core, MapleError, MapleGuard};
 
 /// Where a maple state is (`enum maple_status`).
@@ -35,6 +35,12 @@ pub struct MaState<'g, 'a, T: Clone + Send + Sync + 'static> {
     max: u64,
     offset: usize,
     end: usize,
+    /// The walk that reached the current leaf, root first, valid while the tree's write
+    /// sequence number is still `path_seq`. Moving to a neighbouring leaf climbs only as
+    /// far as the nearest ancestor that covers the new index (the kernel's
+    /// `mas_next_node`/`mas_prev_node` climb through parent pointers the same way).
+    path: Vec<Step>,
+    path_seq: u64,
 }
 
 impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for MaState<'_, '_, T> {
@@ -62,6 +68,8 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
             max: u64::MAX,
             offset: 0,
             end: 0,
+            path: Vec::new(),
+            path_seq: u64::MAX,
         }
     }
 
@@ -164,20 +172,57 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
         }
     }
 
-    /// Positions on the leaf holding `index` (the leaf at `depth` of the walk).
+    /// Positions on the leaf holding `index`: from the nearest ancestor on the remembered
+    /// path that covers it, or from the root if the tree changed since the path was taken.
     fn enter_leaf(&mut self, index: u64) {
-        let core = self.core();
-        let h = core.height.load(crate::sync::atomic::Ordering::Relaxed) as usize;
-        // SAFETY: under the lock, the tree has `h >= 1` levels.
-        let path = unsafe { core.walk_to(index, h - 1) };
-        let s = *path.last().expect("a leaf");
-        self.node = s.enode;
-        self.min = s.min;
-        self.max = s.max;
-        self.offset = s.off;
-        // SAFETY: live under the lock.
-        self.end = unsafe { wnode(s.enode) }.data_end(node_type(s.enode), s.max);
-        self.status = Status::Active;
+        let core = &self.guard.tree().core;
+        let seq = core.seq.load(crate::sync::atomic::Ordering::Relaxed);
+        if seq != self.path_seq {
+            self.path.clear();
+            self.path_seq = seq;
+        }
+        while let Some(s) = self.path.last() {
+            if s.min <= index && index <= s.max {
+                break;
+            }
+            self.path.pop();
+        }
+        let (mut enode, mut min, mut max) = match self.path.pop() {
+            Some(s) => (s.enode, s.min, s.max),
+            None => (core.root(), 0, u64::MAX),
+        };
+        loop {
+            debug_assert!(is_node(enode));
+            let ty = node_type(enode);
+            // SAFETY: under the lock, and the path is from the current tree (checked
+            // through the sequence number above), so every node on it is live.
+            let n = unsafe { wnode(enode) };
+            let end = n.data_end(ty, max);
+            let mut off = 0;
+            while off < end && n.pivot(ty, off) < index {
+                off += 1;
+            }
+            self.path.push(Step {
+                enode,
+                min,
+                max,
+                off,
+            });
+            if ty.is_leaf() {
+                self.node = enode;
+                self.min = min;
+                self.max = max;
+                self.offset = off;
+                self.end = end;
+                self.status = Status::Active;
+                return;
+            }
+            let cmin = if off == 0 { min } else { n.pivot(ty, off - 1) + 1 };
+            let cmax = if off < end { n.pivot(ty, off) } else { max };
+            enode = n.slot(ty, off);
+            min = cmin;
+            max = cmax;
+        }
     }
 
     /// `mas_state_walk` from the start: sets the status, and for an active state the

@@ -364,3 +364,79 @@ fn miri_smoke() {
         run(7, alloc, rcu, 40, 100);
     }
 }
+
+/// Integers below 2^61 are value entries in the slot words, anything else is an entry
+/// object behind a pointer; both kinds, and the lone root entry, must give back exactly
+/// what was stored, and erasing or overwriting must free the boxed ones only.
+#[test]
+fn value_entries_and_boxed_entries_round_trip() {
+    use super::node::is_value;
+    fn slot_of<T: Clone + Send + Sync + 'static>(mt: &MapleTree<T>, index: u64) -> usize {
+        let g = mt.lock();
+        let _ = &g;
+        let root = mt.core.root.load(crate::sync::atomic::Ordering::Acquire);
+        if !super::node::is_node(root) {
+            return root;
+        }
+        let mut enode = root;
+        loop {
+            let ty = super::node::node_type(enode);
+            // SAFETY: under the lock.
+            let n = unsafe { super::node::wnode(enode) };
+            let mut off = 0;
+            while off < ty.pivots() && n.pivot(ty, off) < index {
+                off += 1;
+            }
+            let slot = n.slot(ty, off);
+            if ty.is_leaf() {
+                return slot;
+            }
+            enode = slot;
+        }
+    }
+    fn check<T: Clone + Send + Sync + PartialEq + std::fmt::Debug + 'static>(
+        vals: &[(T, bool)],
+    ) {
+        for rcu in [false, true] {
+            let mt = MapleTree::<T>::new();
+            if rcu {
+                mt.set_in_rcu();
+            }
+            // A lone entry at 0 lives in the root word.
+            mt.store(0, Some(vals[0].0.clone())).expect("store");
+            assert_eq!(mt.height(), 0);
+            assert_eq!(is_value(slot_of(&mt, 0)), vals[0].1, "root {:?}", vals[0].0);
+            for (k, (v, inline)) in vals.iter().enumerate() {
+                let i = 10 * k as u64 + 5;
+                mt.store_range(i, i + 2, Some(v.clone())).expect("store");
+                assert_eq!(is_value(slot_of(&mt, i)), *inline, "{v:?}");
+            }
+            mt.validate().expect("valid");
+            for (k, (v, _)) in vals.iter().enumerate() {
+                let i = 10 * k as u64 + 5;
+                assert_eq!(mt.load(i + 1).as_ref(), Some(v));
+                // Splitting the range copies its entry into both halves.
+                mt.store(i + 1, None).expect("split");
+                assert_eq!(mt.load(i).as_ref(), Some(v));
+                assert_eq!(mt.load(i + 2).as_ref(), Some(v));
+                assert_eq!(mt.erase(i).as_ref(), Some(v));
+                assert_eq!(mt.load(i + 2).as_ref(), Some(v));
+            }
+            assert_eq!(mt.load(0).as_ref(), Some(&vals[0].0));
+            mt.validate().expect("valid");
+        }
+    }
+    check::<u64>(&[
+        (0, true),
+        (1, true),
+        ((1 << 61) - 1, true),
+        (1 << 61, false),
+        (u64::MAX, false),
+    ]);
+    check::<i64>(&[(0, true), (-1, false), (i64::MIN, false), (i64::MAX, false)]);
+    check::<i32>(&[(-1, true), (i32::MIN, true), (7, true)]);
+    check::<u8>(&[(0, true), (255, true)]);
+    check::<usize>(&[(usize::MAX, false), (3, true)]);
+    check::<String>(&[("a".into(), false), (String::new(), false)]);
+    check::<(u32, u32)>(&[((1, 2), false)]);
+}

@@ -1121,6 +1121,49 @@ mod tests {
         }
     }
 
+    /// A cache used by one test only (the counters are per cache).
+    static TEST_CACHE: Cache<Tracked> = Cache::new("test");
+
+    #[test]
+    fn cache_reuses_slots_and_drops_objects_once() {
+        let d = Arc::new(AtomicUsize::new(0));
+        let drops = || d.load(Ordering::SeqCst);
+        let a = TEST_CACHE.alloc(Tracked(d.clone(), 1));
+        let b = TEST_CACHE.alloc(Tracked(d.clone(), 2));
+        assert_ne!(a, b);
+        assert_eq!(a.to_raw() % std::mem::align_of::<Tracked>(), 0);
+        // SAFETY: both are live and unpublished.
+        unsafe {
+            assert_eq!(a.as_ref().map(|t| t.1), Some(1));
+            assert_eq!(b.as_ref().map(|t| t.1), Some(2));
+        }
+        let s = TEST_CACHE.stats();
+        assert_eq!((s.in_use, s.free, s.chunks), (2, 0, 1));
+        // SAFETY: `a` is unpublished and freed once.
+        unsafe { TEST_CACHE.free_now(a) };
+        assert_eq!(drops(), 1);
+        assert_eq!(TEST_CACHE.stats().free, 1);
+        // The freed slot is the next one handed out.
+        let c = TEST_CACHE.alloc(Tracked(d.clone(), 3));
+        assert_eq!(c, a);
+        assert_eq!(drops(), 1, "reusing a slot drops nothing");
+        // SAFETY: `b` is unpublished and retired once.
+        unsafe { TEST_CACHE.retire(b) };
+        for _ in 0..1000 {
+            if drops() == 2 {
+                break;
+            }
+            synchronize();
+        }
+        assert_eq!(drops(), 2, "a retired object is dropped after a grace period");
+        let s = TEST_CACHE.stats();
+        assert_eq!((s.in_use, s.free), (1, 1));
+        // SAFETY: `c` is unpublished and freed once.
+        unsafe { TEST_CACHE.free_now(c) };
+        assert_eq!(drops(), 3);
+        assert_eq!(TEST_CACHE.stats().in_use, 0);
+    }
+
     #[test]
     fn owned_unpublished_is_dropped() {
         let d = Arc::new(AtomicUsize::new(0));
