@@ -24,7 +24,12 @@
 //! several rounds) and prints `RATIO <workload> <peer> <peer_time / maple_time>` (above 1 the
 //! maple tree is faster), `MEM <structure> <bytes_per_range>` (the live-bytes delta of
 //! building 1M ranges, from a counting global allocator) and `GOAL` lines for the issue's
-//! targets. Without `--bench` (`cargo test --benches`) it builds small structures,
+//! targets. Each concurrent workload also prints `RATIO <workload>_per_cpu <peer> <r>`
+//! (lookups per CPU-second the readers got, from their thread CPU clocks) and
+//! `BOUND <workload> <peer> <r>` (the maple readers running alone against the peer with its
+//! writer: the most the wall-clock ratio could reach if the maple writer used no CPU). On a
+//! 2-core machine the three threads share two CPUs, so the wall-clock ratio depends on how
+//! much CPU the scheduler leaves the readers. Without `--bench` (`cargo test --benches`) it builds small structures,
 //! cross-checks the structures' answers, runs every workload once, and exits.
 
 // The peers are std's locks, and the allocator counter and bench threads are plain std.
@@ -828,10 +833,26 @@ impl Shared for parking_lot::RwLock<RangeMap> {
     }
 }
 
+/// CPU time consumed so far by the calling thread, in seconds.
+fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; the clock id is a constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
 /// One concurrent run's outcome.
 struct RunRates {
     /// Lookups per second, summed over the readers.
     reads: f64,
+    /// Lookups per second of CPU time the readers got (their lookups over their summed
+    /// thread CPU time): what a reader achieves while it runs, whatever the scheduler
+    /// gave the writer on this machine.
+    reads_per_cpu: f64,
     /// Write operations per second.
     writes: f64,
     /// Lookups that returned a value no writer ever stored there.
@@ -839,8 +860,15 @@ struct RunRates {
 }
 
 /// Runs 2 readers doing random lookups over `n` ranges and 1 writer doing [`Shared::write_pair`]
-/// on random gaps, for `time`: flat out, or at most `pace` write operations per second.
-fn concurrent<S: Shared>(s: &S, n: u64, time: Duration, pace: Option<f64>) -> RunRates {
+/// on random gaps, for `time`: flat out, or at most `pace` write operations per second; with
+/// `writer` false, the readers alone.
+fn concurrent<S: Shared>(
+    s: &S,
+    n: u64,
+    time: Duration,
+    pace: Option<f64>,
+    writer: bool,
+) -> RunRates {
     const READERS: u64 = 2;
     let stop = AtomicBool::new(false);
     let start = Barrier::new(READERS as usize + 2);
@@ -852,6 +880,7 @@ fn concurrent<S: Shared>(s: &S, n: u64, time: Duration, pace: Option<f64>) -> Ru
                     let mut rng = Rng::new(100 + t);
                     let (mut count, mut wrong) = (0u64, 0u64);
                     start.wait();
+                    let cpu = thread_cpu();
                     while !stop.load(Relaxed) {
                         for _ in 0..256 {
                             let i = rng.below(n * STRIDE);
@@ -864,7 +893,7 @@ fn concurrent<S: Shared>(s: &S, n: u64, time: Duration, pace: Option<f64>) -> Ru
                         }
                         count += 256;
                     }
-                    (count, wrong)
+                    (count, wrong, thread_cpu() - cpu)
                 })
             })
             .collect();
@@ -872,6 +901,9 @@ fn concurrent<S: Shared>(s: &S, n: u64, time: Duration, pace: Option<f64>) -> Ru
             let mut rng = Rng::new(7);
             let mut ops = 0u64;
             start.wait();
+            if !writer {
+                return 0;
+            }
             let t = Instant::now();
             while !stop.load(Relaxed) {
                 if pace.is_some_and(|p| ops as f64 >= p * t.elapsed().as_secs_f64()) {
@@ -887,16 +919,18 @@ fn concurrent<S: Shared>(s: &S, n: u64, time: Duration, pace: Option<f64>) -> Ru
         let t = Instant::now();
         std::thread::sleep(time);
         stop.store(true, Relaxed);
-        let (mut reads, mut wrong) = (0, 0);
+        let (mut reads, mut wrong, mut cpu) = (0, 0, 0.0);
         for h in readers {
-            let (c, w) = h.join().expect("reader");
+            let (c, w, t) = h.join().expect("reader");
             reads += c;
             wrong += w;
+            cpu += t;
         }
         let writes = writer.join().expect("writer");
         let secs = t.elapsed().as_secs_f64();
         RunRates {
             reads: reads as f64 / secs,
+            reads_per_cpu: reads as f64 / cpu.max(1e-9),
             writes: writes as f64 / secs,
             wrong,
         }
@@ -929,16 +963,18 @@ fn concurrency(
     let std_lock = std::sync::RwLock::new(btree);
     let pl_lock = parking_lot::RwLock::new(std_lock.read().expect("not poisoned").clone());
     let slice = time / CONC_SLICES;
-    let mut best = [(); 3].map(|()| RunRates {
+    let mut best = [(); 4].map(|()| RunRates {
         reads: 0.0,
+        reads_per_cpu: 0.0,
         writes: 0.0,
         wrong: 0,
     });
     for _ in 0..CONC_SLICES {
         let runs = [
-            concurrent(&maple, n, slice, pace),
-            concurrent(&std_lock, n, slice, pace),
-            concurrent(&pl_lock, n, slice, pace),
+            concurrent(&maple, n, slice, pace, true),
+            concurrent(&std_lock, n, slice, pace, true),
+            concurrent(&pl_lock, n, slice, pace, true),
+            concurrent(&maple, n, slice, pace, false),
         ];
         for (b, r) in best.iter_mut().zip(runs) {
             let wrong = b.wrong + r.wrong;
@@ -948,7 +984,7 @@ fn concurrency(
             b.wrong = wrong;
         }
     }
-    let [m, sl, pl] = best;
+    let [m, sl, pl, alone] = best;
     let mut out = Vec::new();
     for (name, r) in [
         ("maple", &m),
@@ -972,6 +1008,26 @@ fn concurrency(
             );
         }
         out.push((workload, peer, ratio));
+    }
+    if report {
+        // What the wall-clock ratio hides on a 2-core machine, where 3 busy threads share 2
+        // CPUs: per CPU-second a reader actually ran, and the ratio the maple readers would
+        // reach if the maple writer took no CPU at all (the readers alone, against each peer
+        // with its writer), which bounds the wall-clock ratio from above.
+        for (peer, p) in [("std_rwlock", &sl), ("parking_lot_rwlock", &pl)] {
+            println!(
+                "RATIO {workload}_per_cpu {peer} {:.2}   (maple {:.2}M vs {:.2}M lookups per reader CPU-second)",
+                m.reads_per_cpu / p.reads_per_cpu,
+                m.reads_per_cpu / 1e6,
+                p.reads_per_cpu / 1e6
+            );
+            println!(
+                "BOUND {workload} {peer} {:.2}   (maple readers alone {:.2}M lookups/s vs {:.2}M with its writer)",
+                alone.reads / p.reads,
+                alone.reads / 1e6,
+                p.reads / 1e6
+            );
+        }
     }
     out
 }

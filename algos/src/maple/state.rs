@@ -41,6 +41,9 @@ pub struct MaState<'g, 'a, T: Clone + Send + Sync + 'static> {
     /// `mas_next_node`/`mas_prev_node` climb through parent pointers the same way).
     path: Vec<Step>,
     path_seq: u64,
+    /// Set by a write: the state is active on `index..=last`, but its leaf position is
+    /// found only when an operation needs it (a `MapleTree::erase` never does).
+    reposition: bool,
 }
 
 impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for MaState<'_, '_, T> {
@@ -70,6 +73,7 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
             end: 0,
             path: Vec::new(),
             path_seq: u64::MAX,
+            reposition: false,
         }
     }
 
@@ -175,6 +179,7 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
     /// Positions on the leaf holding `index`: from the nearest ancestor on the remembered
     /// path that covers it, or from the root if the tree changed since the path was taken.
     fn enter_leaf(&mut self, index: u64) {
+        self.reposition = false;
         let core = &self.guard.tree().core;
         let seq = core.seq.load(crate::sync::atomic::Ordering::Relaxed);
         if seq != self.path_seq {
@@ -217,7 +222,11 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
                 self.status = Status::Active;
                 return;
             }
-            let cmin = if off == 0 { min } else { n.pivot(ty, off - 1) + 1 };
+            let cmin = if off == 0 {
+                min
+            } else {
+                n.pivot(ty, off - 1) + 1
+            };
             let cmax = if off < end { n.pivot(ty, off) } else { max };
             enode = n.slot(ty, off);
             min = cmin;
@@ -374,6 +383,7 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
     }
 
     fn find_raw(&mut self, max: u64) -> usize {
+        self.settle();
         match self.status {
             Status::Active => {
                 if self.last >= max {
@@ -453,6 +463,7 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
     }
 
     fn find_rev_raw(&mut self, min: u64) -> usize {
+        self.settle();
         match self.status {
             Status::Active => {
                 if self.index < min {
@@ -525,6 +536,7 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
     }
 
     fn next_raw(&mut self, max: u64) -> usize {
+        self.settle();
         let was_none = self.status == Status::None;
         if self.last >= max {
             self.status = Status::Overflow;
@@ -569,6 +581,7 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
     }
 
     fn prev_raw(&mut self, min: u64) -> usize {
+        self.settle();
         if self.index <= min {
             self.status = Status::Underflow;
             return 0;
@@ -632,10 +645,19 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
         } else if !is_node(root) {
             self.status = Status::Root;
         } else {
-            self.enter_leaf(f);
+            self.status = Status::Active;
+            self.reposition = true;
         }
         self.index = f;
         self.last = l;
+    }
+
+    /// Finds the leaf position a write left pending (see `reposition`).
+    fn settle(&mut self) {
+        if self.reposition && self.status == Status::Active {
+            self.enter_leaf(self.index);
+        }
+        self.reposition = false;
     }
 
     /// `mas_erase`: erases the whole range holding `index`; returns its entry, and

@@ -394,9 +394,7 @@ fn value_entries_and_boxed_entries_round_trip() {
             enode = slot;
         }
     }
-    fn check<T: Clone + Send + Sync + PartialEq + std::fmt::Debug + 'static>(
-        vals: &[(T, bool)],
-    ) {
+    fn check<T: Clone + Send + Sync + PartialEq + std::fmt::Debug + 'static>(vals: &[(T, bool)]) {
         for rcu in [false, true] {
             let mt = MapleTree::<T>::new();
             if rcu {

@@ -1155,7 +1155,11 @@ mod tests {
             }
             synchronize();
         }
-        assert_eq!(drops(), 2, "a retired object is dropped after a grace period");
+        assert_eq!(
+            drops(),
+            2,
+            "a retired object is dropped after a grace period"
+        );
         let s = TEST_CACHE.stats();
         assert_eq!((s.in_use, s.free), (1, 1));
         // SAFETY: `c` is unpublished and freed once.
