@@ -11,6 +11,7 @@ use crate::origin::{Created, Origin, Site};
 use crate::report::{emit, BugKind, Report};
 use std::collections::BTreeMap;
 use std::panic::Location;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{OnceLock, RwLock};
 
 struct Region {
@@ -23,11 +24,66 @@ fn regions() -> &'static RwLock<BTreeMap<usize, Region>> {
     R.get_or_init(|| RwLock::new(BTreeMap::new()))
 }
 
+/// Words in the clean-word cache (direct-mapped by address).
+const CLEAN_WORDS: usize = 4096;
+
+/// The clean-word cache: slot `i` holds the address of a word (8-aligned, inside one live
+/// region) that was found clean, or 0. A check of a cached word needs neither the lock nor
+/// the region search, which is what keeps checked code that reads the same words over and
+/// over (a tree walk, a validator) from paying a map search per word. Entries are written
+/// only under the shared lock, and every change that can poison or free a word clears that
+/// word's entry under the write lock ([`forget_words`]); making bytes clean ([`unpoison`])
+/// leaves the cache alone. A fresh region cannot have cached words: they were cleared when
+/// the region that held them before went away.
+static CLEAN: [AtomicUsize; CLEAN_WORDS] = [const { AtomicUsize::new(0) }; CLEAN_WORDS];
+
+/// The cache slot of the word at `w`.
+fn clean_slot(w: usize) -> usize {
+    (w >> 3) % CLEAN_WORDS
+}
+
+/// Drops the cache entries of the words overlapping `[addr, addr + len)` (call with the
+/// write lock held).
+fn forget_words(addr: usize, len: usize) {
+    if len >= CLEAN_WORDS * 8 {
+        for e in &CLEAN {
+            e.store(0, Ordering::Release);
+        }
+        return;
+    }
+    let mut w = addr & !7;
+    while w < addr + len.max(1) {
+        let _ = CLEAN[clean_slot(w)].compare_exchange(w, 0, Ordering::AcqRel, Ordering::Relaxed);
+        w += 8;
+    }
+}
+
 fn with_region<R>(addr: usize, len: usize, f: impl FnOnce(&mut Region, usize) -> R) -> Option<R> {
     let mut g = regions().write().unwrap_or_else(|e| e.into_inner());
     let (_, r) = g.range_mut(..=addr).next_back()?;
     let off = addr - r.meta.base();
     (off + len <= r.meta.len()).then(|| f(r, off))
+}
+
+/// [`with_region`] for changes that can poison: forgets the cached words they touch before
+/// the lock is released.
+fn change_region<R>(addr: usize, len: usize, f: impl FnOnce(&mut Region, usize) -> R) -> Option<R> {
+    let mut g = regions().write().unwrap_or_else(|e| e.into_inner());
+    let (_, r) = g.range_mut(..=addr).next_back()?;
+    let off = addr - r.meta.base();
+    if off + len > r.meta.len() {
+        return None;
+    }
+    // A zero length stands for the whole region (freeing it).
+    let (base, whole) = (r.meta.base(), r.meta.len());
+    let out = f(r, off);
+    if len == 0 {
+        forget_words(base, whole);
+    } else {
+        forget_words(addr, len);
+    }
+    drop(g);
+    Some(out)
 }
 
 /// Registers `[addr, addr + len)`: initialized if `zeroed`, else poisoned with an `Alloc`
@@ -38,18 +94,18 @@ pub fn register(addr: usize, len: usize, zeroed: bool) {
     if !zeroed {
         meta.poison(0, len, Origin::new_at(Created::Alloc, Site::here()));
     }
-    regions()
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(addr, Region { meta, freed: None });
+    let mut g = regions().write().unwrap_or_else(|e| e.into_inner());
+    if let Some(old) = g.insert(addr, Region { meta, freed: None }) {
+        forget_words(addr, old.meta.len());
+    }
 }
 
 /// Forgets the region starting at `addr` (its memory went back to the system).
 pub fn unregister(addr: usize) {
-    regions()
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&addr);
+    let mut g = regions().write().unwrap_or_else(|e| e.into_inner());
+    if let Some(old) = g.remove(&addr) {
+        forget_words(addr, old.meta.len());
+    }
 }
 
 /// True if `addr` lies in a registered region.
@@ -59,14 +115,34 @@ pub fn is_tracked(addr: usize) -> bool {
 
 /// Marks `[addr, addr + len)` initialized. Untracked memory is ignored.
 pub fn unpoison(addr: usize, len: usize) {
-    with_region(addr, len, |r, off| r.meta.unpoison(off, len));
+    // A word known clean stays clean.
+    let word = addr & !7;
+    let in_word = len <= 8 && addr - word + len <= 8;
+    if in_word && word != 0 && CLEAN[clean_slot(word)].load(Ordering::Acquire) == word {
+        return;
+    }
+    with_region(addr, len, |r, off| {
+        r.meta.unpoison(off, len);
+        // A whole word of a live region that is clean now goes into the cache (under the
+        // write lock, so nothing can poison it in between).
+        let woff = word.wrapping_sub(r.meta.base());
+        if in_word
+            && word != 0
+            && r.freed.is_none()
+            && word >= r.meta.base()
+            && woff + 8 <= r.meta.len()
+            && r.meta.is_clean(woff, 8)
+        {
+            CLEAN[clean_slot(word)].store(word, Ordering::Release);
+        }
+    });
 }
 
 /// Marks `[addr, addr + len)` uninitialized with a `Poison` origin at the caller.
 #[track_caller]
 pub fn poison(addr: usize, len: usize) {
     let o = Origin::new_at(Created::Poison, Site::here());
-    with_region(addr, len, |r, off| r.meta.poison(off, len, o));
+    change_region(addr, len, |r, off| r.meta.poison(off, len, o));
 }
 
 /// Marks the whole region at `addr` freed: poisoned with a `Free` origin at the caller, and
@@ -80,7 +156,7 @@ pub fn poison_freed(addr: usize) {
 /// a caller, like the model RCU after a grace period).
 pub fn poison_freed_at(addr: usize, site: Site) {
     let o = Origin::new_at(Created::Free, site);
-    with_region(addr, 0, |r, _| {
+    change_region(addr, 0, |r, _| {
         let len = r.meta.len();
         r.meta.poison(0, len, o);
         r.freed = Some(o);
@@ -95,6 +171,8 @@ pub fn poison_freed_at(addr: usize, site: Site) {
 pub fn copy(dst: usize, src: usize, n: usize) {
     let site = Site::here();
     let mut g = regions().write().unwrap_or_else(|e| e.into_inner());
+    // The copy may poison the destination.
+    forget_words(dst, n);
     let find = |g: &BTreeMap<usize, Region>, addr: usize| {
         g.range(..=addr)
             .next_back()
@@ -135,6 +213,13 @@ pub fn check(addr: usize, len: usize) -> Vec<Run> {
 /// [`check`] naming the function of the use.
 #[track_caller]
 pub fn check_in(addr: usize, len: usize, function: Option<&'static str>) -> Vec<Run> {
+    // Fastest path: an access inside one word found clean before.
+    let word = addr & !7;
+    let in_word = len <= 8 && addr - word + len <= 8;
+    if in_word && word != 0 && CLEAN[clean_slot(word)].load(Ordering::Acquire) == word {
+        return Vec::new();
+    }
+
     // Fast path under the shared lock: clean memory in a live region reports nothing.
     {
         let g = regions().read().unwrap_or_else(|e| e.into_inner());
@@ -142,7 +227,25 @@ pub fn check_in(addr: usize, len: usize, function: Option<&'static str>) -> Vec<
             None => true,
             Some((_, r)) => {
                 let off = addr - r.meta.base();
-                off + len > r.meta.len() || (r.freed.is_none() && r.meta.is_clean(off, len))
+                if off + len > r.meta.len() {
+                    true
+                } else {
+                    let clean = r.freed.is_none() && r.meta.is_clean(off, len);
+                    // Cache only a whole word inside this region (so no other region can
+                    // share it) that is clean as a whole; under the shared lock, so no
+                    // change can come between the test and the entry.
+                    let woff = word.wrapping_sub(r.meta.base());
+                    if clean
+                        && in_word
+                        && word != 0
+                        && word >= r.meta.base()
+                        && woff + 8 <= r.meta.len()
+                        && r.meta.is_clean(woff, 8)
+                    {
+                        CLEAN[clean_slot(word)].store(word, Ordering::Release);
+                    }
+                    clean
+                }
             }
         };
         if clean {

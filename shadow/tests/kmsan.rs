@@ -1126,3 +1126,54 @@ fn a_panic_inside_collect_does_not_leave_the_scope_open() {
     });
     assert_eq!(outer.len(), 1, "nested scopes keep their own reports");
 }
+
+/// Word checks are answered from a per-thread cache of clean words; every change that can
+/// poison a word (poison, free, unregister then register again, a copy from poisoned
+/// memory) must make the next check of that word look again.
+#[test]
+fn registry_clean_word_cache_never_hides_a_later_poison() {
+    let buf = Tracked(vec![0u8; 64]);
+    let src = Tracked(vec![0u8; 64]);
+    let a = buf.addr();
+    let word = (a + 7) & !7;
+    let clean = |w: usize| collect(|| registry::check(w, 8)).1.is_empty();
+    registry::register(a, 64, true);
+    registry::register(src.addr(), 64, false);
+    for _ in 0..3 {
+        assert!(clean(word), "zeroed memory is initialized");
+    }
+    // A poison of one byte of the cached word.
+    let p = (registry::poison(word + 5, 1), line!()).1;
+    let (_, reps) = collect(|| registry::check(word, 8));
+    assert_eq!(reps.len(), 1, "{reps:#?}");
+    assert_eq!(reps[0].bytes, Some((5, 5, 8)));
+    assert_eq!(root_line(&reps[0]), p);
+    registry::unpoison(word, 8);
+    assert!(clean(word));
+    // A copy of uninitialized bytes over it.
+    registry::copy(word, src.addr(), 8);
+    assert_eq!(collect(|| registry::check(word, 8)).1.len(), 1);
+    registry::unpoison(word, 8);
+    assert!(clean(word));
+    // Unregistered, then registered again poisoned at the same address (a slab reuse).
+    registry::unregister(a);
+    registry::register(a, 64, false);
+    let (_, reps) = collect(|| registry::check(word, 8));
+    assert_eq!(reps.len(), 1);
+    assert_eq!(reps[0].kind, BugKind::UninitValue);
+    registry::unpoison(a, 64);
+    assert!(clean(word));
+    // Freed: the next check is a use-after-free.
+    registry::poison_freed(a);
+    let (_, reps) = collect(|| registry::check(word, 8));
+    assert_eq!(reps.len(), 1);
+    assert_eq!(reps[0].kind, BugKind::UseAfterFree);
+    // A word poisoned by another thread after this thread cached it.
+    registry::unregister(a);
+    registry::register(a, 64, true);
+    assert!(clean(word));
+    std::thread::scope(|s| {
+        s.spawn(|| registry::poison(word, 8));
+    });
+    assert_eq!(collect(|| registry::check(word, 8)).1.len(), 1);
+}
