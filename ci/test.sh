@@ -78,9 +78,11 @@ miri() {
   CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-ignore-leaks" \
     cargo +nightly miri test -p algos --lib -- --skip maple::tests
   # The maple tree's node and entry pointers: one short run of every kind and mode (the
-  # native sweeps take hours under Miri).
+  # native sweeps take hours under Miri), and the value entries (integers kept in slot
+  # words) next to boxed entries of several types.
   CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-ignore-leaks" \
-    cargo +nightly miri test -p algos --lib maple::tests::miri_smoke
+    cargo +nightly miri test -p algos --lib -- maple::tests::miri_smoke \
+    maple::tests::value_entries_and_boxed_entries_round_trip
   # The sanitizer's one unsafe block (the shadow pointer of `Sandbox::window`), under both
   # aliasing models.
   CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-ignore-leaks" \
