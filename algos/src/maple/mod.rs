@@ -299,6 +299,7 @@ impl<T: Clone + Send + Sync + 'static> MapleTree<T> {
                     if n.is_dead() {
                         continue 'restart;
                     }
+                    node::prefetch(slot);
                     enode = slot;
                     min = lo;
                     nmax = hi;

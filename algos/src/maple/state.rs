@@ -229,6 +229,7 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
             };
             let cmax = if off < end { n.pivot(ty, off) } else { max };
             enode = n.slot(ty, off);
+            super::node::prefetch(enode);
             min = cmin;
             max = cmax;
         }

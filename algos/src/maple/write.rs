@@ -288,6 +288,7 @@ impl Core {
                 return path;
             }
             enode = n.slot(ty, off);
+            node::prefetch(enode);
             min = cmin;
             max = cmax;
         }
