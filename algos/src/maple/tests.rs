@@ -438,3 +438,28 @@ fn value_entries_and_boxed_entries_round_trip() {
     check::<String>(&[("a".into(), false), (String::new(), false)]);
     check::<(u32, u32)>(&[((1, 2), false)]);
 }
+
+/// `mab_calc_split`'s density rule: a split whose left node would cover fewer indexes than
+/// a node has slots moves items into the left node while the right node keeps more than
+/// its minimum. Sixteen single-index entries and the NULL tail (17 items) split 10 / 7,
+/// not 9 / 8; the seventeenth entry then goes to the right node.
+#[test]
+fn dense_split_fills_the_left_node() {
+    let mt = MapleTree::<u64>::new();
+    for i in 0..=16u64 {
+        mt.store(i, Some(i + 1)).expect("store");
+    }
+    mt.validate().expect("valid");
+    let shape = mt.shape();
+    assert_eq!(shape.len(), 2, "{shape:?}");
+    assert_eq!(shape[1], vec![10, 8], "{shape:?}");
+    // Sparse entries (each range wider than a node's slot count) split evenly.
+    // Nine entries 100 apart and the NULLs between them: 18 items.
+    let mt = MapleTree::<u64>::new();
+    for i in 0..=8u64 {
+        mt.store(100 * i, Some(i + 1)).expect("store");
+    }
+    mt.validate().expect("valid");
+    let shape = mt.shape();
+    assert_eq!(shape, vec![vec![2], vec![9, 9]]);
+}

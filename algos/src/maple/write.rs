@@ -195,7 +195,7 @@ enum Push {
 /// Sizes of the nodes `items` is split into: as even as possible, each within `ty`'s
 /// capacity and (when there is more than one) at least its minimum, and (leaves) with no
 /// node but the last ending in NULL.
-fn split_sizes(items: &[Item], ty: NodeType, push: Push) -> Vec<usize> {
+fn split_sizes(items: &[Item], min: u64, ty: NodeType, push: Push) -> Vec<usize> {
     let n = items.len();
     let cap = ty.slots();
     if n <= cap {
@@ -216,8 +216,21 @@ fn split_sizes(items: &[Item], ty: NodeType, push: Push) -> Vec<usize> {
             }
             _ => None,
         };
+        let even = pushed.is_none();
         let mut sizes: Vec<usize> =
             pushed.unwrap_or_else(|| (0..k).map(|j| n / k + usize::from(j < n % k)).collect());
+        if even && k == 2 {
+            // `mab_calc_split`'s density rule: while the left node would cover fewer
+            // indexes than a node has slots, give it one more item, as long as the right
+            // node keeps more than its minimum.
+            while sizes[0] < cap
+                && items[sizes[0] - 1].last.wrapping_sub(min) < (cap - 1) as u64
+                && sizes[1] > minc
+            {
+                sizes[0] += 1;
+                sizes[1] -= 1;
+            }
+        }
         if !ty.is_leaf() {
             return sizes;
         }
@@ -579,7 +592,7 @@ impl Core {
             }
             if d == 0 {
                 // The root level.
-                let sizes = split_sizes(&cur, ty, Push::None);
+                let sizes = split_sizes(&cur, 0, ty, Push::None);
                 if sizes.len() == 1 {
                     let mut top = if !ty.is_leaf() && cur.len() == 1 {
                         // One child left: it becomes the root.
@@ -635,7 +648,7 @@ impl Core {
                 }
                 break;
             }
-            let sizes = split_sizes(&cur, ty, push);
+            let sizes = split_sizes(&cur, lo, ty, push);
             if sizes.len() > 1 && plan.kind == Kind::NodeStore {
                 plan.kind = Kind::Split;
             }
