@@ -1266,6 +1266,18 @@ fn main() {
             println!("MEM {structure} {bytes:.1}");
         }
         goals(&results);
+        // The maple tree's node cache offers its chunks for transparent huge pages (as slab
+        // memory in the kernel's direct map is on huge pages); the peers use the global
+        // allocator as it is. `MMCHECK_NO_HUGEPAGES=1` turns the advice off, and
+        // `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` gives glibc's heap (the peers') huge pages
+        // too, to compare like with like.
+        let cache = algos::maple::node::cache_stats();
+        println!(
+            "NODES maple node cache: {} chunks of {} KiB, huge pages {}",
+            cache.chunks,
+            cache.chunk_bytes >> 10,
+            if cache.huge_pages { "advised" } else { "off" }
+        );
         println!("TOTAL {:.1?}", started.elapsed());
     }
 }

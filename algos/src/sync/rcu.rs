@@ -516,6 +516,9 @@ pub struct CacheStats {
     pub in_use: usize,
     /// Objects on the free list.
     pub free: usize,
+    /// Whether chunks are offered for transparent huge pages (`MMCHECK_NO_HUGEPAGES`
+    /// unset, on Linux).
+    pub huge_pages: bool,
 }
 
 impl<T: Send + 'static> Cache<T> {
@@ -748,20 +751,30 @@ mod slab {
                 chunk_bytes: CHUNK,
                 in_use: self.in_use,
                 free: self.free_count,
+                huge_pages: cfg!(all(target_os = "linux", not(miri))) && huge_pages(),
             }
         }
     }
 
-    /// Asks the kernel to back the chunk with a transparent huge page. Advice only: where
-    /// it is not taken, the chunk is ordinary memory.
+    /// Asks the kernel to back the chunk with a transparent huge page, unless the
+    /// environment variable `MMCHECK_NO_HUGEPAGES` is set (to measure what the huge pages
+    /// are worth). Advice only: where it is not taken, the chunk is ordinary memory.
     fn advise_huge(c: *mut u8) {
         #[cfg(all(target_os = "linux", not(miri)))]
-        // SAFETY: `c` is the start of a mapped, 2 MiB-aligned region of `CHUNK` bytes that
-        // this slab owns; the advice changes no contents.
-        unsafe {
-            libc::madvise(c.cast(), CHUNK, libc::MADV_HUGEPAGE);
+        if huge_pages() {
+            // SAFETY: `c` is the start of a mapped, 2 MiB-aligned region of `CHUNK` bytes
+            // that this slab owns; the advice changes no contents.
+            unsafe {
+                libc::madvise(c.cast(), CHUNK, libc::MADV_HUGEPAGE);
+            }
         }
         let _ = c;
+    }
+
+    /// Whether new chunks are offered for huge pages (read once per process).
+    pub(super) fn huge_pages() -> bool {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| std::env::var_os("MMCHECK_NO_HUGEPAGES").is_none())
     }
 }
 
