@@ -135,3 +135,57 @@ fn exact_fit_retires_the_old_entry() {
         assert!(rcu::stats().quarantined >= 1, "the old entry was freed");
     });
 }
+
+/// An erase that leaves a leaf below its minimum rebalances it with its right neighbour:
+/// both leaves and their parent (the root) are replaced by copies while a reader walks.
+/// The reader sees the erased range or nothing, and the neighbour's ranges always.
+#[test]
+fn rebalance_replaces_both_leaves_under_a_reader() {
+    model(|| {
+        let mt = tree(12);
+        mt.erase(0);
+        assert_eq!(mt.height(), 2);
+        let r = mt.clone();
+        let reader = thread::spawn(move || {
+            let a = r.load(12);
+            assert!(a == Some(1) || a.is_none(), "load(12) = {a:?}");
+            assert_eq!(r.load(111), Some(11));
+        });
+        let before = mt.write_stats().rebalance;
+        mt.erase(10);
+        assert_eq!(mt.write_stats().rebalance, before + 1, "took the rebalance");
+        reader.join().unwrap();
+        rcu::barrier();
+        mt.validate().expect("valid");
+        assert_eq!(mt.load(12), None);
+        assert!(
+            rcu::stats().quarantined >= 3,
+            "both leaves and the old root were freed"
+        );
+    });
+}
+
+/// Erasing until the tree fits in one leaf collapses it: the root becomes a single new
+/// leaf and the height drops while a reader is inside the old two-level tree.
+#[test]
+fn collapse_to_one_leaf_under_a_reader() {
+    model(|| {
+        let mt = tree(12);
+        for k in 0..4 {
+            mt.erase(10 * k);
+        }
+        assert_eq!(mt.height(), 2);
+        let r = mt.clone();
+        let reader = thread::spawn(move || {
+            let a = r.load(42);
+            assert!(a == Some(4) || a.is_none(), "load(42) = {a:?}");
+            assert_eq!(r.load(93), Some(9));
+        });
+        mt.erase(40);
+        reader.join().unwrap();
+        rcu::barrier();
+        mt.validate().expect("valid");
+        assert_eq!(mt.height(), 1, "the tree collapsed to one leaf");
+        assert_eq!(mt.load(42), None);
+    });
+}
