@@ -44,6 +44,9 @@ facade() {
 unit() {
   # Schedule-target corpora are replayed by the shuttle stage below.
   MMCHECK_NO_NESTED_REPLAY=1 cargo test --workspace
+  # The benches' smoke runs: small structures, every workload once, the peers' answers
+  # cross-checked against the structure under test (no timing).
+  cargo test --workspace --bench '*'
 }
 
 shuttle_tests() {
