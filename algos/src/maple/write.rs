@@ -406,18 +406,22 @@ impl Core {
         let l = *lpath.last().expect("non-empty path");
         // `mas_is_span_wr`: past the leaf, or NULL up to a leaf's end (not the rightmost).
         let spans = |s: &Step| last > s.max || (entry == 0 && last == s.max && s.max != u64::MAX);
-        let mut rpath = lpath.clone();
-        #[allow(clippy::redundant_locals)]
+        // The walk to `last`, when it ends in another leaf (otherwise it is `lpath`, which
+        // is only copied if the general case below needs a path of its own).
+        let mut rwalk: Option<Vec<Step>> = None;
         if spans(&l) {
             // SAFETY: as above.
-            rpath = unsafe { self.walk_to(last, leaf) };
-            let r = *rpath.last().expect("non-empty path");
+            let mut p = unsafe { self.walk_to(last, leaf) };
+            let r = *p.last().expect("non-empty path");
             if entry == 0 && last == r.max && r.max != u64::MAX {
                 // SAFETY: as above.
-                rpath = unsafe { self.walk_to(last + 1, leaf) };
+                p = unsafe { self.walk_to(last + 1, leaf) };
             }
+            rwalk = Some(p);
         }
-        let r = *rpath.last().expect("non-empty path");
+        let r = rwalk
+            .as_ref()
+            .map_or(l, |p| *p.last().expect("non-empty path"));
         // SAFETY: live nodes under the lock.
         let litems = unsafe { items_of(l.enode, l.min, l.max) };
 
@@ -435,16 +439,18 @@ impl Core {
                 return plan;
             }
         }
-        let ritems = if r.enode == l.enode {
-            litems.clone()
+        let other;
+        let ritems: &[Item] = if r.enode == l.enode {
+            &litems
         } else {
             // SAFETY: as above.
-            unsafe { items_of(r.enode, r.min, r.max) }
+            other = unsafe { items_of(r.enode, r.min, r.max) };
+            &other
         };
         let (mut cur, f, la) = overlay(
             &litems,
             l.min,
-            &ritems,
+            ritems,
             r.min,
             l.enode == r.enode,
             first,
@@ -492,6 +498,7 @@ impl Core {
         }
 
         // The general case: rebuild levels bottom-up.
+        let mut rpath = rwalk.unwrap_or_else(|| lpath.clone());
         plan.kind = if l.enode != r.enode {
             Kind::Spanning
         } else {
