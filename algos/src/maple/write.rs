@@ -757,7 +757,7 @@ impl Core {
     /// and `nodes` came from [`Core::prealloc`] for it.
     pub(crate) unsafe fn execute<T: Clone + Send + Sync + 'static>(
         &self,
-        plan: Plan,
+        mut plan: Plan,
         nodes: Vec<Shared<Node>>,
         stats: &mut WriteStats,
     ) {
@@ -798,11 +798,13 @@ impl Core {
                 }
             }
         }
-        // Publish.
+        // Publish. The walk is kept only where gaps are tracked.
         let mut gap_path: Option<Vec<Step>> = None;
-        match &plan.publish {
+        let keep = |path: Vec<Step>| alloc.then_some(path);
+        let publish = std::mem::replace(&mut plan.publish, Publish::Root(0));
+        match publish {
             Publish::Root(v) => {
-                let v = resolve(*v);
+                let v = resolve(v);
                 if is_node(v) {
                     // SAFETY: live or new.
                     unsafe { wnode(v) }.set_root_parent();
@@ -811,7 +813,7 @@ impl Core {
                 self.root.store(v, Ordering::Release);
             }
             Publish::Slot { path, new } => {
-                let v = resolve(*new);
+                let v = resolve(new);
                 let p = *path.last().expect("a parent");
                 let pty = node_type(p.enode);
                 // SAFETY: live under the lock.
@@ -819,26 +821,22 @@ impl Core {
                 // SAFETY: new.
                 unsafe { wnode(v) }.set_parent(p.enode, p.off);
                 pn.set_slot(pty, p.off, v);
-                gap_path = Some(path.clone());
+                gap_path = keep(path);
             }
-            Publish::InPlace { path, items } => {
+            Publish::InPlace { path, mut items } => {
                 let s = *path.last().expect("a leaf");
-                let items: Vec<Item> = items
-                    .iter()
-                    .map(|i| Item {
-                        slot: resolve(i.slot),
-                        ..*i
-                    })
-                    .collect();
+                for it in &mut items {
+                    it.slot = resolve(it.slot);
+                }
                 // SAFETY: live under the lock; not in RCU mode, so no reader can see it.
                 write_node(unsafe { wnode(s.enode) }, NodeType::Leaf64, &items, s.max);
-                gap_path = Some(path.clone());
+                gap_path = keep(path);
             }
             Publish::ExactFit { path, entry } => {
                 let s = *path.last().expect("a leaf");
                 // SAFETY: live under the lock.
-                unsafe { wnode(s.enode) }.set_slot(NodeType::Leaf64, s.off, *entry);
-                gap_path = Some(path.clone());
+                unsafe { wnode(s.enode) }.set_slot(NodeType::Leaf64, s.off, entry);
+                gap_path = keep(path);
             }
         }
         // Everything replaced dies.
