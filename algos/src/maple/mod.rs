@@ -118,6 +118,11 @@ pub(crate) struct Writer {
     stats: WriteStats,
     /// Nodes allocated by `mas_nomem` without the lock, used by the next attempt.
     reserve: Vec<Shared<Node>>,
+    /// A walk buffer lent to each `MaState` and given back when it is dropped, so that
+    /// cursors do not allocate.
+    path_buf: Vec<write::Step>,
+    /// The write planner's reusable buffers.
+    scratch: write::Scratch,
 }
 
 // SAFETY: the reserve holds unpublished nodes owned by the writer alone.
@@ -517,6 +522,19 @@ impl<'a, T: Clone + Send + Sync + 'static> MapleGuard<'a, T> {
         self.guard.as_mut().expect("lock held")
     }
 
+    /// Lends the walk buffer to a new `MaState`.
+    pub(crate) fn take_path_buf(&mut self) -> Vec<write::Step> {
+        std::mem::take(&mut self.writer().path_buf)
+    }
+
+    /// Takes the walk buffer back from a dropped `MaState`.
+    pub(crate) fn return_path_buf(&mut self, mut buf: Vec<write::Step>) {
+        buf.clear();
+        if let Some(w) = self.guard.as_mut() {
+            w.path_buf = buf;
+        }
+    }
+
     /// Stores `entry` over `[first, last]` (insert: only if empty), with `mas_nomem`'s
     /// retry. Returns the range actually written (a NULL grows over adjacent NULLs).
     pub(crate) fn write(
@@ -537,7 +555,7 @@ impl<'a, T: Clone + Send + Sync + 'static> MapleGuard<'a, T> {
             }
             let seq = core.seq.load(Ordering::Relaxed);
             // SAFETY: the lock is held.
-            let plan = unsafe { core.plan(first, last, raw) };
+            let plan = unsafe { core.plan(first, last, raw, &mut self.writer().scratch) };
             let reserve = std::mem::take(&mut self.writer().reserve);
             match write::prealloc(&plan, reserve) {
                 Ok(nodes) => {
@@ -576,9 +594,9 @@ impl<'a, T: Clone + Send + Sync + 'static> MapleGuard<'a, T> {
             "maple: stale write plan: the tree changed after the walk (mas_nomem must walk again)"
         );
         core.seq.fetch_add(1, Ordering::Relaxed);
-        let stats = &mut self.guard.as_mut().expect("lock held").stats;
+        let w: &mut Writer = self.guard.as_mut().expect("lock held");
         // SAFETY: under the lock, the plan is current (checked above), nodes fit it.
-        unsafe { core.execute::<T>(plan, nodes, stats) };
+        unsafe { core.execute::<T>(plan, nodes, &mut w.stats, &mut w.scratch) };
     }
 
     /// True if any index of `[first, last]` holds an entry.

@@ -46,6 +46,13 @@ pub struct MaState<'g, 'a, T: Clone + Send + Sync + 'static> {
     reposition: bool,
 }
 
+impl<T: Clone + Send + Sync + 'static> Drop for MaState<'_, '_, T> {
+    fn drop(&mut self) {
+        let path = std::mem::take(&mut self.path);
+        self.guard.return_path_buf(path);
+    }
+}
+
 impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for MaState<'_, '_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MaState")
@@ -61,6 +68,7 @@ impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for MaState<'_, '_, T> {
 
 impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
     pub(crate) fn new(guard: &'g mut MapleGuard<'a, T>, first: u64, last: u64) -> Self {
+        let path = guard.take_path_buf();
         MaState {
             guard,
             index: first,
@@ -71,7 +79,7 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
             max: u64::MAX,
             offset: 0,
             end: 0,
-            path: Vec::new(),
+            path,
             path_seq: u64::MAX,
             reposition: false,
         }

@@ -118,16 +118,63 @@ pub(crate) struct Plan {
     pub last: u64,
 }
 
+/// Buffers the planner reuses from one write to the next, kept in the writer (the kernel
+/// plans in a `maple_big_node` on the stack): with them a write that changes one leaf in
+/// place allocates nothing but its entry.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    steps: Vec<Vec<Step>>,
+    items: Vec<Vec<Item>>,
+}
+
+impl Scratch {
+    /// An empty walk buffer.
+    fn steps(&mut self) -> Vec<Step> {
+        self.steps.pop().unwrap_or_default()
+    }
+
+    /// An empty item buffer.
+    fn items(&mut self) -> Vec<Item> {
+        self.items.pop().unwrap_or_default()
+    }
+
+    /// Takes a walk buffer back.
+    fn give_steps(&mut self, mut v: Vec<Step>) {
+        if self.steps.len() < 4 {
+            v.clear();
+            self.steps.push(v);
+        }
+    }
+
+    /// Takes an item buffer back.
+    fn give_items(&mut self, mut v: Vec<Item>) {
+        if self.items.len() < 4 {
+            v.clear();
+            self.items.push(v);
+        }
+    }
+}
+
 /// Reads the items of an existing node.
 ///
 /// # Safety
 /// `enode` is a live node of the tree, and the caller holds the tree's lock.
 pub(crate) unsafe fn items_of(enode: usize, min: u64, max: u64) -> Vec<Item> {
+    // SAFETY: the caller's guarantee.
+    unsafe { items_of_in(enode, min, max, Vec::new()) }
+}
+
+/// [`items_of`] into `out` (cleared first).
+///
+/// # Safety
+/// As for [`items_of`].
+unsafe fn items_of_in(enode: usize, min: u64, max: u64, mut out: Vec<Item>) -> Vec<Item> {
     let ty = node_type(enode);
     // SAFETY: the caller's guarantee.
     let n = unsafe { wnode(enode) };
     let end = n.data_end(ty, max);
-    let mut out = Vec::with_capacity(end + 1);
+    out.clear();
+    out.reserve(end + 1);
     let _ = min;
     for i in 0..=end {
         let last = if i == end {
@@ -272,7 +319,17 @@ impl Core {
     /// # Safety
     /// The caller holds the tree's lock and the tree has at least `depth + 1` levels.
     pub(crate) unsafe fn walk_to(&self, index: u64, depth: usize) -> Vec<Step> {
-        let mut path = Vec::with_capacity(depth + 1);
+        // SAFETY: the caller's guarantee.
+        unsafe { self.walk_to_in(index, depth, Vec::new()) }
+    }
+
+    /// [`Core::walk_to`] into `path` (cleared first).
+    ///
+    /// # Safety
+    /// As for [`Core::walk_to`].
+    unsafe fn walk_to_in(&self, index: u64, depth: usize, mut path: Vec<Step>) -> Vec<Step> {
+        path.clear();
+        path.reserve(depth + 1);
         let mut enode = self.root();
         let (mut min, mut max) = (0u64, u64::MAX);
         loop {
@@ -333,7 +390,13 @@ impl Core {
     ///
     /// # Safety
     /// The caller holds the tree's lock.
-    pub(crate) unsafe fn plan(&self, first: u64, last: u64, entry: usize) -> Plan {
+    pub(crate) unsafe fn plan(
+        &self,
+        first: u64,
+        last: u64,
+        entry: usize,
+        scratch: &mut Scratch,
+    ) -> Plan {
         let alloc = self.is_alloc();
         let rcu = self.in_rcu();
         let root = self.root();
@@ -392,6 +455,7 @@ impl Core {
                 last,
                 entry,
                 &mut plan.dead_entries,
+                Vec::new(),
             );
             plan.first = f;
             plan.last = l;
@@ -402,7 +466,7 @@ impl Core {
         let h = height as usize;
         let leaf = h - 1;
         // SAFETY: the lock is held and the tree has `h` levels.
-        let mut lpath = unsafe { self.walk_to(first, leaf) };
+        let mut lpath = unsafe { self.walk_to_in(first, leaf, scratch.steps()) };
         let l = *lpath.last().expect("non-empty path");
         // `mas_is_span_wr`: past the leaf, or NULL up to a leaf's end (not the rightmost).
         let spans = |s: &Step| last > s.max || (entry == 0 && last == s.max && s.max != u64::MAX);
@@ -423,7 +487,7 @@ impl Core {
             .as_ref()
             .map_or(l, |p| *p.last().expect("non-empty path"));
         // SAFETY: live nodes under the lock.
-        let litems = unsafe { items_of(l.enode, l.min, l.max) };
+        let litems = unsafe { items_of_in(l.enode, l.min, l.max, scratch.items()) };
 
         if l.enode == r.enode {
             // Exact fit: one whole non-NULL-merging slot.
@@ -436,6 +500,7 @@ impl Core {
                 }
                 plan.publish = Publish::ExactFit { path: lpath, entry };
                 plan.kind = Kind::ExactFit;
+                scratch.give_items(litems);
                 return plan;
             }
         }
@@ -457,6 +522,7 @@ impl Core {
             last,
             entry,
             &mut plan.dead_entries,
+            scratch.items(),
         );
         plan.first = f;
         plan.last = la;
@@ -473,6 +539,7 @@ impl Core {
             }
             plan.kind = Kind::Root;
             new_root(&mut plan, cur);
+            scratch.give_items(litems);
             return plan;
         }
 
@@ -494,8 +561,10 @@ impl Core {
                 path: lpath,
                 items: cur,
             };
+            scratch.give_items(litems);
             return plan;
         }
+        scratch.give_items(litems);
 
         // The general case: rebuild levels bottom-up.
         let mut rpath = rwalk.unwrap_or_else(|| lpath.clone());
@@ -760,6 +829,7 @@ impl Core {
         mut plan: Plan,
         nodes: Vec<Shared<Node>>,
         stats: &mut WriteStats,
+        scratch: &mut Scratch,
     ) {
         let rcu = self.in_rcu();
         let alloc = self.is_alloc();
@@ -800,7 +870,14 @@ impl Core {
         }
         // Publish. The walk is kept only where gaps are tracked.
         let mut gap_path: Option<Vec<Step>> = None;
-        let keep = |path: Vec<Step>| alloc.then_some(path);
+        let mut keep = |path: Vec<Step>| {
+            if alloc {
+                Some(path)
+            } else {
+                scratch.give_steps(path);
+                None
+            }
+        };
         let publish = std::mem::replace(&mut plan.publish, Publish::Root(0));
         match publish {
             Publish::Root(v) => {
@@ -831,6 +908,7 @@ impl Core {
                 // SAFETY: live under the lock; not in RCU mode, so no reader can see it.
                 write_node(unsafe { wnode(s.enode) }, NodeType::Leaf64, &items, s.max);
                 gap_path = keep(path);
+                scratch.give_items(items);
             }
             Publish::ExactFit { path, entry } => {
                 let s = *path.last().expect("a leaf");
@@ -860,6 +938,7 @@ impl Core {
             if let Some(path) = gap_path {
                 // SAFETY: the path's nodes are live (only the published child changed).
                 unsafe { update_gaps(&path) };
+                scratch.give_steps(path);
             }
         }
         match plan.kind {
@@ -1035,8 +1114,10 @@ fn overlay(
     last: u64,
     entry: usize,
     dead: &mut Vec<usize>,
+    mut out: Vec<Item>,
 ) -> (Vec<Item>, u64, u64) {
-    let mut out: Vec<Item> = Vec::with_capacity(litems.len() + 2);
+    out.clear();
+    out.reserve(litems.len() + 2);
     let mut split_left: Option<usize> = None;
     for (i, (start, it)) in starts(litems, lmin).enumerate() {
         if it.last < first {
