@@ -42,6 +42,33 @@ fn clean_slot(w: usize) -> usize {
     (w >> 3) % CLEAN_WORDS
 }
 
+/// The word that `[addr, addr + len)` lies in, if the access fits in one (non-null) word:
+/// the only accesses the clean-word cache answers.
+fn cacheable_word(addr: usize, len: usize) -> Option<usize> {
+    let word = addr & !7;
+    (word != 0 && len <= 8 && addr - word + len <= 8).then_some(word)
+}
+
+/// True if `word` is cached as clean.
+fn cached_clean(word: Option<usize>) -> bool {
+    word.is_some_and(|w| CLEAN[clean_slot(w)].load(Ordering::Acquire) == w)
+}
+
+/// Caches `word` if it lies wholly inside `r` (so no other region shares it) and is clean
+/// there. Call under the registry lock (shared or exclusive), so that no change can come
+/// between the test and the entry.
+fn cache_if_clean(r: &Region, word: Option<usize>) {
+    let Some(w) = word else { return };
+    let base = r.meta.base();
+    if r.freed.is_none()
+        && w >= base
+        && w - base + 8 <= r.meta.len()
+        && r.meta.is_clean(w - base, 8)
+    {
+        CLEAN[clean_slot(w)].store(w, Ordering::Release);
+    }
+}
+
 /// Drops the cache entries of the words overlapping `[addr, addr + len)` (call with the
 /// write lock held).
 fn forget_words(addr: usize, len: usize) {
@@ -116,25 +143,13 @@ pub fn is_tracked(addr: usize) -> bool {
 /// Marks `[addr, addr + len)` initialized. Untracked memory is ignored.
 pub fn unpoison(addr: usize, len: usize) {
     // A word known clean stays clean.
-    let word = addr & !7;
-    let in_word = len <= 8 && addr - word + len <= 8;
-    if in_word && word != 0 && CLEAN[clean_slot(word)].load(Ordering::Acquire) == word {
+    let word = cacheable_word(addr, len);
+    if cached_clean(word) {
         return;
     }
     with_region(addr, len, |r, off| {
         r.meta.unpoison(off, len);
-        // A whole word of a live region that is clean now goes into the cache (under the
-        // write lock, so nothing can poison it in between).
-        let woff = word.wrapping_sub(r.meta.base());
-        if in_word
-            && word != 0
-            && r.freed.is_none()
-            && word >= r.meta.base()
-            && woff + 8 <= r.meta.len()
-            && r.meta.is_clean(woff, 8)
-        {
-            CLEAN[clean_slot(word)].store(word, Ordering::Release);
-        }
+        cache_if_clean(r, word);
     });
 }
 
@@ -214,12 +229,10 @@ pub fn check(addr: usize, len: usize) -> Vec<Run> {
 #[track_caller]
 pub fn check_in(addr: usize, len: usize, function: Option<&'static str>) -> Vec<Run> {
     // Fastest path: an access inside one word found clean before.
-    let word = addr & !7;
-    let in_word = len <= 8 && addr - word + len <= 8;
-    if in_word && word != 0 && CLEAN[clean_slot(word)].load(Ordering::Acquire) == word {
+    let word = cacheable_word(addr, len);
+    if cached_clean(word) {
         return Vec::new();
     }
-
     // Fast path under the shared lock: clean memory in a live region reports nothing.
     {
         let g = regions().read().unwrap_or_else(|e| e.into_inner());
@@ -231,18 +244,8 @@ pub fn check_in(addr: usize, len: usize, function: Option<&'static str>) -> Vec<
                     true
                 } else {
                     let clean = r.freed.is_none() && r.meta.is_clean(off, len);
-                    // Cache only a whole word inside this region (so no other region can
-                    // share it) that is clean as a whole; under the shared lock, so no
-                    // change can come between the test and the entry.
-                    let woff = word.wrapping_sub(r.meta.base());
-                    if clean
-                        && in_word
-                        && word != 0
-                        && word >= r.meta.base()
-                        && woff + 8 <= r.meta.len()
-                        && r.meta.is_clean(woff, 8)
-                    {
-                        CLEAN[clean_slot(word)].store(word, Ordering::Release);
+                    if clean {
+                        cache_if_clean(r, word);
                     }
                     clean
                 }

@@ -8,7 +8,7 @@
 //! `mas_prev` and their `*_setup` helpers.
 
 use super::node::{is_node, node_type, wentry, wnode, NodeType};
-use super::write::{items_of, starts, Item, Step};
+use super::write::{descend, items_of, starts, Item, Step};
 use super::{Core, MapleError, MapleGuard};
 
 /// Where a maple state is (`enum maple_status`).
@@ -200,47 +200,21 @@ impl<'g, 'a, T: Clone + Send + Sync + 'static> MaState<'g, 'a, T> {
             }
             self.path.pop();
         }
-        let (mut enode, mut min, mut max) = match self.path.pop() {
+        let from = match self.path.pop() {
             Some(s) => (s.enode, s.min, s.max),
             None => (core.root(), 0, u64::MAX),
         };
-        loop {
-            debug_assert!(is_node(enode));
-            let ty = node_type(enode);
-            // SAFETY: under the lock, and the path is from the current tree (checked
-            // through the sequence number above), so every node on it is live.
-            let n = unsafe { wnode(enode) };
-            let end = n.data_end(ty, max);
-            let mut off = 0;
-            while off < end && n.pivot(ty, off) < index {
-                off += 1;
-            }
-            self.path.push(Step {
-                enode,
-                min,
-                max,
-                off,
-            });
-            if ty.is_leaf() {
-                self.node = enode;
-                self.min = min;
-                self.max = max;
-                self.offset = off;
-                self.end = end;
-                self.status = Status::Active;
-                return;
-            }
-            let cmin = if off == 0 {
-                min
-            } else {
-                n.pivot(ty, off - 1) + 1
-            };
-            let cmax = if off < end { n.pivot(ty, off) } else { max };
-            enode = n.slot(ty, off);
-            super::node::prefetch(enode);
-            min = cmin;
-            max = cmax;
-        }
+        // SAFETY: under the lock, and the path is from the current tree (checked through
+        // the sequence number above), so every node on it is live; `from` covers `index`.
+        unsafe { descend(&mut self.path, from, index, usize::MAX) };
+        let s = *self.path.last().expect("a leaf");
+        self.node = s.enode;
+        self.min = s.min;
+        self.max = s.max;
+        self.offset = s.off;
+        // SAFETY: as above.
+        self.end = unsafe { wnode(s.enode) }.data_end(NodeType::Leaf64, s.max);
+        self.status = Status::Active;
     }
 
     /// `mas_state_walk` from the start: sets the status, and for an active state the

@@ -372,27 +372,19 @@ fn miri_smoke() {
 fn value_entries_and_boxed_entries_round_trip() {
     use super::node::is_value;
     fn slot_of<T: Clone + Send + Sync + 'static>(mt: &MapleTree<T>, index: u64) -> usize {
-        let g = mt.lock();
-        let _ = &g;
-        let root = mt.core.root.load(crate::sync::atomic::Ordering::Acquire);
+        let _g = mt.lock();
+        let core = &mt.core;
+        let root = core.root();
         if !super::node::is_node(root) {
             return root;
         }
-        let mut enode = root;
-        loop {
-            let ty = super::node::node_type(enode);
-            // SAFETY: under the lock.
-            let n = unsafe { super::node::wnode(enode) };
-            let mut off = 0;
-            while off < ty.pivots() && n.pivot(ty, off) < index {
-                off += 1;
-            }
-            let slot = n.slot(ty, off);
-            if ty.is_leaf() {
-                return slot;
-            }
-            enode = slot;
-        }
+        let h = mt.height() as usize;
+        // SAFETY: under the lock, and the tree has `h` levels.
+        let s = *unsafe { core.walk_to(index, h - 1) }
+            .last()
+            .expect("a leaf");
+        // SAFETY: as above.
+        unsafe { super::node::wnode(s.enode) }.slot(super::node::NodeType::Leaf64, s.off)
     }
     fn check<T: Clone + Send + Sync + PartialEq + std::fmt::Debug + 'static>(vals: &[(T, bool)]) {
         for rcu in [false, true] {

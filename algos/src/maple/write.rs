@@ -155,6 +155,52 @@ impl Scratch {
     }
 }
 
+/// The walk toward `index` from `from` (an encoded node and its limits), one step per level
+/// appended to `path`, until `path` holds `depth + 1` steps or reaches a leaf. Each child
+/// is prefetched whole before its pivots are read.
+///
+/// # Safety
+/// The caller holds the tree's lock, `from` is a live node of the tree that covers `index`,
+/// and the tree has `depth + 1` levels (or `depth` is past the leaves).
+pub(crate) unsafe fn descend(
+    path: &mut Vec<Step>,
+    from: (usize, u64, u64),
+    index: u64,
+    depth: usize,
+) {
+    let (mut enode, mut min, mut max) = from;
+    loop {
+        debug_assert!(is_node(enode));
+        let ty = node_type(enode);
+        // SAFETY: under the lock every node reachable from the root is live.
+        let n = unsafe { wnode(enode) };
+        let end = n.data_end(ty, max);
+        let mut off = 0;
+        while off < end && n.pivot(ty, off) < index {
+            off += 1;
+        }
+        path.push(Step {
+            enode,
+            min,
+            max,
+            off,
+        });
+        if path.len() > depth || ty.is_leaf() {
+            return;
+        }
+        let cmin = if off == 0 {
+            min
+        } else {
+            n.pivot(ty, off - 1) + 1
+        };
+        let cmax = if off < end { n.pivot(ty, off) } else { max };
+        enode = n.slot(ty, off);
+        node::prefetch(enode);
+        min = cmin;
+        max = cmax;
+    }
+}
+
 /// Reads the items of an existing node.
 ///
 /// # Safety
@@ -330,38 +376,9 @@ impl Core {
     unsafe fn walk_to_in(&self, index: u64, depth: usize, mut path: Vec<Step>) -> Vec<Step> {
         path.clear();
         path.reserve(depth + 1);
-        let mut enode = self.root();
-        let (mut min, mut max) = (0u64, u64::MAX);
-        loop {
-            debug_assert!(is_node(enode));
-            let ty = node_type(enode);
-            // SAFETY: under the lock every node reachable from the root is live.
-            let n = unsafe { wnode(enode) };
-            let end = n.data_end(ty, max);
-            let mut off = 0;
-            while off < end && n.pivot(ty, off) < index {
-                off += 1;
-            }
-            let cmax = if off < end { n.pivot(ty, off) } else { max };
-            let cmin = if off == 0 {
-                min
-            } else {
-                n.pivot(ty, off - 1) + 1
-            };
-            path.push(Step {
-                enode,
-                min,
-                max,
-                off,
-            });
-            if path.len() > depth || ty.is_leaf() {
-                return path;
-            }
-            enode = n.slot(ty, off);
-            node::prefetch(enode);
-            min = cmin;
-            max = cmax;
-        }
+        // SAFETY: the caller's guarantee.
+        unsafe { descend(&mut path, (self.root(), 0, u64::MAX), index, depth) };
+        path
     }
 
     /// The limits of slot `off` of the node at `s`.
