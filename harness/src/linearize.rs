@@ -15,7 +15,9 @@ use std::hash::Hash;
 /// One completed operation of a history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event<Op, Ret> {
-    /// The thread that ran it (0 for init/post operations run alone).
+    /// The column it belongs to: in a scenario 0 is `init`, `1..=n` the threads and `n + 1`
+    /// `post`; in the sequential engine 0 is the interrupted operation and 1 the nested
+    /// interrupt operations.
     pub thread: usize,
     /// The operation.
     pub op: Op,
@@ -30,7 +32,9 @@ pub struct Event<Op, Ret> {
 /// Why a history is not linearizable.
 #[derive(Debug, Clone)]
 pub struct NotLinearizable {
-    /// Indexes (into the checked events) of the longest prefix the search could linearize.
+    /// A witness: indexes (into the checked events) of the longest prefix the search could
+    /// linearize, in the order it linearized them. Applying these operations to the initial
+    /// model in this order gives every recorded result.
     pub longest_prefix: Vec<usize>,
     /// The operations that could come next after that prefix, each with the result the model
     /// gives there: none of them matches what the structure returned.
@@ -41,8 +45,32 @@ pub struct NotLinearizable {
     pub partition: Option<u64>,
 }
 
+/// The search ran out of its step budget before it either found a linearization or
+/// exhausted every order: the history may or may not be linearizable. Not a bug report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inconclusive {
+    /// Search steps taken (the budget).
+    pub steps: u64,
+    /// Events in the (partition of the) history.
+    pub events: usize,
+    /// The partition key whose search ran out, if the history was partitioned.
+    pub partition: Option<u64>,
+}
+
+/// Why [`check`] did not return final states.
+#[derive(Debug, Clone)]
+pub enum LinError {
+    /// Every order was tried and none matches: a bug.
+    NotLinearizable(NotLinearizable),
+    /// The step budget ran out first: no verdict.
+    Inconclusive(Inconclusive),
+}
+
 /// Bound on the size of one (partition of a) history.
 pub const MAX_EVENTS: usize = 128;
+
+/// Search steps [`check`] may take before it answers [`LinError::Inconclusive`].
+pub const STEP_BUDGET: u64 = 2_000_000;
 
 struct Search<'a, M, Op, Ret, S, E> {
     events: &'a [Event<Op, Ret>],
@@ -52,8 +80,12 @@ struct Search<'a, M, Op, Ret, S, E> {
     seen: HashSet<(u128, M)>,
     finals: Vec<M>,
     want_all: bool,
-    best: (u32, u128, Option<M>),
+    /// The order linearized so far on the current search path.
+    path: Vec<usize>,
+    /// The longest path seen, with the model state after it.
+    best: (Vec<usize>, Option<M>),
     budget: u64,
+    ran_out: bool,
 }
 
 impl<M, Op, Ret, S, E> Search<'_, M, Op, Ret, S, E>
@@ -71,11 +103,11 @@ where
             }
             return !self.want_all;
         }
-        let depth = done.count_ones();
-        if depth > self.best.0 || self.best.2.is_none() {
-            self.best = (depth, done, Some(model.clone()));
+        if self.path.len() > self.best.0.len() || self.best.1.is_none() {
+            self.best = (self.path.clone(), Some(model.clone()));
         }
         if self.budget == 0 {
+            self.ran_out = true;
             return false;
         }
         self.budget -= 1;
@@ -99,7 +131,10 @@ where
                 continue;
             }
             self.seen.insert(key.clone());
-            if self.dfs(done | bit, key.1) {
+            self.path.push(i);
+            let found = self.dfs(done | bit, key.1);
+            self.path.pop();
+            if found {
                 return true;
             }
         }
@@ -115,14 +150,33 @@ pub type Finals<M> = Vec<M>;
 /// `step` applies an operation to the model and returns the model's result; `eq` compares a
 /// model result with a real one. With `want_all`, every distinct final model state is
 /// returned (the sequential engine uses this when interrupts make the order of two
-/// operations ambiguous); otherwise the search stops at the first linearization.
+/// operations ambiguous); otherwise the search stops at the first linearization. A search
+/// that runs out of [`STEP_BUDGET`] before it finds one answers
+/// [`LinError::Inconclusive`], never a false "not linearizable".
 pub fn check<M, Op, Ret>(
     init: &M,
     events: &[Event<Op, Ret>],
     step: impl Fn(&mut M, &Op) -> Ret,
     eq: impl Fn(&Ret, &Ret) -> bool,
     want_all: bool,
-) -> Result<Finals<M>, NotLinearizable>
+) -> Result<Finals<M>, LinError>
+where
+    M: Clone + Eq + Hash + Debug,
+    Op: Debug,
+    Ret: Debug,
+{
+    check_with_budget(init, events, step, eq, want_all, STEP_BUDGET)
+}
+
+/// [`check`] with an explicit step budget.
+pub fn check_with_budget<M, Op, Ret>(
+    init: &M,
+    events: &[Event<Op, Ret>],
+    step: impl Fn(&mut M, &Op) -> Ret,
+    eq: impl Fn(&Ret, &Ret) -> bool,
+    want_all: bool,
+    budget: u64,
+) -> Result<Finals<M>, LinError>
 where
     M: Clone + Eq + Hash + Debug,
     Op: Debug,
@@ -146,21 +200,27 @@ where
         seen: HashSet::new(),
         finals: Vec::new(),
         want_all,
-        best: (0, 0, None),
-        budget: 2_000_000,
+        path: Vec::new(),
+        best: (Vec::new(), None),
+        budget,
+        ran_out: false,
     };
     s.dfs(0, init.clone());
-    if !s.finals.is_empty() {
+    // With `want_all`, finals found before the budget ran out may not be all of them.
+    let complete = !(want_all && s.ran_out);
+    if complete && !s.finals.is_empty() {
         return Ok(s.finals);
     }
-    let (_, done, model) = s.best;
+    if s.ran_out {
+        return Err(LinError::Inconclusive(Inconclusive {
+            steps: budget,
+            events: events.len(),
+            partition: None,
+        }));
+    }
+    let (prefix, model) = s.best;
     let model = model.unwrap_or_else(|| init.clone());
-    // Reconstruct an order for the prefix: by call time is a valid witness only if the
-    // search found it, so re-run a cheap greedy replay of the recorded set in call order.
-    let mut prefix: Vec<usize> = (0..events.len())
-        .filter(|i| done & (1u128 << i) != 0)
-        .collect();
-    prefix.sort_by_key(|&i| events[i].call);
+    let done: u128 = prefix.iter().fold(0, |d, &i| d | (1u128 << i));
     let min_ret = (0..events.len())
         .filter(|i| done & (1u128 << i) == 0)
         .map(|i| events[i].ret_at)
@@ -180,12 +240,12 @@ where
             )
         })
         .collect();
-    Err(NotLinearizable {
+    Err(LinError::NotLinearizable(NotLinearizable {
         longest_prefix: prefix,
         stuck,
         model_at_stuck: format!("{model:?}"),
         partition: None,
-    })
+    }))
 }
 
 /// Checks a history, splitting it by `partition` when every operation has a key. Returns
@@ -196,7 +256,7 @@ pub fn check_partitioned<M, Op, Ret>(
     partition: impl Fn(&Op) -> Option<u64>,
     step: impl Fn(&mut M, &Op) -> Ret,
     eq: impl Fn(&Ret, &Ret) -> bool,
-) -> Result<(), NotLinearizable>
+) -> Result<(), LinError>
 where
     M: Clone + Eq + Hash + Debug,
     Op: Debug + Clone,
@@ -212,11 +272,18 @@ where
     for k in distinct {
         let idx: Vec<usize> = (0..events.len()).filter(|&i| keys[i] == k).collect();
         let sub: Vec<Event<Op, Ret>> = idx.iter().map(|&i| events[i].clone()).collect();
-        if let Err(mut e) = check(init, &sub, &step, &eq, false) {
-            e.longest_prefix = e.longest_prefix.iter().map(|&i| idx[i]).collect();
-            e.stuck = e.stuck.into_iter().map(|(i, s)| (idx[i], s)).collect();
-            e.partition = Some(k);
-            return Err(e);
+        match check(init, &sub, &step, &eq, false) {
+            Ok(_) => {}
+            Err(LinError::NotLinearizable(mut e)) => {
+                e.longest_prefix = e.longest_prefix.iter().map(|&i| idx[i]).collect();
+                e.stuck = e.stuck.into_iter().map(|(i, s)| (idx[i], s)).collect();
+                e.partition = Some(k);
+                return Err(LinError::NotLinearizable(e));
+            }
+            Err(LinError::Inconclusive(mut e)) => {
+                e.partition = Some(k);
+                return Err(LinError::Inconclusive(e));
+            }
         }
     }
     Ok(())
@@ -279,7 +346,9 @@ mod tests {
             ev(1, Reg::Write(1), None, 0, 1),
             ev(2, Reg::Read, Some(0), 2, 3),
         ];
-        let e = check(&0, &h, step, |a, b| a == b, false).unwrap_err();
+        let Err(LinError::NotLinearizable(e)) = check(&0, &h, step, |a, b| a == b, false) else {
+            panic!("a stale read must be rejected")
+        };
         assert_eq!(e.longest_prefix, vec![0]);
         assert_eq!(e.stuck.len(), 1);
         assert!(e.stuck[0].1.contains("the model says Some(1)"), "{e:?}");
@@ -310,5 +379,43 @@ mod tests {
         };
         assert!(check_partitioned(&0, &h, key, step, |a, b| a == b).is_ok());
         assert!(check(&0, &h, step, |a, b| a == b, false).is_err());
+    }
+
+    #[test]
+    fn an_exhausted_budget_is_inconclusive_not_a_bug() {
+        // Four overlapping writes and a read of the last value: linearizable, but a budget
+        // of one step cannot find the order.
+        let mut h: Vec<_> = (0..4u8)
+            .map(|v| ev(1 + usize::from(v), Reg::Write(v), None, u64::from(v), 10))
+            .collect();
+        h.push(ev(5, Reg::Read, Some(0), 11, 12));
+        assert!(check(&0, &h, step, |a, b| a == b, false).is_ok());
+        match check_with_budget(&0, &h, step, |a, b| a == b, false, 1) {
+            Err(LinError::Inconclusive(i)) => assert_eq!((i.steps, i.events), (1, 5)),
+            other => panic!("expected Inconclusive, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_longest_prefix_is_a_witness_in_linearization_order() {
+        // Write(1) is called after Write(2) but linearizes first (it returns before the
+        // read that sees 2); a final read of 7 is impossible. The witness must list the
+        // prefix in an order that replays on the model, not in call order.
+        let h = vec![
+            ev(1, Reg::Write(2), None, 0, 5),
+            ev(2, Reg::Write(1), None, 1, 2),
+            ev(2, Reg::Read, Some(2), 6, 7),
+            ev(1, Reg::Read, Some(7), 8, 9),
+        ];
+        let Err(LinError::NotLinearizable(e)) = check(&0, &h, step, |a, b| a == b, false) else {
+            panic!("reading 7 is impossible")
+        };
+        assert_eq!(e.longest_prefix, vec![1, 0, 2]);
+        let mut m = 0;
+        for &i in &e.longest_prefix {
+            assert_eq!(step(&mut m, &h[i].op), h[i].ret, "the witness replays");
+        }
+        assert_eq!(e.model_at_stuck, "2");
+        assert_eq!(e.stuck.len(), 1);
     }
 }

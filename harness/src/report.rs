@@ -33,6 +33,8 @@ pub struct Failure {
     pub table: Option<String>,
     /// The schedule that exposes the bug, if a schedule engine found it (hex bytes).
     pub schedule: Option<String>,
+    /// The failing interleaving rendered per thread, if a schedule engine found it.
+    pub interleaving: Option<String>,
     /// How to reproduce it.
     pub repro: Option<Repro>,
 }
@@ -54,6 +56,7 @@ impl Failure {
             decoded: String::new(),
             table: None,
             schedule: None,
+            interleaving: None,
             repro: None,
         }
     }
@@ -102,7 +105,7 @@ impl Failure {
                 }
                 let _ = writeln!(
                     s,
-                    "    ];\n    harness::engine::proptest::expect_pass({:?}, &chunks);",
+                    "    ];\n    harness::registry::expect_pass_chunks({:?}, &chunks);",
                     self.target
                 );
                 s
@@ -127,6 +130,9 @@ impl Failure {
         }
         if let Some(t) = &self.table {
             let _ = writeln!(s, "\n{}", t.trim_end());
+        }
+        if let Some(il) = &self.interleaving {
+            let _ = writeln!(s, "\n{}", il.trim_end());
         }
         if let Some(sch) = &self.schedule {
             let _ = writeln!(s, "\nschedule (hex, replayable): {sch}");

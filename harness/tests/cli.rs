@@ -1,6 +1,6 @@
 //! Integration tests of the `mmcheck` command (never `campaign` or `mutants`: too slow).
 
-use harness::registry::{self, EngineKind};
+use harness::registry::{self, TargetKind};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -50,7 +50,7 @@ fn list_names_every_target() {
             .lines()
             .find(|l| l.split_whitespace().next() == Some(t.name()))
             .unwrap_or_else(|| panic!("{} missing from:\n{out}", t.name()));
-        assert!(line.contains(t.engine().as_str()), "{line}");
+        assert!(line.contains(t.kind().as_str()), "{line}");
     }
 }
 
@@ -58,7 +58,7 @@ fn list_names_every_target() {
 fn replay_of_sequential_targets_passes_on_the_committed_corpus() {
     let seq: Vec<&str> = registry::all()
         .iter()
-        .filter(|t| t.engine() == EngineKind::Sequential)
+        .filter(|t| t.kind() == TargetKind::Sequential)
         .map(|t| t.name())
         .collect();
     let mut args = vec!["replay"];
@@ -90,11 +90,9 @@ fn bad_budgets_and_engines_are_usage_errors() {
 fn check_of_the_correct_counter_passes() {
     let o = mmcheck(&["check", "counter", "--iterations", "50"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(
-        text(&o.stdout).contains("no failure"),
-        "{}",
-        text(&o.stdout)
-    );
+    let out = text(&o.stdout);
+    assert!(out.contains("no failure"), "{out}");
+    assert!(out.contains("50 of 50 inputs decoded"), "{out}");
     let o = mmcheck(&[
         "check",
         "counter",
@@ -107,16 +105,54 @@ fn check_of_the_correct_counter_passes() {
 }
 
 #[test]
-fn missing_corpus_dir_is_zero_files() {
+fn a_missing_corpus_dir_is_a_one_line_error() {
+    // One rule everywhere (`harness::corpus`): a registry target must have a corpus.
     let root = scratch_root("missing");
-    let o = in_root(&root, &["replay", "counter"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(
-        text(&o.stdout).contains("0 passed, 0 failed"),
-        "{}",
-        text(&o.stdout)
-    );
+    assert_one_line_error(&in_root(&root, &["replay", "counter"]));
     let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn seed_writes_decodable_inputs_in_the_target_framing() {
+    let root = scratch_root("seed");
+    for (t, n) in [("counter", "3"), ("counter_sched", "2")] {
+        std::fs::create_dir_all(root.join("corpus").join(t)).expect("mkdir");
+        let o = in_root(&root, &["seed", t, "--count", n, "--seed", "5"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let files = harness::corpus::files(&root, t).expect("corpus");
+        assert_eq!(files.len().to_string(), n, "{files:?}");
+        for f in &files {
+            let data = std::fs::read(f).expect("read");
+            match registry::run(t, &data) {
+                Ok(()) | Err(registry::RunError::Unavailable(_)) => {}
+                Err(e) => panic!("{}: {e}", f.display()),
+            }
+            if t.ends_with("_sched") {
+                harness::target::split_input(&data).expect("2-byte framing");
+            }
+        }
+    }
+    // Numbering continues after the existing seeds.
+    let o = in_root(&root, &["seed", "counter", "--count", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(root.join("corpus/counter/seed-03").is_file());
+    assert_one_line_error(&in_root(&root, &["seed", "nope"]));
+    assert_one_line_error(&in_root(&root, &["seed", "counter", "--count", "0"]));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn check_rejects_an_engine_that_does_not_fit_the_target() {
+    assert_one_line_error(&mmcheck(&["check", "counter", "--engine", "sched-pct"]));
+    assert_one_line_error(&mmcheck(&[
+        "check",
+        "counter_sched",
+        "--engine",
+        "seq-random",
+    ]));
+    assert_one_line_error(&mmcheck(&["check", "counter", "--engine", "fuzz"]));
+    assert_one_line_error(&mmcheck(&["check", "counter", "--engine", "loom"]));
+    assert_one_line_error(&mmcheck(&["mutants", "--engines", "bogus"]));
 }
 
 #[test]

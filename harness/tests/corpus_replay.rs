@@ -1,12 +1,13 @@
 //! Regression-corpus replay: every file of `corpus/<target>/` for every registered target
-//! runs through exactly the code path of the fuzz target (`registry::run`).
+//! runs through exactly the code path of the fuzz target, regression files (`regress-*`)
+//! strictly ([`harness::corpus`] has the rules).
 //!
-//! Schedule targets need the shuttle backend. In a default build this test re-runs itself
-//! once as `cargo test -p harness --features shuttle --test corpus_replay` (in its own target
-//! directory, `target/shuttle`), so plain `cargo test` still replays every file of every
-//! target.
+//! Schedule targets need the shuttle backend: this file replays them in the
+//! `--features shuttle` build (`cargo test -p harness --features shuttle`, which `ci/test.sh`
+//! runs); the default build replays the sequential targets and checks that every schedule
+//! file at least decodes.
 
-use harness::registry::{self, EngineKind, RunError};
+use harness::registry::{self, RunError, TargetKind};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -16,55 +17,45 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Replays the corpus of every target the current build can run; returns failure lines.
-fn replay(engine: Option<EngineKind>) -> (usize, Vec<String>) {
-    let mut passed = 0;
+#[test]
+fn every_corpus_file_of_this_build_passes() {
+    let (mut passed, mut decoded_only) = (0, 0);
     let mut failed = Vec::new();
     for t in registry::all() {
-        if engine.is_some_and(|e| e != t.engine()) {
-            continue;
-        }
-        let dir = root().join("corpus").join(t.name());
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            failed.push(format!("{}: no corpus directory", dir.display()));
-            continue;
+        let files = match harness::corpus::files(&root(), t.name()) {
+            Ok(f) if f.is_empty() => {
+                failed.push(format!("{}: empty corpus", t.name()));
+                continue;
+            }
+            Ok(f) => f,
+            Err(e) => {
+                failed.push(e);
+                continue;
+            }
         };
-        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        files.sort();
-        if files.is_empty() {
-            failed.push(format!("{}: empty corpus", dir.display()));
-        }
         for f in files {
-            let data = match std::fs::read(&f) {
-                Ok(d) => d,
-                Err(e) => {
-                    failed.push(format!("{}: cannot read: {e}", f.display()));
-                    continue;
-                }
-            };
-            match t.run_input(&data) {
+            if harness::corpus::is_regression(&f) && !harness::corpus::note_of(&f).is_file() {
+                failed.push(format!(
+                    "{}: a regression input needs a note ({}) saying what bug it pins",
+                    f.display(),
+                    harness::corpus::note_of(&f).display()
+                ));
+            }
+            match harness::corpus::replay_file(t.as_ref(), &f) {
                 Ok(()) => passed += 1,
-                Err(RunError::Decode(e)) => {
-                    failed.push(format!("{}: cannot decode: {e}", f.display()))
+                // The default build decodes schedule inputs but cannot run them.
+                Err(RunError::Unavailable(_))
+                    if t.kind() == TargetKind::Schedule && !cfg!(feature = "shuttle") =>
+                {
+                    decoded_only += 1
                 }
-                Err(RunError::Unavailable(e)) => failed.push(format!("{}: {e}", f.display())),
                 Err(RunError::Failure(fl)) => {
                     failed.push(format!("{}: {}\n{}", f.display(), fl.title(), fl.render()))
                 }
+                Err(e) => failed.push(format!("{}: {e}", f.display())),
             }
         }
     }
-    (passed, failed)
-}
-
-#[test]
-fn every_corpus_file_of_this_build_passes() {
-    let engine = if cfg!(feature = "shuttle") {
-        None
-    } else {
-        Some(EngineKind::Sequential)
-    };
-    let (passed, failed) = replay(engine);
     assert!(
         failed.is_empty(),
         "{} passed, {} failed:\n{}",
@@ -73,37 +64,11 @@ fn every_corpus_file_of_this_build_passes() {
         failed.join("\n")
     );
     assert!(passed > 0, "no corpus file was replayed");
-}
-
-#[test]
-fn schedule_corpora_replay_under_shuttle() {
     if cfg!(feature = "shuttle") {
-        // This build replays them directly in the test above.
-        return;
+        assert_eq!(decoded_only, 0);
+    } else {
+        assert!(decoded_only > 0, "no schedule-target file was decoded");
     }
-    if std::env::var_os("MMCHECK_NO_NESTED_REPLAY").is_some() {
-        // The caller (ci/test.sh) replays them with `--features shuttle` itself.
-        return;
-    }
-    let status = std::process::Command::new(env!("CARGO"))
-        .args([
-            "test",
-            "-q",
-            "-p",
-            "harness",
-            "--features",
-            "shuttle",
-            "--test",
-            "corpus_replay",
-        ])
-        .env("CARGO_TARGET_DIR", root().join("target").join("shuttle"))
-        .current_dir(root())
-        .status()
-        .expect("cargo runs");
-    assert!(
-        status.success(),
-        "schedule-target corpus replay failed (see output above)"
-    );
 }
 
 #[test]
@@ -112,5 +77,17 @@ fn a_corrupt_schedule_input_is_reported_as_undecodable() {
     match t.run_input(&[200, 0, 1, 2]) {
         Err(RunError::Decode(e)) => assert!(e.contains("header says 200"), "{e}"),
         other => panic!("corrupt input accepted: {other:?}"),
+    }
+}
+
+#[test]
+fn an_unknown_target_is_an_error_not_a_skipped_input() {
+    match registry::run("no_such_target", &[1, 2, 3]) {
+        Err(RunError::UnknownTarget(e)) => assert!(e.contains("no_such_target"), "{e}"),
+        other => panic!("an unknown target must not pass or skip: {other:?}"),
+    }
+    match registry::replay("no_such_target", &[]) {
+        Err(RunError::UnknownTarget(_)) => {}
+        other => panic!("{other:?}"),
     }
 }

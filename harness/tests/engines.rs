@@ -4,7 +4,7 @@
 
 use harness::engine::random::Budget;
 use harness::engine::{proptest, sequential};
-use harness::registry::{DynTarget, RunError, ScheduleKind, Sequential};
+use harness::registry::{DynTarget, Engine, RunError, Sequential};
 use harness::report::Repro;
 use harness::target::{FaultSpec, IrqKind, IrqSpec, SeqInput};
 use harness::targets::counter::{CounterBug, CounterOp, CounterTarget};
@@ -13,6 +13,7 @@ use harness::targets::stack::{StackBug, StackOp, StackTarget};
 fn seq(bug: CounterBug) -> Sequential<CounterTarget> {
     Sequential {
         target: CounterTarget::new("counter", bug),
+        algo: "test",
         about: "",
     }
 }
@@ -20,8 +21,9 @@ fn seq(bug: CounterBug) -> Sequential<CounterTarget> {
 #[test]
 fn sequential_random_catches_off_by_one_and_passes_correct() {
     let f = seq(CounterBug::AddOffByOne)
-        .check(Budget::iterations(20_000), 1, ScheduleKind::Random)
-        .expect_err("the off-by-one must be found");
+        .check(Budget::iterations(20_000), 1, Engine::SeqRandom)
+        .expect_err("the off-by-one must be found")
+        .expect_failure();
     assert_eq!(
         f.title(),
         "INVARIANT: structure and model disagree in counter::Add",
@@ -38,9 +40,14 @@ fn sequential_random_catches_off_by_one_and_passes_correct() {
     }
     assert!(seq(CounterBug::None).run_input(&bytes).is_ok());
     let stats = seq(CounterBug::None)
-        .check(Budget::iterations(20_000), 1, ScheduleKind::Random)
+        .check(Budget::iterations(20_000), 1, Engine::SeqRandom)
         .expect("correct counter passes");
-    assert_eq!(stats.inputs, 20_000);
+    // Counts of work done: every input decoded (the decoder takes any bytes), and random
+    // bytes give many operations per input (a decoder that yields empty inputs would not).
+    assert_eq!(stats.decoded, 20_000);
+    assert!(stats.inputs >= stats.decoded);
+    assert!(stats.ops > 10 * stats.decoded, "{stats:?}");
+    assert_eq!(stats.executions, stats.decoded);
 }
 
 #[test]
@@ -67,9 +74,12 @@ fn sequential_engine_with_an_irq_catches_a_lost_update() {
         "{}",
         f.render()
     );
-    // The correct counter passes the same input, and the IRQ really was delivered (the
-    // nested Inc is counted: Get must return 2).
-    sequential::run(&CounterTarget::new("counter", CounterBug::None), &input).expect("correct");
+    // The correct counter passes the same input, and the IRQ really was delivered: the run
+    // applied three operations, one of them nested (the model accepting Get = 2 is not
+    // evidence of delivery, since the engine models the nested operation too).
+    let ran =
+        sequential::run(&CounterTarget::new("counter", CounterBug::None), &input).expect("correct");
+    assert_eq!((ran.ops, ran.nested), (3, 1), "{ran:?}");
     // Without the interrupt, the buggy counter is sequentially correct.
     sequential::run(&t, &SeqInput::ops(input.ops.clone())).expect("no IRQ, no bug");
 }
@@ -77,8 +87,9 @@ fn sequential_engine_with_an_irq_catches_a_lost_update() {
 #[test]
 fn sequential_random_finds_the_irq_lost_update_from_bytes() {
     let f = seq(CounterBug::LostUpdate)
-        .check(Budget::iterations(50_000), 7, ScheduleKind::Random)
-        .expect_err("random bytes reach an IRQ inside Inc");
+        .check(Budget::iterations(50_000), 7, Engine::SeqRandom)
+        .expect_err("random bytes reach an IRQ inside Inc")
+        .expect_failure();
     assert!(
         f.render().contains("irq") || f.render().contains("nmi"),
         "{}",
@@ -86,23 +97,31 @@ fn sequential_random_finds_the_irq_lost_update_from_bytes() {
     );
 }
 
+/// An IRQ spec and an NMI spec aimed at an interrupt point inside `irq_save`: the NMI is
+/// delivered there, the IRQ is not (the nested operation count says which ran).
 #[test]
 fn nmi_is_delivered_where_irq_is_masked() {
-    // An NMI arrives even though the nested op kind is what decides; here the point is not
-    // inside irq_save, so both kinds would arrive. The check: an NMI-nested Inc counts.
-    let input = SeqInput {
-        ops: vec![CounterOp::Inc, CounterOp::Get],
+    // `IncIrqsOff` runs its interrupt point inside `cpu::irq_save`.
+    let input = |kind| SeqInput {
+        ops: vec![CounterOp::IncIrqsOff, CounterOp::Get],
         faults: FaultSpec::Never,
         interrupts: vec![IrqSpec {
             at: 0,
-            kind: IrqKind::Nmi,
+            kind,
             op: CounterOp::Add(5),
         }],
     };
     let t = CounterTarget::new("counter", CounterBug::None);
-    sequential::run(&t, &input).expect("correct counter with an NMI");
-    let buggy = CounterTarget::new("counter", CounterBug::LostUpdate);
-    assert!(sequential::run(&buggy, &input).is_err());
+    let nmi = sequential::run(&t, &input(IrqKind::Nmi)).expect("correct counter with an NMI");
+    assert_eq!(
+        nmi.nested, 1,
+        "the NMI must arrive inside irq_save: {nmi:?}"
+    );
+    let irq = sequential::run(&t, &input(IrqKind::Irq)).expect("correct counter, IRQ masked");
+    assert_eq!(
+        irq.nested, 0,
+        "the IRQ must be held off by irq_save: {irq:?}"
+    );
 }
 
 #[test]
@@ -131,10 +150,13 @@ fn split_pop_is_invisible_to_sequential_engines() {
     let t = StackTarget::new("stack", StackBug::SplitPop);
     let s = Sequential {
         target: t.clone(),
+        algo: "test",
         about: "",
     };
-    s.check(Budget::iterations(5_000), 5, ScheduleKind::Random)
+    let stats = s
+        .check(Budget::iterations(5_000), 5, Engine::SeqRandom)
         .expect("sequentially fine");
+    assert!(stats.ops > stats.decoded, "{stats:?}");
     proptest::check(&t, 300, 5).expect("sequentially fine");
     let input = SeqInput::ops(vec![
         StackOp::Push(1),

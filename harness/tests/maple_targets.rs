@@ -1,10 +1,10 @@
-//! The maple tree targets: `maple_ops` (sequential differential) and `maple_rcu` (schedule
-//! engine) pass their engines for a bounded budget, and the allocation-failure path is
-//! really exercised. The `maple_rcu` schedule tests need `--features shuttle`.
+//! The maple tree targets: `maple_ops` (sequential differential) and `maple_rcu_sched`
+//! (schedule engine) pass their engines for a bounded budget, and the allocation-failure path
+//! is really exercised. The `maple_rcu_sched` schedule tests need `--features shuttle`.
 
 use harness::engine::random::Budget;
 use harness::engine::sequential;
-use harness::registry::{self, DynTarget, ScheduleKind, Sequential};
+use harness::registry::{self, DynTarget, Engine, Sequential};
 use harness::target::{FaultSpec, IrqKind, IrqSpec, SeqInput, Target};
 use harness::targets::maple_ops::{nomem_counts, MapleOp, MapleOpsTarget};
 use harness::targets::maple_rcu::MapleRcuTarget;
@@ -17,34 +17,42 @@ fn ops_target(alloc: bool, rcu: bool) -> MapleOpsTarget {
 fn maple_ops_passes_random_inputs() {
     let t = registry::find("maple_ops").expect("registered");
     let stats = t
-        .check(Budget::iterations(300), 5, ScheduleKind::Random)
-        .unwrap_or_else(|f| panic!("{}", f.render()));
-    assert_eq!(stats.inputs, 300);
+        .check(Budget::iterations(300), 5, Engine::SeqRandom)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stats.decoded, 300);
+    // Operations applied, not loop turns: random inputs carry dozens of operations.
+    assert!(stats.ops > 10 * stats.decoded, "{stats:?}");
 }
 
 #[test]
 fn maple_ops_from_an_alloc_tree_in_rcu_mode_passes_random_inputs() {
     let t = Sequential {
         target: ops_target(true, true),
+        algo: "test",
         about: "",
     };
-    t.check(Budget::iterations(300), 6, ScheduleKind::Random)
-        .unwrap_or_else(|f| panic!("{}", f.render()));
+    let stats = t
+        .check(Budget::iterations(300), 6, Engine::SeqRandom)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(stats.ops > 10 * stats.decoded, "{stats:?}");
 }
 
 #[test]
 fn maple_ops_proptest_state_machine() {
     let t = registry::find("maple_ops").expect("registered");
-    t.proptest(64, 7)
-        .unwrap_or_else(|f| panic!("{}", f.render()));
+    let stats = t
+        .check(Budget::iterations(64), 7, Engine::Proptest)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stats.executions, 64);
+    assert!(stats.ops > 64, "{stats:?}");
 }
 
 #[test]
 fn maple_rcu_proptest_state_machine() {
     // The proptest bridge runs schedule targets' operations sequentially.
-    let t = registry::find("maple_rcu").expect("registered");
-    t.proptest(32, 8)
-        .unwrap_or_else(|f| panic!("{}", f.render()));
+    let t = registry::find("maple_rcu_sched").expect("registered");
+    t.check(Budget::iterations(32), 8, Engine::Proptest)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Writes that need node allocations: in RCU mode every store copies its leaf.
@@ -128,7 +136,7 @@ fn an_irq_write_while_the_lock_is_dropped_for_memory() {
 #[allow(clippy::result_large_err)] // `run_once` takes the engines' `Failure` as is.
 fn maple_rcu_initial_tree_has_height_two() {
     harness::engine::run_once(|| {
-        let t = MapleRcuTarget::new("maple_rcu");
+        let t = MapleRcuTarget::new("maple_rcu_sched");
         let tree = t.new_sut();
         assert!(tree.in_rcu());
         assert_eq!(
@@ -167,16 +175,20 @@ fn regression_new_root_double_free() {
 #[cfg(feature = "shuttle")]
 mod schedule {
     use super::*;
-    use harness::engine::schedule::{self, Mode};
+    use harness::engine::schedule::{self, Mode, Options};
     use harness::target::Scenario;
     use harness::targets::maple_rcu::RcuOp;
 
     #[test]
     fn maple_rcu_passes_random_and_pct_schedules() {
-        let t = registry::find("maple_rcu").expect("registered");
-        for kind in [ScheduleKind::Random, ScheduleKind::Pct] {
-            t.check(Budget::iterations(20), 3, kind)
-                .unwrap_or_else(|f| panic!("{}", f.render()));
+        let t = registry::find("maple_rcu_sched").expect("registered");
+        for kind in [Engine::SchedRandom, Engine::SchedPct] {
+            let stats = t
+                .check(Budget::iterations(20), 3, kind)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(stats.decoded, 20);
+            assert!(stats.executions >= 20 * 50, "{stats:?}");
+            assert!(stats.ops >= stats.executions * 2, "{stats:?}");
         }
     }
 
@@ -218,7 +230,7 @@ mod schedule {
             threads: vec![writer, reader(50), reader(100)],
             post: vec![RcuOp::Load(201), RcuOp::Load(250)],
         };
-        let t = MapleRcuTarget::new("maple_rcu");
+        let t = MapleRcuTarget::new("maple_rcu_sched");
         for seed in 0..4 {
             schedule::check(
                 &t,
@@ -228,7 +240,7 @@ mod schedule {
                     seed,
                     iterations: 100,
                 },
-                false,
+                Options::default(),
             )
             .unwrap_or_else(|f| panic!("{}", f.render()));
         }
@@ -241,7 +253,7 @@ mod schedule {
                 depth: 3,
                 iterations: 200,
             },
-            false,
+            Options::default(),
         )
         .unwrap_or_else(|f| panic!("{}", f.render()));
     }

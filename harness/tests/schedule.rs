@@ -4,18 +4,19 @@
 #![cfg(feature = "shuttle")]
 
 use harness::engine::random::Budget;
-use harness::engine::schedule::{self, ByteScheduler, Mode, Recording};
-use harness::registry::{DynTarget, RunError, Schedule, ScheduleKind};
+use harness::engine::schedule::{self, Mode, Options, PriorityFilter, Record, Recording};
+use harness::registry::{DynTarget, Engine, RunError, Schedule};
 use harness::report::{unhex, Failure, Repro};
 use harness::target::{Scenario, Target};
 use harness::targets::counter::{CounterBug, CounterOp, CounterTarget};
 use harness::targets::rcu_cell::{RcuBug, RcuCellTarget, RcuOp};
-use harness::targets::stack::{StackBug, StackOp, StackTarget};
+use harness::targets::stack::{StackBug, StackTarget};
 use std::sync::{Arc, Mutex};
 
 fn entry<T: Target + Clone>(target: T) -> Schedule<T> {
     Schedule {
         target,
+        algo: "toy",
         about: "",
         priority_aware: false,
     }
@@ -23,12 +24,19 @@ fn entry<T: Target + Clone>(target: T) -> Schedule<T> {
 
 /// Finds the bug with `kind`, then checks the report and that its reproducer fails again
 /// through the fuzz entry path with the same title.
-fn caught<T: Target + Clone>(buggy: T, kind: ScheduleKind, iterations: u64) -> Failure {
+fn caught<T: Target + Clone>(buggy: T, kind: Engine, iterations: u64) -> Failure {
     let e = entry(buggy);
     let f = e
         .check(Budget::iterations(iterations), 11, kind)
-        .expect_err("the planted bug must be caught");
+        .expect_err("the planted bug must be caught")
+        .expect_failure();
     assert!(f.schedule.is_some(), "{}", f.render());
+    let il = f.interleaving.as_deref().unwrap_or("");
+    assert!(
+        il.contains("thread ") && il.lines().count() > 2,
+        "the interleaving is rendered per thread: {}",
+        f.render()
+    );
     assert!(
         f.table.is_some() || f.checker != "LINEARIZABILITY",
         "{}",
@@ -37,7 +45,8 @@ fn caught<T: Target + Clone>(buggy: T, kind: ScheduleKind, iterations: u64) -> F
     let Some(Repro::Input(bytes)) = f.repro.clone() else {
         panic!("no reproducer: {}", f.render())
     };
-    match e.run_input(&bytes) {
+    // Replayed strictly (as a regression file or pasted test is), it follows its schedule.
+    match e.replay_input(&bytes) {
         Err(RunError::Failure(g)) => assert_eq!(g.title(), f.title(), "replay differs"),
         other => panic!(
             "the recorded schedule did not reproduce: {other:?}\n{}",
@@ -51,13 +60,13 @@ fn caught<T: Target + Clone>(buggy: T, kind: ScheduleKind, iterations: u64) -> F
 fn random_schedules_catch_the_lost_update() {
     let f = caught(
         CounterTarget::new("counter_sched", CounterBug::LostUpdate),
-        ScheduleKind::Random,
+        Engine::SchedRandom,
         300,
     );
     assert_eq!(f.checker, "LINEARIZABILITY", "{}", f.render());
     assert!(f.render().contains("thread 1"), "{}", f.render());
     entry(CounterTarget::new("counter_sched", CounterBug::None))
-        .check(Budget::iterations(300), 11, ScheduleKind::Random)
+        .check(Budget::iterations(300), 11, Engine::SchedRandom)
         .expect("the correct counter is linearizable");
 }
 
@@ -65,12 +74,12 @@ fn random_schedules_catch_the_lost_update() {
 fn pct_catches_the_split_pop() {
     let f = caught(
         StackTarget::new("stack_sched", StackBug::SplitPop),
-        ScheduleKind::Pct,
+        Engine::SchedPct,
         500,
     );
     assert_eq!(f.checker, "LINEARIZABILITY", "{}", f.render());
     entry(StackTarget::new("stack_sched", StackBug::None))
-        .check(Budget::iterations(500), 11, ScheduleKind::Pct)
+        .check(Budget::iterations(500), 11, Engine::SchedPct)
         .expect("the correct stack is linearizable");
 }
 
@@ -78,7 +87,7 @@ fn pct_catches_the_split_pop() {
 fn model_rcu_catches_the_early_free() {
     let f = caught(
         RcuCellTarget::new("rcu_cell_sched", RcuBug::EarlyFree),
-        ScheduleKind::Random,
+        Engine::SchedRandom,
         500,
     );
     // The model RCU quarantined the object and the sanitizer poisoned it as freed: the report
@@ -98,7 +107,7 @@ fn model_rcu_catches_the_early_free() {
     );
     assert!(f.details.contains("(free)"), "{}", f.render());
     entry(RcuCellTarget::new("rcu_cell_sched", RcuBug::None))
-        .check(Budget::iterations(500), 11, ScheduleKind::Random)
+        .check(Budget::iterations(500), 11, Engine::SchedRandom)
         .expect("correct RCU use passes");
 }
 
@@ -111,14 +120,21 @@ fn byte_schedules_choose_the_interleaving() {
     };
     let t = CounterTarget::new("counter_sched", CounterBug::LostUpdate);
     // Without bytes the scheduler runs each thread to completion: no lost update.
-    schedule::check(&t, &sc, None, Mode::Bytes(vec![]), false).expect("serial schedule");
+    schedule::check(&t, &sc, None, Mode::Bytes(vec![]), Options::default())
+        .expect("serial schedule");
     // Some byte schedule interleaves the two load/store pairs; find it by enumeration.
     let mut found = None;
     'outer: for a in 0..4u8 {
         for b in 0..4u8 {
             for c in 0..4u8 {
                 let bytes = vec![a, b, c, a, b, c];
-                if let Err(f) = schedule::check(&t, &sc, None, Mode::Bytes(bytes.clone()), false) {
+                if let Err(f) = schedule::check(
+                    &t,
+                    &sc,
+                    None,
+                    Mode::Bytes(bytes.clone()),
+                    Options::default(),
+                ) {
                     found = Some((bytes, f));
                     break 'outer;
                 }
@@ -128,8 +144,17 @@ fn byte_schedules_choose_the_interleaving() {
     let (_, f) = found.expect("some byte schedule loses an update");
     // The recorded schedule replays the failure.
     let rec = unhex(f.schedule.as_deref().expect("schedule")).expect("hex");
-    let g = schedule::check(&t, &sc, None, Mode::Bytes(rec), false).expect_err("replay");
+    let g = schedule::check(&t, &sc, None, Mode::Bytes(rec.clone()), Options::default())
+        .expect_err("replay");
     assert_eq!(g.title(), f.title());
+    // The correct counter has no window between load and store: fewer switch points, so
+    // the recorded bytes cannot all be followed. A strict replay says so instead of passing
+    // on some other interleaving (the input no longer pins what it was recorded for).
+    let ok = CounterTarget::new("counter_sched", CounterBug::None);
+    let ex = schedule::check(&ok, &sc, None, Mode::Bytes(rec.clone()), Options::default())
+        .expect("correct counter");
+    let b = ex.bytes.expect("byte stats");
+    assert!(!b.followed() && b.consumed < rec.len(), "{b:?}");
 }
 
 #[test]
@@ -152,7 +177,7 @@ fn rcu_reader_in_section_survives_every_random_schedule() {
             seed: 5,
             iterations: 300,
         },
-        false,
+        Options::default(),
     )
     .expect("no reader ever sees a freed object");
     assert_eq!(ex.executions, 300);
@@ -165,7 +190,7 @@ fn rcu_reader_in_section_survives_every_random_schedule() {
             seed: 5,
             iterations: 300,
         },
-        false,
+        Options::default(),
     )
     .expect_err("caught");
     assert_eq!(
@@ -181,12 +206,14 @@ fn rcu_reader_in_section_survives_every_random_schedule() {
 fn priority_aware_scheduling_prefers_the_best_effective_priority() {
     fn run(priority_aware: bool, seed: u64) -> Vec<Vec<char>> {
         let logs: Arc<Mutex<Vec<Vec<char>>>> = Arc::new(Mutex::new(Vec::new()));
-        let record = Arc::new(Mutex::new(Vec::new()));
-        let sched = Recording::new(
-            shuttle::scheduler::RandomScheduler::new_from_seed(seed, 50),
-            priority_aware,
-            record,
-        );
+        let record = Arc::new(Mutex::new(Record::default()));
+        let random = shuttle::scheduler::RandomScheduler::new_from_seed(seed, 50);
+        let inner: Box<dyn shuttle::scheduler::Scheduler + Send> = if priority_aware {
+            Box::new(PriorityFilter::new(random))
+        } else {
+            Box::new(random)
+        };
+        let sched = Recording::new(inner, record);
         let l2 = logs.clone();
         let mut config = shuttle::Config::new();
         config.silence_warnings = true;
@@ -224,14 +251,123 @@ fn priority_aware_scheduling_prefers_the_best_effective_priority() {
     );
 }
 
+/// Bytes that run out, and bytes that do not fit, are counted as fallbacks; a strict replay
+/// rejects a schedule that did not follow its bytes, a fuzz run accepts it.
 #[test]
-fn byte_scheduler_falls_back_to_run_to_completion() {
-    let mut s = ByteScheduler::new(vec![]);
-    assert!(shuttle::scheduler::Scheduler::new_execution(&mut s).is_some());
+fn byte_scheduler_counts_its_fallbacks_and_strict_replay_rejects_them() {
+    let sc = Scenario {
+        init: vec![],
+        threads: vec![vec![CounterOp::Inc, CounterOp::Get], vec![CounterOp::Inc]],
+        post: vec![CounterOp::Get],
+    };
+    let t = CounterTarget::new("counter_sched", CounterBug::None);
+    let run = |bytes: Vec<u8>| {
+        schedule::check(&t, &sc, None, Mode::Bytes(bytes), Options::default())
+            .expect("correct counter")
+            .bytes
+            .expect("byte stats")
+    };
+    // No bytes: every choice among several runnable tasks falls back to run-to-completion.
+    let none = run(vec![]);
+    assert_eq!((none.len, none.consumed, none.misfits), (0, 0, 0));
+    assert!(none.exhausted > 0, "{none:?}");
     assert!(
-        shuttle::scheduler::Scheduler::new_execution(&mut s).is_none(),
-        "one execution only"
+        none.followed(),
+        "an empty schedule read to its end is followed"
     );
+    // Bytes too large for the runnable set are taken modulo and counted as misfits.
+    let big = run(vec![200; 4]);
+    assert!(big.misfits > 0 && !big.followed(), "{big:?}");
+    // Far more bytes than decisions: some are left unread.
+    let long = run(vec![0; 500]);
+    assert!(long.consumed < 500 && !long.followed(), "{long:?}");
+    // Through the registry: the fuzz path accepts such an input, the strict replay does not.
+    let e = entry(t.clone());
+    let sc_bytes = vec![0u8; 24];
+    let input = schedule::join_input(&sc_bytes, &[200; 64]);
+    e.run_input(&input).expect("fuzzing accepts any bytes");
+    match e.replay_input(&input) {
+        Err(RunError::Diverged(why)) => assert!(why.contains("diverged"), "{why}"),
+        other => panic!("a strict replay must reject fallbacks: {other:?}"),
+    }
+}
+
+/// Every toy schedule target is deterministic under shuttle's control: each execution,
+/// replayed once more by `UncontrolledNondeterminismCheckScheduler`, sees the same runnable
+/// sets. A target with nondeterminism shuttle does not control is caught.
+#[test]
+fn schedules_are_deterministic_under_the_nondeterminism_check() {
+    let check = Options {
+        priority_aware: false,
+        determinism_check: true,
+    };
+    let counter = Scenario {
+        init: vec![CounterOp::Add(3)],
+        threads: vec![vec![CounterOp::Inc, CounterOp::Get], vec![CounterOp::Inc]],
+        post: vec![CounterOp::Get],
+    };
+    let random = Mode::Random {
+        seed: 3,
+        iterations: 40,
+    };
+    let ex = schedule::check(
+        &CounterTarget::new("counter_sched", CounterBug::None),
+        &counter,
+        None,
+        random.clone(),
+        check,
+    )
+    .expect("the counter is deterministic");
+    assert!(ex.executions >= 40, "{ex:?}");
+    let rcu = Scenario {
+        init: vec![RcuOp::Write(1)],
+        threads: vec![vec![RcuOp::Read, RcuOp::Synchronize], vec![RcuOp::Write(2)]],
+        post: vec![RcuOp::Read],
+    };
+    schedule::check(
+        &RcuCellTarget::new("rcu_cell_sched", RcuBug::None),
+        &rcu,
+        None,
+        random.clone(),
+        check,
+    )
+    .expect("the RCU cell (model RCU, quarantine, sanitizer) is deterministic");
+    let f = schedule::check(&Flaky, &counter_flaky(), None, random, check)
+        .expect_err("uncontrolled nondeterminism is caught");
+    assert!(f.render().contains("nondeterminism"), "{}", f.render());
+}
+
+/// A target whose number of yields depends on a process-global counter shuttle does not
+/// control: replaying an execution takes a different path.
+#[derive(Debug, Clone)]
+struct Flaky;
+
+static FLAKY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn counter_flaky() -> Scenario<CounterOp> {
+    Scenario {
+        init: vec![],
+        threads: vec![vec![CounterOp::Inc], vec![CounterOp::Inc]],
+        post: vec![],
+    }
+}
+
+impl Target for Flaky {
+    type Op = CounterOp;
+    type Ret = ();
+    type Model = ();
+    type Sut = ();
+    fn name(&self) -> &'static str {
+        "flaky_sched"
+    }
+    fn new_sut(&self) {}
+    fn new_model(&self) {}
+    fn apply(&self, _: &(), _: &CounterOp) {
+        if FLAKY.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 3 == 0 {
+            shuttle::thread::yield_now();
+        }
+    }
+    fn step(&self, _: &mut (), _: &CounterOp) {}
 }
 
 #[test]
@@ -245,5 +381,4 @@ fn input_framing_round_trips_and_rejects_bad_headers() {
     assert!(schedule::split_input(&[10, 0, 1])
         .unwrap_err()
         .contains("header says 10"));
-    let _ = StackOp::Len;
 }

@@ -36,9 +36,18 @@ pub fn input_from_chunks<T: Target>(chunks: &[Vec<u8>]) -> SeqInput<T::Op> {
     }
 }
 
+/// What a proptest run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ran {
+    /// Cases run.
+    pub cases: u64,
+    /// Operations applied over every case (shrinking runs excluded).
+    pub ops: u64,
+}
+
 /// Runs `cases` proptest cases (seeded, so runs are reproducible) and returns the shrunk
 /// failure, if any, with its chunks as the reproducer.
-pub fn check<T: Target + Clone>(t: &T, cases: u32, seed: u64) -> Result<(), Failure> {
+pub fn check<T: Target + Clone>(t: &T, cases: u32, seed: u64) -> Result<Ran, Failure> {
     let config = Config {
         cases,
         failure_persistence: None,
@@ -58,12 +67,17 @@ pub fn check<T: Target + Clone>(t: &T, cases: u32, seed: u64) -> Result<(), Fail
             ops.insert(0, f);
             ops
         });
+    let ran = std::sync::Mutex::new(Ran::default());
     let result = runner.run(&strategy, |chunks| {
         let input = input_from_chunks::<T>(&chunks);
-        super::sequential::run(t, &input).map_err(|f| TestCaseError::fail(f.title()))
+        let r = super::sequential::run(t, &input).map_err(|f| TestCaseError::fail(f.title()))?;
+        let mut ran = ran.lock().unwrap_or_else(|e| e.into_inner());
+        ran.cases += 1;
+        ran.ops += r.ops;
+        Ok(())
     });
     match result {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(ran.into_inner().unwrap_or_else(|e| e.into_inner())),
         Err(TestError::Fail(_, chunks)) => {
             Err(replay(t, &chunks).expect_err("the shrunk case fails again"))
         }
@@ -79,17 +93,10 @@ pub fn check<T: Target + Clone>(t: &T, cases: u32, seed: u64) -> Result<(), Fail
 /// Replays a proptest case given by its chunks.
 pub fn replay<T: Target + Clone>(t: &T, chunks: &[Vec<u8>]) -> Result<(), Failure> {
     let input = input_from_chunks::<T>(chunks);
-    super::sequential::run(t, &input).map_err(|mut f| {
-        f.repro = Some(Repro::Chunks(chunks.to_vec()));
-        f
-    })
-}
-
-/// For regression tests: replays the chunks on the registry target `name` and panics with
-/// the report if it fails.
-pub fn expect_pass(name: &str, chunks: &[Vec<u8>]) {
-    let entry = crate::registry::find(name).unwrap_or_else(|e| panic!("{e}"));
-    if let Err(f) = entry.proptest_replay(chunks) {
-        panic!("{}", f.render());
-    }
+    super::sequential::run(t, &input)
+        .map(|_| ())
+        .map_err(|mut f| {
+            f.repro = Some(Repro::Chunks(chunks.to_vec()));
+            f
+        })
 }

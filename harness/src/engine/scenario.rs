@@ -9,7 +9,7 @@
 //! `validate()` must pass, and the recorded history must be linearizable with respect to
 //! the target's model.
 
-use crate::linearize::{self, Event};
+use crate::linearize::{self, Event, LinError};
 use crate::report::{self, Failure, Row};
 use crate::target::{Scenario, Target};
 use algos::sync::{cpu, rcu, thread, Arc};
@@ -18,16 +18,59 @@ use std::sync::Mutex;
 
 type Log<Op, Ret> = std::sync::Arc<Mutex<Vec<Event<Op, Ret>>>>;
 
+std::thread_local! {
+    /// The operation each column is in (init `0`, threads, post `n + 1`), for the schedule
+    /// engine's rendering of an interleaving. Shuttle runs every task of an execution, and
+    /// its scheduler, on the OS thread that started it, so this is per execution.
+    static PROGRESS: std::cell::RefCell<Vec<Option<usize>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn set_progress(column: usize, op: Option<usize>) {
+    PROGRESS.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() <= column {
+            p.resize(column + 1, None);
+        }
+        p[column] = op;
+    });
+}
+
+/// Forgets the progress of the previous execution.
+pub fn progress_reset() {
+    PROGRESS.with(|p| p.borrow_mut().clear());
+}
+
+/// The (column, operation index) a task is in: task `i >= 1` is column `i`; the main task
+/// runs init (column 0) and post (the last column).
+pub fn in_progress(task: usize) -> Option<(usize, usize)> {
+    PROGRESS.with(|p| {
+        let p = p.borrow();
+        if task == 0 {
+            let last = p.len().checked_sub(1)?;
+            return p[0..=last]
+                .iter()
+                .enumerate()
+                .filter(|(c, _)| *c == 0 || *c == last && last > 0)
+                .find_map(|(c, o)| o.map(|i| (c, i)));
+        }
+        p.get(task).copied().flatten().map(|i| (task, i))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn record<T: Target>(
     t: &T,
     sut: &T::Sut,
     clock: &AtomicU64,
     log: &Log<T::Op, T::Ret>,
     thread: usize,
+    index: usize,
     op: &T::Op,
 ) {
+    set_progress(thread, Some(index));
     let call = clock.fetch_add(1, Ordering::SeqCst);
     let ret = t.apply(sut, op);
+    set_progress(thread, None);
     let ret_at = clock.fetch_add(1, Ordering::SeqCst);
     log.lock().unwrap_or_else(|e| e.into_inner()).push(Event {
         thread,
@@ -49,17 +92,28 @@ fn column(thread: usize, nthreads: usize) -> String {
     }
 }
 
+/// What one execution of a scenario did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Executed {
+    /// Operations applied to the structure (init, every thread, post).
+    pub ops: u64,
+    /// The linearizability search ran out of budget: the history got no verdict.
+    pub inconclusive: bool,
+}
+
 /// Executes `sc` once on the current backend; must run inside a model execution on loom and
 /// shuttle. Returns the failure if the history is not linearizable or the structure is
 /// invalid afterwards. Panics of the code under test propagate.
-pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<(), Failure> {
+pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Executed, Failure> {
     let sut = Arc::new(t.new_sut());
     let clock = std::sync::Arc::new(AtomicU64::new(0));
     let log: Log<T::Op, T::Ret> = std::sync::Arc::new(Mutex::new(Vec::new()));
     let n = sc.threads.len();
     cpu::bind(0);
-    for op in &sc.init {
-        record(t, &sut, &clock, &log, 0, op);
+    progress_reset();
+    set_progress(n + 1, None);
+    for (k, op) in sc.init.iter().enumerate() {
+        record(t, &sut, &clock, &log, 0, k, op);
     }
     let mut handles = Vec::with_capacity(n);
     for (i, ops) in sc.threads.iter().enumerate() {
@@ -72,8 +126,8 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<(), Fai
         );
         handles.push(thread::spawn(move || {
             cpu::bind(i);
-            for op in &ops2 {
-                record(&t2, &sut2, &clock2, &log2, i + 1, op);
+            for (k, op) in ops2.iter().enumerate() {
+                record(&t2, &sut2, &clock2, &log2, i + 1, k, op);
             }
         }));
     }
@@ -82,8 +136,8 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<(), Fai
             std::panic::resume_unwind(p);
         }
     }
-    for op in &sc.post {
-        record(t, &sut, &clock, &log, n + 1, op);
+    for (k, op) in sc.post.iter().enumerate() {
+        record(t, &sut, &clock, &log, n + 1, k, op);
     }
     rcu::barrier();
     let events: Vec<Event<T::Op, T::Ret>> =
@@ -113,42 +167,52 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<(), Fai
         return Err(f);
     }
     let init = t.new_model();
-    if let Err(e) = linearize::check_partitioned(
+    let mut done = Executed {
+        ops: events.len() as u64,
+        inconclusive: false,
+    };
+    match linearize::check_partitioned(
         &init,
         &events,
         |op| t.partition(op),
         |m, op| t.step(m, op),
         |a, b| t.ret_eq(a, b),
     ) {
-        let stuck: Vec<usize> = e.stuck.iter().map(|(i, _)| *i).collect();
-        let func = stuck
-            .first()
-            .map(|&i| t.op_name(&events[i].op))
-            .unwrap_or_else(|| t.name().to_string());
-        let order: Vec<String> = e
-            .longest_prefix
-            .iter()
-            .map(|&i| format!("{:?}", events[i].op))
-            .collect();
-        let details = format!(
-            "the history is not linearizable{}\n  longest linearizable prefix: [{}]\n  model state there: {}\n  no operation can come next:\n{}",
+        Ok(()) => Ok(done),
+        Err(LinError::Inconclusive(_)) => {
+            done.inconclusive = true;
+            Ok(done)
+        }
+        Err(LinError::NotLinearizable(e)) => {
+            let stuck: Vec<usize> = e.stuck.iter().map(|(i, _)| *i).collect();
+            let func = stuck
+                .first()
+                .map(|&i| t.op_name(&events[i].op))
+                .unwrap_or_else(|| t.name().to_string());
+            let order: Vec<String> = e
+                .longest_prefix
+                .iter()
+                .map(|&i| format!("{:?}", events[i].op))
+                .collect();
+            let details = format!(
+            "the history is not linearizable{}\n  longest linearizable prefix (a witness, in linearization order): [{}]\n  model state there: {}\n  no operation can come next:\n{}",
             e.partition.map(|k| format!(" (partition {k})")).unwrap_or_default(),
             order.join(", "),
             e.model_at_stuck,
             e.stuck.iter().map(|(_, s)| format!("    {s}")).collect::<Vec<_>>().join("\n"),
         );
-        let mut f = Failure::new("LINEARIZABILITY", "non-linearizable history", func, details);
-        f.table = Some(rows(&stuck));
-        return Err(f);
+            let mut f = Failure::new("LINEARIZABILITY", "non-linearizable history", func, details);
+            f.table = Some(rows(&stuck));
+            Err(f)
+        }
     }
-    Ok(())
 }
 
 /// Runs `sc` once on the active backend (std: real threads; shuttle/loom: one default
 /// execution) and reports any failure, including panics.
 pub fn run<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<(), Failure> {
     let (t2, sc2) = (t.clone(), sc.clone());
-    super::run_once(move || execute(&t2, &sc2)).map_err(|mut f| {
+    super::run_once(move || execute(&t2, &sc2).map(|_| ())).map_err(|mut f| {
         f.target = t.name().to_string();
         f.decoded = format!("{sc:#?}");
         f

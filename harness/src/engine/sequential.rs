@@ -9,7 +9,7 @@
 //! carries every model state a valid order can lead to into the next step, pruning those
 //! that later steps contradict.
 
-use crate::linearize::{self, Event};
+use crate::linearize::{self, Event, LinError};
 use crate::report::{self, Failure, Row};
 use crate::target::{SeqInput, Target};
 use algos::sync::cpu::{self, Interrupt, InterruptPlan, Site};
@@ -20,18 +20,39 @@ use std::rc::Rc;
 /// Most model states carried between steps.
 const MAX_CANDIDATES: usize = 32;
 
+/// What a sequential run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ran {
+    /// Operations applied to the structure, nested interrupt operations included.
+    pub ops: u64,
+    /// Nested interrupt operations among them.
+    pub nested: u64,
+    /// Steps whose interrupt history the linearizability search could not decide (the run
+    /// stopped checking there).
+    pub inconclusive: bool,
+}
+
 /// Runs `input` against `target` on the active backend (inside one model execution under
-/// loom or shuttle). `raw` is the fuzz input it was decoded from, kept for the reproducer.
-pub fn run<T: Target + Clone>(target: &T, input: &SeqInput<T::Op>) -> Result<(), Failure> {
+/// loom or shuttle).
+pub fn run<T: Target + Clone>(target: &T, input: &SeqInput<T::Op>) -> Result<Ran, Failure> {
     let t = target.clone();
     let inp = input.clone();
-    super::run_once(move || run_here(&t, &inp)).map_err(|mut f| {
+    let ran = std::sync::Arc::new(std::sync::Mutex::new(Ran::default()));
+    let r2 = ran.clone();
+    super::run_once(move || {
+        let r = run_here(&t, &inp)?;
+        *r2.lock().unwrap_or_else(|e| e.into_inner()) = r;
+        Ok(())
+    })
+    .map_err(|mut f| {
         f.target = target.name().to_string();
         if f.decoded.is_empty() {
             f.decoded = format!("{input:#?}");
         }
         f
-    })
+    })?;
+    let r = *ran.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(r)
 }
 
 type NestedLog<T> = Rc<RefCell<Vec<Nested<<T as Target>::Op, <T as Target>::Ret>>>>;
@@ -43,7 +64,7 @@ struct Nested<Op, Ret> {
 
 /// Runs on the current thread without entering a model execution (the caller is already
 /// inside one, or on std).
-pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(), Failure> {
+pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<Ran, Failure> {
     let sut = Rc::new(t.new_sut());
     let clock = Rc::new(Cell::new(0u64));
     let tick = {
@@ -115,6 +136,7 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
 
     let mut candidates = vec![t.new_model()];
     let mut rows: Vec<Row> = Vec::new();
+    let mut ran = Ran::default();
     for (i, op) in input.ops.iter().enumerate() {
         nested.borrow_mut().clear();
         let call = tick();
@@ -142,6 +164,7 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
         };
         drop(cap);
         let ret_at = tick();
+        ran.ops += 1;
         rows.push(Row {
             column: "ops".into(),
             text: format!("#{i} {op:?} -> {ret:?}"),
@@ -150,6 +173,8 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
             marked: false,
         });
         let inner: Vec<Nested<T::Op, T::Ret>> = std::mem::take(&mut *nested.borrow_mut());
+        ran.ops += inner.len() as u64;
+        ran.nested += inner.len() as u64;
         for n in &inner {
             rows.push(Row {
                 column: format!("{:?}", n.kind).to_lowercase(),
@@ -212,7 +237,12 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
                             }
                         }
                     }
-                    Err(e) => why = why.or(Some(e)),
+                    Err(LinError::NotLinearizable(e)) => why = why.or(Some(e)),
+                    Err(LinError::Inconclusive(_)) => {
+                        // No verdict for this step, so no sound model state to go on from.
+                        ran.inconclusive = true;
+                        return Ok(ran);
+                    }
                 }
             }
             if next.is_empty() {
@@ -265,5 +295,5 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
         }
         candidates = next;
     }
-    Ok(())
+    Ok(ran)
 }

@@ -30,6 +30,9 @@ pub enum CounterOp {
     Add(u8),
     /// Read the value.
     Get,
+    /// Add one with interrupts disabled (`local_irq_save`): an IRQ cannot arrive inside it,
+    /// an NMI can.
+    IncIrqsOff,
 }
 
 /// The structure under test.
@@ -46,6 +49,13 @@ impl Counter {
             value: AtomicU64::new(0),
             bug,
         }
+    }
+
+    /// Adds one with interrupts disabled around an interrupt point.
+    pub fn inc_irqs_off(&self) {
+        let _irqs = cpu::irq_save();
+        cpu::interrupt_point("counter_inc_irqs_off");
+        self.value.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Adds one.
@@ -119,6 +129,10 @@ impl Target for CounterTarget {
                 None
             }
             CounterOp::Get => Some(sut.get()),
+            CounterOp::IncIrqsOff => {
+                sut.inc_irqs_off();
+                None
+            }
         }
     }
     fn step(&self, m: &mut u64, op: &CounterOp) -> Option<u64> {
@@ -132,6 +146,10 @@ impl Target for CounterTarget {
                 None
             }
             CounterOp::Get => Some(*m),
+            CounterOp::IncIrqsOff => {
+                *m += 1;
+                None
+            }
         }
     }
     fn invariants(&self, sut: &Counter, m: &u64) -> Result<(), String> {

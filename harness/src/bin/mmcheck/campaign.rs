@@ -2,7 +2,7 @@
 
 use crate::check::save_crash;
 use crate::{corpus_files, repo_root, resolve_targets, CliError, CliResult};
-use harness::registry::{self, DynTarget, EngineKind, RunError};
+use harness::registry::{self, DynTarget, RunError, TargetKind};
 use harness::report::fnv1a;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufRead, BufReader, IsTerminal};
@@ -43,7 +43,7 @@ pub fn fuzz_flags(root: &Path, t: &dyn DynTarget) -> Vec<String> {
         .map(|s| s.to_string())
         .collect();
     v.push(root.join("fuzz").display().to_string());
-    if t.engine() == EngineKind::Schedule {
+    if t.kind() == TargetKind::Schedule {
         v.extend(["--features".to_string(), "shuttle".to_string()]);
     }
     v
@@ -94,7 +94,7 @@ pub fn run(a: &CampaignArgs) -> CliResult {
     ensure_cargo_fuzz()?;
     // Group by feature set: sequential targets first, then the shuttle ones.
     let mut order: Vec<&'static dyn DynTarget> = targets.clone();
-    order.sort_by_key(|t| t.engine() == EngineKind::Schedule);
+    order.sort_by_key(|t| t.kind() == TargetKind::Schedule);
     for t in &order {
         eprintln!("mmcheck: building fuzz target {}", t.name());
         let status = Command::new("cargo")
@@ -393,12 +393,12 @@ fn title_of(
         return Some(o.clone());
     }
     let data = std::fs::read(file).ok()?;
-    if t.engine() == EngineKind::Sequential || crate::has_shuttle() {
+    if t.kind() == TargetKind::Sequential || crate::has_shuttle() {
         if let Err(RunError::Failure(f)) = registry::run(t.name(), &data) {
             return Some((f.title(), f.render()));
         }
     }
-    if t.engine() == EngineKind::Sequential {
+    if t.kind() == TargetKind::Sequential {
         return None;
     }
     let out = Command::new("cargo")

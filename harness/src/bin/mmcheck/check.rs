@@ -1,8 +1,9 @@
-//! `mmcheck check`: a budgeted random, PCT or proptest run of one target, and crash saving.
+//! `mmcheck check`: a budgeted PRNG run (sequential random, schedule random or PCT, or
+//! proptest) of one target, and crash saving.
 
-use crate::{has_shuttle, reexec_shuttle, repo_root, CliError, CliResult, Engine};
+use crate::{has_shuttle, reexec_shuttle, repo_root, CliError, CliResult};
 use harness::engine::random::Budget;
-use harness::registry::{self, EngineKind, ScheduleKind};
+use harness::registry::{self, Engine, RunError, TargetKind};
 use harness::report::{fnv1a, hex, Failure, Repro};
 use std::path::{Path, PathBuf};
 
@@ -11,13 +12,15 @@ use std::path::{Path, PathBuf};
 pub struct CheckArgs {
     /// The registry target.
     pub target: String,
-    /// How inputs (and, for schedule targets, interleavings) are chosen.
-    #[arg(long, value_enum, default_value = "random")]
-    pub engine: Engine,
-    /// Most inputs, scenarios or proptest cases.
+    /// How inputs (and, for schedule targets, interleavings) are chosen: `seq-random` for
+    /// sequential targets, `sched-random` or `sched-pct` for schedule targets, `proptest` for
+    /// any (default: `seq-random` or `sched-random` by the target's kind).
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
+    /// Most decoded inputs, scenarios or proptest cases.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
     pub iterations: u64,
-    /// Wall-clock limit in seconds (random and pct only).
+    /// Wall-clock limit in seconds (not for proptest).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub time: Option<u64>,
     /// The PRNG seed.
@@ -28,7 +31,21 @@ pub struct CheckArgs {
 /// Runs the check; exit 1 (and a saved crash) on a failure.
 pub fn run(a: &CheckArgs) -> CliResult {
     let target = registry::find(&a.target).map_err(CliError)?;
-    if a.engine == Engine::Proptest && a.iterations > u64::from(u32::MAX) {
+    let engine = a.engine.unwrap_or(Engine::default_for(target.kind()));
+    if !engine.takes_target() || engine == Engine::Fuzz {
+        bail!(
+            "engine `{engine}` is not a budgeted PRNG engine (use `mmcheck campaign` for fuzz, `mmcheck mutants --matrix` for test and loom)"
+        );
+    }
+    if !engine.applies_to(target.kind()) {
+        bail!(
+            "engine `{engine}` does not run {} targets like `{}` (use {})",
+            target.kind().as_str(),
+            target.name(),
+            Engine::default_for(target.kind())
+        );
+    }
+    if engine == Engine::Proptest && a.iterations > u64::from(u32::MAX) {
         bail!(
             "--iterations {} is too many proptest cases (at most {})",
             a.iterations,
@@ -36,12 +53,12 @@ pub fn run(a: &CheckArgs) -> CliResult {
         );
     }
     let root = repo_root();
-    if target.engine() == EngineKind::Schedule && a.engine != Engine::Proptest && !has_shuttle() {
+    if target.kind() == TargetKind::Schedule && engine != Engine::Proptest && !has_shuttle() {
         let mut args = vec![
             "check".to_string(),
             a.target.clone(),
             "--engine".into(),
-            a.engine.as_str().into(),
+            engine.as_str().into(),
             "--iterations".into(),
             a.iterations.to_string(),
             "--seed".into(),
@@ -53,46 +70,32 @@ pub fn run(a: &CheckArgs) -> CliResult {
         return reexec_shuttle(&root?, &args);
     }
     let start = std::time::Instant::now();
-    let result = match a.engine {
-        Engine::Proptest => {
-            let cases = u32::try_from(a.iterations).unwrap_or(u32::MAX);
-            target.proptest(cases, a.seed).map(|()| None)
-        }
-        Engine::Random | Engine::Pct => {
-            let kind = if a.engine == Engine::Pct {
-                ScheduleKind::Pct
-            } else {
-                ScheduleKind::Random
-            };
-            let budget = Budget {
-                iterations: a.iterations,
-                time: a.time.map(std::time::Duration::from_secs),
-            };
-            target.check(budget, a.seed, kind).map(Some)
-        }
+    let budget = Budget {
+        iterations: a.iterations,
+        time: a.time.map(std::time::Duration::from_secs),
     };
+    let result = target.check(budget, a.seed, engine);
     let secs = start.elapsed().as_secs_f64();
     match result {
-        Ok(stats) => {
-            match stats {
-                Some(s) => println!(
-                    "{}: no failure ({} engine, {}): {} inputs, {} executions in {secs:.1}s",
-                    target.name(),
-                    target.engine().as_str(),
-                    a.engine.as_str(),
-                    s.inputs,
-                    s.executions
-                ),
-                None => println!(
-                    "{}: no failure (proptest): {} cases in {secs:.1}s",
-                    target.name(),
-                    a.iterations
-                ),
-            }
+        Ok(s) => {
+            println!(
+                "{}: no failure ({} target, {engine}): {} of {} inputs decoded, {} operations, {} executions{} in {secs:.1}s",
+                target.name(),
+                target.kind().as_str(),
+                s.decoded,
+                s.inputs,
+                s.ops,
+                s.executions,
+                if s.inconclusive > 0 {
+                    format!(", {} inconclusive histories (search budget)", s.inconclusive)
+                } else {
+                    String::new()
+                }
+            );
             Ok(0)
         }
-        Err(f) if f.checker == "MMCHECK" => Err(CliError(f.details.clone())),
-        Err(mut f) => {
+        Err(RunError::Failure(f)) => {
+            let mut f = *f;
             if f.target.is_empty() {
                 f.target = target.name().to_string();
             }
@@ -108,6 +111,7 @@ pub fn run(a: &CheckArgs) -> CliResult {
             }
             Ok(1)
         }
+        Err(e) => Err(CliError(e.to_string())),
     }
 }
 

@@ -16,9 +16,10 @@ mod campaign;
 mod check;
 mod mutants;
 mod replay;
+mod seed;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use harness::registry::{self, DynTarget, EngineKind};
+use clap::{Parser, Subcommand};
+use harness::registry::{self, DynTarget};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -46,33 +47,11 @@ pub enum Cmd {
     Check(check::CheckArgs),
     /// Runs a libFuzzer campaign over the targets and triages the crashes.
     Campaign(campaign::CampaignArgs),
-    /// Applies each planted bug in `mutants/<algo>/` and checks that its engine catches it.
-    Mutants {
-        /// Algorithm directories under `mutants/` (default: all).
-        algos: Vec<String>,
-    },
-}
-
-/// The engine `mmcheck check` drives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Engine {
-    /// PRNG inputs; shuttle's random scheduler for schedule targets.
-    Random,
-    /// PRNG inputs; the PCT scheduler (depth 3) for schedule targets.
-    Pct,
-    /// proptest state-machine cases with shrinking (sequential engine).
-    Proptest,
-}
-
-impl Engine {
-    /// The name used on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Engine::Random => "random",
-            Engine::Pct => "pct",
-            Engine::Proptest => "proptest",
-        }
-    }
+    /// Applies each planted bug in `mutants/<algo>/` and checks that its engine catches it;
+    /// with `--matrix`, runs every applicable engine on every planted bug.
+    Mutants(mutants::MutantsArgs),
+    /// Writes generated seeds into `corpus/<target>/` in the target's input framing.
+    Seed(seed::SeedArgs),
 }
 
 /// A usage or environment error: reported as one line, exit code 2.
@@ -115,7 +94,8 @@ fn main() -> ExitCode {
         Cmd::Replay { targets } => replay::run(&targets),
         Cmd::Check(args) => check::run(&args),
         Cmd::Campaign(args) => campaign::run(&args),
-        Cmd::Mutants { algos } => mutants::run(&algos),
+        Cmd::Mutants(args) => mutants::run(&args),
+        Cmd::Seed(args) => seed::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -226,35 +206,9 @@ pub fn cargo() -> std::ffi::OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
-/// The sorted regular files of `corpus/<target>/`; a missing directory has none.
+/// The input files of `corpus/<target>/` (the rule is [`harness::corpus`]'s).
 pub fn corpus_files(root: &Path, target: &str) -> Result<Vec<PathBuf>, CliError> {
-    let dir = root.join("corpus").join(target);
-    let rd = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => bail!("cannot read corpus directory {}: {e}", dir.display()),
-    };
-    let mut files = Vec::new();
-    for ent in rd {
-        let ent = ent.map_err(|e| {
-            CliError(format!(
-                "cannot read corpus directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-        let p = ent.path();
-        if p.is_dir() {
-            continue;
-        }
-        if p.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        {
-            continue;
-        }
-        files.push(p);
-    }
-    files.sort();
-    Ok(files)
+    harness::corpus::files(root, target).map_err(CliError)
 }
 
 /// `path` relative to `root`, for messages.
@@ -280,11 +234,13 @@ fn list() -> CliResult {
             Some(r) => corpus_files(r, t.name()).map_or("?".to_string(), |f| f.len().to_string()),
             None => "-".to_string(),
         };
-        let engine = match t.engine() {
-            EngineKind::Sequential => "sequential",
-            EngineKind::Schedule => "schedule",
-        };
-        println!("{:w$}  {:10}  {:>6}  {}", t.name(), engine, n, t.about());
+        println!(
+            "{:w$}  {:10}  {:>6}  {}",
+            t.name(),
+            t.kind().as_str(),
+            n,
+            t.about()
+        );
     }
     Ok(0)
 }

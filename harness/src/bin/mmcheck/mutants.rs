@@ -1,95 +1,73 @@
 //! `mmcheck mutants`: apply each planted bug to a scratch copy of the repository and check
-//! that the engine named in its header catches it.
+//! that the engine named in its header catches it; with `--matrix`, run every engine that
+//! applies (unit tests, loom, libFuzzer on each registry target of the bug's algorithm, the
+//! schedule engine in random and PCT mode) and print mutant × engine → caught in N s, or
+//! missed (Magma's table); `--json` prints one JSON object per line and cell.
 
 use crate::{cargo, repo_root, CliError, CliResult};
-use harness::registry::{self, EngineKind};
+use harness::mutant::{parse_header, targets_of, AlgoConf, Header};
+use harness::registry::{self, Engine, TargetKind};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-/// The header of a mutant patch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
-    /// One line about the planted bug.
-    pub description: String,
-    /// The engine expected to catch it.
-    pub engine: String,
-    /// The registry target, or the cargo test arguments (loom, test).
-    pub target: String,
-    /// Iterations, or seconds for fuzz (unused by loom and test).
-    pub budget: Option<u64>,
+/// Arguments of `mmcheck mutants`.
+#[derive(Debug, clap::Args)]
+pub struct MutantsArgs {
+    /// Algorithm directories under `mutants/` (default: all).
+    pub algos: Vec<String>,
+    /// Run every applicable engine on every planted bug, not only the header's.
+    #[arg(long)]
+    pub matrix: bool,
+    /// Print one JSON object per line and cell instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds each time-budgeted cell may run (libFuzzer, and the PRNG engines in the
+    /// matrix).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub secs: u64,
+    /// Only these engines in the matrix (comma-separated; default: test, loom, fuzz,
+    /// sched-random, sched-pct, plus each mutant's header engine).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub engines: Vec<Engine>,
+    /// Only mutants whose `<algo>/<name>` contains this text.
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
-const ENGINES: &[&str] = &[
-    "random",
-    "pct",
-    "proptest",
-    "sequential",
-    "fuzz",
-    "loom",
-    "test",
-];
-
-/// Parses the `# key: value` lines before the diff.
-pub fn parse_header(text: &str) -> Result<Header, String> {
-    let (mut desc, mut engine, mut target, mut budget) = (None, None, None, None);
-    for line in text.lines() {
-        if line.starts_with("diff ") || line.starts_with("--- ") {
-            break;
-        }
-        let Some(rest) = line.strip_prefix('#') else {
-            continue;
-        };
-        let Some((k, v)) = rest.split_once(':') else {
-            continue;
-        };
-        let v = v.trim().to_string();
-        match k.trim() {
-            "mmcheck-mutant" => desc = Some(v),
-            "engine" => engine = Some(v),
-            "target" => target = Some(v.trim_matches('`').to_string()),
-            "budget" => budget = Some(v),
-            _ => {}
-        }
-    }
-    let description = desc.ok_or("no `# mmcheck-mutant:` header line")?;
-    let engine = engine.ok_or("no `# engine:` header line")?;
-    if !ENGINES.contains(&engine.as_str()) {
-        return Err(format!(
-            "unknown engine `{engine}` (known: {})",
-            ENGINES.join(", ")
-        ));
-    }
-    let target = target
-        .filter(|t| !t.is_empty())
-        .ok_or("no `# target:` header line")?;
-    let needs_budget = !matches!(engine.as_str(), "loom" | "test");
-    let budget = match budget {
-        Some(b) => match b.parse::<u64>() {
-            Ok(n) if n > 0 => Some(n),
-            _ => return Err(format!("budget `{b}` is not a positive number")),
-        },
-        None if needs_budget => return Err("no `# budget:` header line".into()),
-        None => None,
-    };
-    Ok(Header {
-        description,
-        engine,
-        target,
-        budget,
-    })
-}
-
-/// How a mutant fared.
+/// How one cell fared.
+#[derive(Debug, Clone)]
 enum Verdict {
     Caught(String),
     Missed,
     Error(String),
 }
 
-/// Runs every mutant of the named algorithms (all if empty).
-pub fn run(algos: &[String]) -> CliResult {
-    let root = repo_root()?;
+/// One cell of the matrix: an engine, with its target or cargo arguments.
+#[derive(Debug, Clone)]
+struct Cell {
+    engine: Engine,
+    /// Registry target (fuzz, PRNG engines) or cargo test arguments (test, loom).
+    arg: String,
+    /// Iterations (PRNG engines without a time budget).
+    budget: Option<u64>,
+    /// Seconds (fuzz, and the PRNG engines in the matrix).
+    secs: Option<u64>,
+}
+
+impl Cell {
+    fn label(&self) -> String {
+        self.engine.cell(&self.arg)
+    }
+}
+
+struct Mutant {
+    algo: String,
+    name: String,
+    path: PathBuf,
+}
+
+fn list_mutants(root: &Path, algos: &[String]) -> Result<Vec<Mutant>, CliError> {
     let dir = root.join("mutants");
     let mut algo_dirs: Vec<PathBuf> = Vec::new();
     if algos.is_empty() {
@@ -110,7 +88,7 @@ pub fn run(algos: &[String]) -> CliResult {
             algo_dirs.push(d);
         }
     }
-    let mut patches = Vec::new();
+    let mut out = Vec::new();
     for d in &algo_dirs {
         let rd = std::fs::read_dir(d)
             .map_err(|e| CliError(format!("cannot read {}: {e}", d.display())))?;
@@ -120,68 +98,263 @@ pub fn run(algos: &[String]) -> CliResult {
             .filter(|p| p.extension().is_some_and(|x| x == "patch"))
             .collect();
         ps.sort();
-        patches.extend(ps);
+        let algo = d
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().to_string());
+        for p in ps {
+            let name = p
+                .file_stem()
+                .map_or(String::new(), |n| n.to_string_lossy().to_string());
+            out.push(Mutant {
+                algo: algo.clone(),
+                name,
+                path: p,
+            });
+        }
     }
-    if patches.is_empty() {
+    if out.is_empty() {
         bail!("no mutants (*.patch) under {}", dir.display());
     }
-    let mut rows = Vec::new();
-    for p in &patches {
-        let algo = p
-            .parent()
-            .and_then(|d| d.file_name())
-            .map_or(String::new(), |n| n.to_string_lossy().to_string());
-        let name = p
-            .file_stem()
-            .map_or(String::new(), |n| n.to_string_lossy().to_string());
-        let id = format!("{algo}/{name}");
+    Ok(out)
+}
+
+/// The cells to run for one mutant.
+fn cells_of(h: &Header, conf: &AlgoConf, algo: &str, a: &MutantsArgs) -> Vec<Cell> {
+    let header_cell = Cell {
+        engine: h.engine,
+        arg: h.target.clone(),
+        budget: h.budget,
+        secs: (h.engine == Engine::Fuzz).then(|| h.budget.unwrap_or(a.secs)),
+    };
+    if !a.matrix {
+        return vec![header_cell];
+    }
+    let wanted = |e: Engine| {
+        if a.engines.is_empty() {
+            matches!(
+                e,
+                Engine::Test | Engine::Loom | Engine::Fuzz | Engine::SchedRandom | Engine::SchedPct
+            ) || e == h.engine
+        } else {
+            a.engines.contains(&e)
+        }
+    };
+    let mut cells: Vec<Cell> = Vec::new();
+    let test = h
+        .test
+        .clone()
+        .or_else(|| (h.engine == Engine::Test).then(|| h.target.clone()))
+        .or_else(|| conf.test.clone());
+    let loom = h
+        .loom
+        .clone()
+        .or_else(|| (h.engine == Engine::Loom).then(|| h.target.clone()))
+        .or_else(|| conf.loom.clone());
+    for (e, args) in [(Engine::Test, test), (Engine::Loom, loom)] {
+        if let (true, Some(args)) = (wanted(e), args) {
+            cells.push(Cell {
+                engine: e,
+                arg: args,
+                budget: None,
+                secs: None,
+            });
+        }
+    }
+    for t in targets_of(algo, conf) {
+        for e in Engine::ALL {
+            if !e.takes_target() || !e.applies_to(t.kind()) || !wanted(e) {
+                continue;
+            }
+            cells.push(Cell {
+                engine: e,
+                arg: t.name().to_string(),
+                budget: (e == Engine::Proptest).then_some(u64::from(u32::MAX)),
+                secs: (e != Engine::Proptest).then_some(a.secs),
+            });
+        }
+    }
+    if !cells.iter().any(|c| c.label() == header_cell.label()) {
+        cells.insert(0, header_cell);
+    }
+    cells
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// One JSON line of the matrix: `{"algo":…,"mutant":…,"engine":…,"caught":…,"secs":…}`, plus
+/// `"title"` when caught and `"error"` when the cell could not run.
+fn json_line(algo: &str, mutant: &str, cell: &str, v: &Verdict, secs: f64) -> String {
+    let (caught, extra) = match v {
+        Verdict::Caught(t) => (true, format!(",\"title\":{}", json_str(t))),
+        Verdict::Missed => (false, String::new()),
+        Verdict::Error(e) => (false, format!(",\"error\":{}", json_str(e))),
+    };
+    format!(
+        "{{\"algo\":{},\"mutant\":{},\"engine\":{},\"caught\":{caught},\"secs\":{secs:.1}{extra}}}",
+        json_str(algo),
+        json_str(mutant),
+        json_str(cell)
+    )
+}
+
+/// One mutant's result: its id, (cell label, verdict, seconds) per cell, caught by any.
+type Row = (String, Vec<(String, Verdict, f64)>, bool);
+
+/// Runs the planted bugs.
+pub fn run(a: &MutantsArgs) -> CliResult {
+    let root = repo_root()?;
+    let mutants = list_mutants(&root, &a.algos)?;
+    let mut rows: Vec<Row> = Vec::new();
+    let mut bad = false;
+    for m in &mutants {
+        let id = format!("{}/{}", m.algo, m.name);
+        if a.only.as_deref().is_some_and(|o| !id.contains(o)) {
+            continue;
+        }
         eprintln!("mmcheck: mutant {id}");
-        let mut secs = 0.0;
-        let (engine, verdict) = match std::fs::read_to_string(p)
+        let parsed = std::fs::read_to_string(&m.path)
             .map_err(|e| e.to_string())
             .and_then(|t| parse_header(&t))
-        {
-            Err(e) => ("?".to_string(), Verdict::Error(e)),
-            Ok(h) => {
-                let (v, t) = run_one(&root, p, &algo, &name, &h);
-                secs = t;
-                (h.engine.clone(), v)
+            .and_then(|h| harness::mutant::load_conf(&root, &m.algo).map(|c| (h, c)));
+        let (h, conf) = match parsed {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("mmcheck: {id}: ERROR: {e}");
+                let v = Verdict::Error(e);
+                if a.json {
+                    println!("{}", json_line(&m.algo, &m.name, "?", &v, 0.0));
+                }
+                rows.push((id, vec![("?".into(), v, 0.0)], false));
+                bad = true;
+                continue;
             }
         };
-        match &verdict {
-            Verdict::Caught(t) => eprintln!("mmcheck: {id}: caught in {secs:.1}s: {t}"),
-            Verdict::Missed => eprintln!("mmcheck: {id}: MISSED ({secs:.1}s)"),
-            Verdict::Error(e) => eprintln!("mmcheck: {id}: ERROR: {e}"),
+        let scratch = match prepare(&root, &m.path, &m.algo, &m.name) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("mmcheck: {id}: ERROR: {e}");
+                let v = Verdict::Error(e);
+                if a.json {
+                    println!(
+                        "{}",
+                        json_line(&m.algo, &m.name, &h.engine.to_string(), &v, 0.0)
+                    );
+                }
+                rows.push((id, vec![(h.engine.to_string(), v, 0.0)], false));
+                bad = true;
+                continue;
+            }
+        };
+        let header_label = Cell {
+            engine: h.engine,
+            arg: h.target.clone(),
+            budget: None,
+            secs: None,
         }
-        rows.push((id, engine, verdict, secs));
+        .label();
+        let mut cells_out = Vec::new();
+        for cell in cells_of(&h, &conf, &m.algo, a) {
+            let label = cell.label();
+            let (v, secs) = run_cell(&root, &scratch, &cell);
+            match &v {
+                Verdict::Caught(t) => eprintln!("mmcheck: {id} {label}: caught in {secs:.1}s: {t}"),
+                Verdict::Missed => eprintln!("mmcheck: {id} {label}: missed ({secs:.1}s)"),
+                Verdict::Error(e) => eprintln!("mmcheck: {id} {label}: ERROR: {e}"),
+            }
+            if a.json {
+                println!("{}", json_line(&m.algo, &m.name, &label, &v, secs));
+            }
+            let header_missed = label == header_label && !matches!(v, Verdict::Caught(_));
+            bad |= header_missed || matches!(v, Verdict::Error(_));
+            cells_out.push((label, v, secs));
+        }
+        let any = cells_out.iter().any(|c| matches!(c.1, Verdict::Caught(_)));
+        bad |= !any;
+        rows.push((id, cells_out, any));
     }
-    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(6).max(6);
-    println!();
-    println!(
-        "{:w$}  {:10}  {:7}  {:>8}  title",
-        "mutant", "engine", "result", "time"
-    );
-    let mut bad = false;
-    for (id, engine, v, secs) in &rows {
-        let (res, title) = match v {
-            Verdict::Caught(t) => ("caught", t.clone()),
-            Verdict::Missed => {
-                bad = true;
-                ("MISSED", String::new())
-            }
-            Verdict::Error(e) => {
-                bad = true;
-                ("ERROR", e.clone())
-            }
-        };
-        let time = if matches!(v, Verdict::Caught(_)) {
-            format!("{secs:.1}s")
-        } else {
-            "-".to_string()
-        };
-        println!("{id:w$}  {engine:10}  {res:7}  {time:>8}  {title}");
+    if rows.is_empty() {
+        bail!(
+            "no mutant matches --only {:?}",
+            a.only.as_deref().unwrap_or("")
+        );
+    }
+    if !a.json {
+        print_table(&rows, a.matrix);
     }
     Ok(u8::from(bad))
+}
+
+fn print_table(rows: &[Row], matrix: bool) {
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(6).max(6);
+    println!();
+    if !matrix {
+        println!(
+            "{:w$}  {:26}  {:7}  {:>8}  title",
+            "mutant", "engine", "result", "time"
+        );
+        for (id, cells, _) in rows {
+            for (label, v, secs) in cells {
+                let (res, time, title) = match v {
+                    Verdict::Caught(t) => ("caught", format!("{secs:.1}s"), t.clone()),
+                    Verdict::Missed => ("MISSED", "-".into(), String::new()),
+                    Verdict::Error(e) => ("ERROR", "-".into(), e.clone()),
+                };
+                println!("{id:w$}  {label:26}  {res:7}  {time:>8}  {title}");
+            }
+        }
+        return;
+    }
+    // Columns: every cell label that occurs, in first-seen order.
+    let mut cols: Vec<String> = Vec::new();
+    for (_, cells, _) in rows {
+        for (l, _, _) in cells {
+            if !cols.contains(l) {
+                cols.push(l.clone());
+            }
+        }
+    }
+    let cw = cols.iter().map(|c| c.len()).max().unwrap_or(8).max(8);
+    print!("{:w$}", "mutant");
+    for c in &cols {
+        print!("  {c:>cw$}");
+    }
+    println!("  any");
+    for (id, cells, any) in rows {
+        print!("{id:w$}");
+        for c in &cols {
+            let text = match cells.iter().find(|x| &x.0 == c) {
+                None => "".to_string(),
+                Some((_, Verdict::Caught(_), s)) => format!("{s:.1}s"),
+                Some((_, Verdict::Missed, _)) => "missed".to_string(),
+                Some((_, Verdict::Error(_), _)) => "ERROR".to_string(),
+            };
+            print!("  {text:>cw$}");
+        }
+        println!("  {}", if *any { "caught" } else { "MISSED" });
+    }
+    println!("\n(time to catch; `missed`: not caught within the cell's budget; `ERROR`: the cell could not run)");
+    for (id, cells, _) in rows {
+        for (l, v, _) in cells {
+            match v {
+                Verdict::Caught(t) => println!("  {id} {l}: {t}"),
+                Verdict::Error(e) => println!("  {id} {l}: ERROR: {e}"),
+                Verdict::Missed => {}
+            }
+        }
+    }
 }
 
 /// Copies `src` to `dst`, leaving out build output, fuzz state, crashes and git metadata.
@@ -222,18 +395,6 @@ fn mmcheck_title(b: &[u8]) -> Option<String> {
         .map(|t| t.trim().to_string())
 }
 
-/// Prepares the scratch copy and runs the engine; returns the verdict and the wall time of
-/// the engine run.
-fn run_one(root: &Path, patch: &Path, algo: &str, name: &str, h: &Header) -> (Verdict, f64) {
-    let scratch = match prepare(root, patch, algo, name) {
-        Ok(s) => s,
-        Err(e) => return (Verdict::Error(e), 0.0),
-    };
-    let start = Instant::now();
-    let v = run_engine(root, &scratch, h);
-    (v, start.elapsed().as_secs_f64())
-}
-
 /// Copies the repository to `target/mutants/<algo>-<name>/` and applies the patch there.
 fn prepare(root: &Path, patch: &Path, algo: &str, name: &str) -> Result<PathBuf, String> {
     let scratch_parent = root.join("target/mutants");
@@ -270,61 +431,69 @@ fn prepare(root: &Path, patch: &Path, algo: &str, name: &str) -> Result<PathBuf,
     Ok(scratch)
 }
 
-/// Runs the mutant's engine in `scratch`.
-fn run_engine(root: &Path, scratch: &Path, h: &Header) -> Verdict {
+/// Builds what `cell` runs (untimed), then runs it (timed) in `scratch`; returns the verdict
+/// and the seconds the engine ran.
+fn run_cell(root: &Path, scratch: &Path, cell: &Cell) -> (Verdict, f64) {
     let build = root.join("target/mutants-build");
-    let out: std::io::Result<Output> = match h.engine.as_str() {
-        "random" | "pct" | "proptest" | "sequential" => {
-            let t = match registry::find(&h.target) {
-                Ok(t) => t,
-                Err(e) => return Verdict::Error(e),
-            };
-            let engine = if h.engine == "sequential" {
-                "random"
-            } else {
-                h.engine.as_str()
-            };
+    let loom_build = root.join("target/mutants-loom");
+    match cell.engine {
+        Engine::Test | Engine::Loom => {
+            let loom = cell.engine == Engine::Loom;
             let mut c = Command::new(cargo());
-            c.args(["run", "--release", "-q", "-p", "harness"]);
-            if t.engine() == EngineKind::Schedule {
-                c.args(["--features", "shuttle"]);
+            c.arg("test");
+            if loom {
+                c.arg("--release");
             }
-            c.args([
-                "--bin",
-                "mmcheck",
-                "--",
-                "check",
-                &h.target,
-                "--engine",
-                engine,
-                "--iterations",
-            ])
-            .arg(h.budget.unwrap_or(2000).to_string())
-            .current_dir(scratch)
-            .env("CARGO_TARGET_DIR", &build)
-            .env_remove("MMCHECK_ROOT");
-            let o = c.output();
-            return match o {
-                Err(e) => Verdict::Error(format!("cannot run cargo: {e}")),
-                Ok(o) => match (o.status.code(), mmcheck_title(&o.stdout)) {
-                    (Some(1), Some(t)) => Verdict::Caught(t),
-                    (Some(0), _) => Verdict::Missed,
-                    _ => Verdict::Error(format!("{}: {}", o.status, last_lines(&o.stderr, 2))),
-                },
-            };
+            c.args(cell.arg.split_whitespace()).current_dir(scratch);
+            if loom {
+                c.env("RUSTFLAGS", "--cfg mmcheck_loom")
+                    .env("LOOM_MAX_PREEMPTIONS", "2")
+                    .env("CARGO_TARGET_DIR", &loom_build);
+            } else {
+                c.env("CARGO_TARGET_DIR", &build);
+            }
+            let mut b = Command::new(cargo());
+            b.arg("test").arg("--no-run");
+            if loom {
+                b.arg("--release");
+            }
+            b.args(cell.arg.split_whitespace())
+                .current_dir(scratch)
+                .envs(c.get_envs().filter_map(|(k, v)| Some((k, v?))));
+            if let Err(v) = built(b.output(), "the mutant does not build") {
+                return (v, 0.0);
+            }
+            let start = Instant::now();
+            let out = output_within(&mut c, mutant_timeout());
+            let secs = start.elapsed().as_secs_f64();
+            (test_verdict(out), secs)
         }
-        "fuzz" => {
-            let t = match registry::find(&h.target) {
+        Engine::Fuzz => {
+            let t = match registry::find(&cell.arg) {
                 Ok(t) => t,
-                Err(e) => return Verdict::Error(e),
+                Err(e) => return (Verdict::Error(e), 0.0),
             };
+            let b = Command::new("cargo")
+                .args(["fuzz", "build"])
+                .args(crate::campaign::fuzz_flags(scratch, t))
+                .arg(t.name())
+                .current_dir(scratch)
+                .output();
+            if let Err(v) = built(b, "the fuzz target does not build") {
+                return (v, 0.0);
+            }
             let raw = scratch.join("crashes/raw").join(t.name());
             let work = scratch.join("fuzz/corpus").join(t.name());
             for d in [&raw, &work] {
+                let _ = std::fs::remove_dir_all(d);
                 if let Err(e) = std::fs::create_dir_all(d) {
-                    return Verdict::Error(format!("cannot create {}: {e}", d.display()));
+                    return (
+                        Verdict::Error(format!("cannot create {}: {e}", d.display())),
+                        0.0,
+                    );
                 }
             }
+            let secs = cell.secs.unwrap_or(120);
             let mut c = Command::new("cargo");
             c.args(["fuzz", "run"])
                 .args(crate::campaign::fuzz_flags(scratch, t))
@@ -335,15 +504,18 @@ fn run_engine(root: &Path, scratch: &Path, h: &Header) -> Verdict {
                 c.arg(&seeds);
             }
             c.arg("--")
-                .arg(format!("-max_total_time={}", h.budget.unwrap_or(60)))
+                .arg(format!("-max_total_time={secs}"))
                 .arg(format!("-artifact_prefix={}/", raw.display()))
                 .current_dir(scratch);
-            let o = match c.output() {
+            let start = Instant::now();
+            let o = output_within(&mut c, std::time::Duration::from_secs(secs + 120));
+            let took = start.elapsed().as_secs_f64();
+            let o = match o {
                 Ok(o) => o,
-                Err(e) => return Verdict::Error(format!("cannot run cargo fuzz: {e}")),
+                Err(e) => return (Verdict::Error(format!("cargo fuzz: {e}")), took),
             };
             let crashed = std::fs::read_dir(&raw).is_ok_and(|mut d| d.next().is_some());
-            return if crashed {
+            let v = if crashed {
                 Verdict::Caught(
                     mmcheck_title(&o.stderr).unwrap_or_else(|| "crash artifact (no title)".into()),
                 )
@@ -356,26 +528,86 @@ fn run_engine(root: &Path, scratch: &Path, h: &Header) -> Verdict {
                     last_lines(&o.stderr, 2)
                 ))
             };
+            (v, took)
         }
-        "loom" => output_within(
-            Command::new(cargo())
-                .args(["test", "--release"])
-                .args(h.target.split_whitespace())
+        Engine::SeqRandom | Engine::SchedRandom | Engine::SchedPct | Engine::Proptest => {
+            let t = match registry::find(&cell.arg) {
+                Ok(t) => t,
+                Err(e) => return (Verdict::Error(e), 0.0),
+            };
+            let shuttle = t.kind() == TargetKind::Schedule && cell.engine != Engine::Proptest;
+            let target_dir = if shuttle {
+                root.join("target/mutants-shuttle")
+            } else {
+                build.clone()
+            };
+            let mut b = Command::new(cargo());
+            b.args([
+                "build",
+                "--release",
+                "-q",
+                "-p",
+                "harness",
+                "--bin",
+                "mmcheck",
+            ]);
+            if shuttle {
+                b.args(["--features", "shuttle"]);
+            }
+            b.current_dir(scratch).env("CARGO_TARGET_DIR", &target_dir);
+            if let Err(v) = built(b.output(), "the mutant does not build") {
+                return (v, 0.0);
+            }
+            let mut c = Command::new(target_dir.join("release/mmcheck"));
+            c.args(["check", &cell.arg, "--engine", cell.engine.as_str()])
+                .arg("--iterations")
+                .arg(
+                    cell.budget
+                        .unwrap_or(if cell.secs.is_some() {
+                            u64::from(u32::MAX)
+                        } else {
+                            2000
+                        })
+                        .to_string(),
+                )
                 .current_dir(scratch)
-                .env("RUSTFLAGS", "--cfg mmcheck_loom")
-                .env("LOOM_MAX_PREEMPTIONS", "2")
-                .env("CARGO_TARGET_DIR", root.join("target/mutants-loom")),
-        ),
-        _ => output_within(
-            Command::new(cargo())
-                .arg("test")
-                .args(h.target.split_whitespace())
-                .current_dir(scratch)
-                .env("CARGO_TARGET_DIR", &build),
-        ),
-    };
+                .env_remove("MMCHECK_ROOT");
+            if let Some(secs) = cell.secs.filter(|_| cell.engine != Engine::Proptest) {
+                c.arg("--time").arg(secs.to_string());
+            }
+            let limit = std::time::Duration::from_secs(cell.secs.unwrap_or(600) + 300);
+            let start = Instant::now();
+            let o = output_within(&mut c, limit);
+            let took = start.elapsed().as_secs_f64();
+            let v = match o {
+                Err(e) => Verdict::Error(format!("mmcheck check: {e}")),
+                Ok(o) => match (o.status.code(), mmcheck_title(&o.stdout)) {
+                    (Some(1), Some(t)) => Verdict::Caught(t),
+                    (Some(0), _) => Verdict::Missed,
+                    _ => Verdict::Error(format!("{}: {}", o.status, last_lines(&o.stderr, 2))),
+                },
+            };
+            (v, took)
+        }
+    }
+}
+
+/// `Ok` if a build step succeeded, else the error verdict.
+fn built(o: std::io::Result<Output>, what: &str) -> Result<(), Verdict> {
+    match o {
+        Err(e) => Err(Verdict::Error(format!("cannot run cargo: {e}"))),
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(Verdict::Error(format!(
+            "{what}: {}",
+            last_lines(&o.stderr, 2)
+        ))),
+    }
+}
+
+/// The verdict of a `cargo test` run: a test failure is a catch, success a miss.
+fn test_verdict(out: std::io::Result<Output>) -> Verdict {
     match out {
-        Err(e) => Verdict::Error(format!("cannot run cargo: {e}")),
+        Err(e) => Verdict::Error(format!("cargo test: {e}")),
         Ok(o) if o.status.success() => Verdict::Missed,
         Ok(o) => {
             let err = String::from_utf8_lossy(&o.stderr);
@@ -412,9 +644,9 @@ fn mutant_timeout() -> std::time::Duration {
     std::time::Duration::from_secs(secs)
 }
 
-/// Runs `c` to completion, or kills it after [`mutant_timeout`] and reports that as an
-/// error (so the mutant shows as `ERROR: timed out`, never as caught).
-fn output_within(c: &mut Command) -> std::io::Result<Output> {
+/// Runs `c` to completion, or kills it after `limit` and reports that as an error (so the
+/// cell shows as `ERROR: timed out`, never as caught).
+fn output_within(c: &mut Command, limit: std::time::Duration) -> std::io::Result<Output> {
     use std::io::Read;
     let mut child = c
         .stdout(std::process::Stdio::piped())
@@ -432,7 +664,7 @@ fn output_within(c: &mut Command) -> std::io::Result<Output> {
         let _ = err.read_to_end(&mut b);
         b
     });
-    let deadline = std::time::Instant::now() + mutant_timeout();
+    let deadline = std::time::Instant::now() + limit;
     let status = loop {
         if let Some(st) = child.try_wait()? {
             break st;
@@ -442,7 +674,7 @@ fn output_within(c: &mut Command) -> std::io::Result<Output> {
             let _ = child.wait();
             return Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!("timed out after {} s", mutant_timeout().as_secs()),
+                format!("timed out after {} s", limit.as_secs()),
             ));
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -457,27 +689,91 @@ fn output_within(c: &mut Command) -> std::io::Result<Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use harness::mutant::parse_conf;
 
     #[test]
     fn header_parses_and_rejects() {
         let h = parse_header(
-            "# mmcheck-mutant: lost update\n# engine: random\n# target: counter_sched\n# budget: 200\ndiff --git a/x b/x\n# engine: bogus\n",
+            "# mmcheck-mutant: lost update\n# engine: sched-random\n# target: counter_sched\n# budget: 200\ndiff --git a/x b/x\n# engine: bogus\n",
         )
         .unwrap();
-        assert_eq!(h.engine, "random");
+        assert_eq!(h.engine, Engine::SchedRandom);
         assert_eq!(h.budget, Some(200));
-        assert!(
-            parse_header("# mmcheck-mutant: x\n# engine: nope\n# target: t\n# budget: 1\n")
-                .is_err()
-        );
-        assert!(
-            parse_header("# mmcheck-mutant: x\n# engine: random\n# target: t\n# budget: 0\n")
-                .is_err()
-        );
+        for bad in [
+            "# mmcheck-mutant: x\n# engine: nope\n# target: t\n# budget: 1\n",
+            "# mmcheck-mutant: x\n# engine: sched-random\n# target: counter_sched\n# budget: 0\n",
+            // A PRNG engine must name a registry target it applies to.
+            "# mmcheck-mutant: x\n# engine: seq-random\n# target: no_such\n# budget: 1\n",
+            "# mmcheck-mutant: x\n# engine: sched-pct\n# target: counter\n# budget: 1\n",
+        ] {
+            assert!(parse_header(bad).is_err(), "{bad}");
+        }
         let t = parse_header(
-            "# mmcheck-mutant: x\n# engine: test\n# target: `-p algos --features hooks`\n",
+            "# mmcheck-mutant: x\n# engine: test\n# target: `-p algos --features hooks`\n# loom: -p loom-tests --test cpu\n",
         )
         .unwrap();
         assert_eq!(t.target, "-p algos --features hooks");
+        assert_eq!(t.loom.as_deref(), Some("-p loom-tests --test cpu"));
+    }
+
+    #[test]
+    fn matrix_cells_cover_every_applicable_engine_and_the_header_engine() {
+        let h = parse_header(
+            "# mmcheck-mutant: x\n# engine: proptest\n# target: counter\n# budget: 9\n",
+        )
+        .unwrap();
+        let conf = parse_conf("test: -p harness\ntargets: counter counter_sched\n").unwrap();
+        let args = MutantsArgs {
+            algos: vec![],
+            matrix: true,
+            json: false,
+            secs: 7,
+            engines: vec![],
+            only: None,
+        };
+        let labels: Vec<String> = cells_of(&h, &conf, "platform", &args)
+            .iter()
+            .map(Cell::label)
+            .collect();
+        for want in [
+            "proptest:counter",
+            "test",
+            "fuzz:counter",
+            "fuzz:counter_sched",
+            "sched-random:counter_sched",
+            "sched-pct:counter_sched",
+        ] {
+            assert!(labels.iter().any(|l| l == want), "{want} not in {labels:?}");
+        }
+        assert!(
+            !labels.iter().any(|l| l == "loom"),
+            "no loom args: {labels:?}"
+        );
+        assert!(
+            !labels.iter().any(|l| l == "sched-random:counter"),
+            "{labels:?}"
+        );
+        assert!(parse_conf("targets: nope\n").is_err());
+        assert!(parse_conf("colour: red\n").is_err());
+    }
+
+    #[test]
+    fn json_lines_have_the_documented_fields() {
+        let l = json_line(
+            "maple",
+            "gap\"one",
+            "fuzz:maple_ops",
+            &Verdict::Caught("VALIDATE: x".into()),
+            1.25,
+        );
+        assert_eq!(
+            l,
+            r#"{"algo":"maple","mutant":"gap\"one","engine":"fuzz:maple_ops","caught":true,"secs":1.2,"title":"VALIDATE: x"}"#
+        );
+        let m = json_line("a", "b", "test", &Verdict::Missed, 3.0);
+        assert_eq!(
+            m,
+            r#"{"algo":"a","mutant":"b","engine":"test","caught":false,"secs":3.0}"#
+        );
     }
 }

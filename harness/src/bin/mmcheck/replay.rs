@@ -1,9 +1,10 @@
-//! `mmcheck replay`: every corpus file through the fuzz target's own code path.
+//! `mmcheck replay`: every corpus file through the fuzz target's own code path (regression
+//! files strictly: a schedule that no longer follows its bytes fails).
 
 use crate::{
     corpus_files, has_shuttle, reexec_shuttle, rel, repo_root, resolve_targets, CliResult,
 };
-use harness::registry::{self, EngineKind, RunError};
+use harness::registry::{RunError, TargetKind};
 
 /// Replays `corpus/<t>/*` for the named targets (all if empty).
 pub fn run(names: &[String]) -> CliResult {
@@ -16,19 +17,18 @@ pub fn run(names: &[String]) -> CliResult {
     }
     let (here, deferred): (Vec<_>, Vec<_>) = plan
         .into_iter()
-        .partition(|(t, _)| t.engine() == EngineKind::Sequential || has_shuttle());
+        .partition(|(t, _)| t.kind() == TargetKind::Sequential || has_shuttle());
     let (mut passed, mut failed) = (0u64, 0u64);
     for (t, files) in &here {
         for f in files {
             let name = rel(&root, f);
-            let outcome = match std::fs::read(f) {
-                Err(e) => Err(format!("cannot read: {e}")),
-                Ok(data) => match registry::run(t.name(), &data) {
-                    Ok(()) => Ok(()),
-                    Err(RunError::Decode(e)) => Err(format!("cannot decode: {e}")),
-                    Err(RunError::Unavailable(e)) => Err(e),
-                    Err(RunError::Failure(fl)) => Err(fl.title()),
-                },
+            let outcome = match harness::corpus::replay_file(*t, f) {
+                Ok(()) => Ok(()),
+                Err(RunError::Decode(e)) => Err(format!("cannot decode: {e}")),
+                Err(
+                    RunError::Unavailable(e) | RunError::UnknownTarget(e) | RunError::Diverged(e),
+                ) => Err(e),
+                Err(RunError::Failure(fl)) => Err(fl.title()),
             };
             match outcome {
                 Ok(()) => {
