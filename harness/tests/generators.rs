@@ -1,0 +1,267 @@
+//! The generators are tested themselves (wasmtime's `test_valid` idea): random bytes, framed
+//! the way each registry target's fuzz entry reads them (`DynTarget::generate`), must decode
+//! and reach every operation variant of every target, and for the maple tree every write
+//! path `write_stats()` counts. A variant or path that random inputs never reach is a blind
+//! spot of every engine at once.
+//!
+//! The variant lists are exhaustive `match`es, so adding an operation without teaching the
+//! test about it does not compile.
+
+use harness::engine::random::Rng;
+use harness::registry;
+use harness::target::{decode, split_input, Scenario, SeqInput, Target};
+use harness::targets::counter::CounterOp;
+use harness::targets::maple_ops::{MapleOp, MapleOpsTarget};
+use harness::targets::maple_rcu::RcuOp as MapleRcuOp;
+use harness::targets::rcu_cell::RcuOp as CellOp;
+use harness::targets::shadow_ops::ShadowOp;
+use harness::targets::stack::StackOp;
+use std::collections::BTreeSet;
+
+const INPUTS: usize = 2_000;
+
+/// The operations of `INPUTS` generated inputs of the registry target `name`.
+fn generated_ops<Op>(name: &str) -> Vec<Op>
+where
+    Op: for<'a> arbitrary::Arbitrary<'a>,
+{
+    let t = registry::find(name).expect("registered");
+    let mut rng = Rng::new(0x5eed);
+    let mut ops = Vec::new();
+    let mut decoded = 0;
+    for _ in 0..INPUTS {
+        let data = t.generate(&mut rng);
+        if name.ends_with("_sched") {
+            let (sc, _) = split_input(&data).expect("framing");
+            if let Ok(s) = decode::<Scenario<Op>>(sc) {
+                decoded += 1;
+                ops.extend(s.init);
+                ops.extend(s.threads.into_iter().flatten());
+                ops.extend(s.post);
+            }
+        } else if let Ok(s) = decode::<SeqInput<Op>>(&data) {
+            decoded += 1;
+            ops.extend(s.ops);
+            ops.extend(s.interrupts.into_iter().map(|i| i.op));
+        }
+    }
+    assert!(
+        decoded * 10 >= INPUTS * 9,
+        "{name}: only {decoded} of {INPUTS} generated inputs decode"
+    );
+    ops
+}
+
+fn assert_reaches<Op>(name: &str, all: &[&str], variant: fn(&Op) -> &'static str)
+where
+    Op: for<'a> arbitrary::Arbitrary<'a>,
+{
+    let seen: BTreeSet<&str> = generated_ops::<Op>(name).iter().map(variant).collect();
+    let missing: Vec<&&str> = all.iter().filter(|v| !seen.contains(**v)).collect();
+    assert!(
+        missing.is_empty(),
+        "{name}: random inputs never reach {missing:?}"
+    );
+}
+
+#[test]
+fn counter_targets_reach_every_operation() {
+    fn v(op: &CounterOp) -> &'static str {
+        match op {
+            CounterOp::Inc => "Inc",
+            CounterOp::Add(_) => "Add",
+            CounterOp::Get => "Get",
+            CounterOp::IncIrqsOff => "IncIrqsOff",
+        }
+    }
+    let all = ["Inc", "Add", "Get", "IncIrqsOff"];
+    assert_reaches::<CounterOp>("counter", &all, v);
+    assert_reaches::<CounterOp>("counter_sched", &all, v);
+}
+
+#[test]
+fn stack_targets_reach_every_operation() {
+    fn v(op: &StackOp) -> &'static str {
+        match op {
+            StackOp::Push(_) => "Push",
+            StackOp::Pop => "Pop",
+            StackOp::Len => "Len",
+        }
+    }
+    let all = ["Push", "Pop", "Len"];
+    assert_reaches::<StackOp>("stack", &all, v);
+    assert_reaches::<StackOp>("stack_sched", &all, v);
+}
+
+#[test]
+fn rcu_cell_targets_reach_every_operation() {
+    fn v(op: &CellOp) -> &'static str {
+        match op {
+            CellOp::Read => "Read",
+            CellOp::Write(_) => "Write",
+            CellOp::Synchronize => "Synchronize",
+        }
+    }
+    let all = ["Read", "Write", "Synchronize"];
+    assert_reaches::<CellOp>("rcu_cell", &all, v);
+    assert_reaches::<CellOp>("rcu_cell_sched", &all, v);
+}
+
+#[test]
+fn shadow_ops_reaches_every_operation() {
+    fn v(op: &ShadowOp) -> &'static str {
+        match op {
+            ShadowOp::Alloc { .. } => "Alloc",
+            ShadowOp::Free { .. } => "Free",
+            ShadowOp::Poison { .. } => "Poison",
+            ShadowOp::Unpoison { .. } => "Unpoison",
+            ShadowOp::Store { .. } => "Store",
+            ShadowOp::LoadStore { .. } => "LoadStore",
+            ShadowOp::Copy { .. } => "Copy",
+            ShadowOp::Memset { .. } => "Memset",
+            ShadowOp::Check { .. } => "Check",
+        }
+    }
+    let all = [
+        "Alloc",
+        "Free",
+        "Poison",
+        "Unpoison",
+        "Store",
+        "LoadStore",
+        "Copy",
+        "Memset",
+        "Check",
+    ];
+    assert_reaches::<ShadowOp>("shadow_ops", &all, v);
+}
+
+fn maple_variant(op: &MapleOp) -> &'static str {
+    match op {
+        MapleOp::Store { .. } => "Store",
+        MapleOp::StoreNull { .. } => "StoreNull",
+        MapleOp::Insert { .. } => "Insert",
+        MapleOp::Erase(_) => "Erase",
+        MapleOp::Load(_) => "Load",
+        MapleOp::Find { .. } => "Find",
+        MapleOp::AllocRange { .. } => "AllocRange",
+        MapleOp::AllocRrange { .. } => "AllocRrange",
+        MapleOp::MasWalk(_) => "MasWalk",
+        MapleOp::MasNext { .. } => "MasNext",
+        MapleOp::MasPrev { .. } => "MasPrev",
+        MapleOp::MasFind { .. } => "MasFind",
+        MapleOp::MasFindRev { .. } => "MasFindRev",
+        MapleOp::EmptyArea { .. } => "EmptyArea",
+        MapleOp::Populate { .. } => "Populate",
+        MapleOp::Rcu(_) => "Rcu",
+        MapleOp::Destroy => "Destroy",
+        MapleOp::Reset { .. } => "Reset",
+    }
+}
+
+#[test]
+fn maple_ops_reaches_every_operation() {
+    let all = [
+        "Store",
+        "StoreNull",
+        "Insert",
+        "Erase",
+        "Load",
+        "Find",
+        "AllocRange",
+        "AllocRrange",
+        "MasWalk",
+        "MasNext",
+        "MasPrev",
+        "MasFind",
+        "MasFindRev",
+        "EmptyArea",
+        "Populate",
+        "Rcu",
+        "Destroy",
+        "Reset",
+    ];
+    assert_reaches::<MapleOp>("maple_ops", &all, maple_variant);
+}
+
+#[test]
+fn maple_rcu_sched_reaches_every_operation() {
+    fn v(op: &MapleRcuOp) -> &'static str {
+        match op {
+            MapleRcuOp::Load(_) => "Load",
+            MapleRcuOp::Find { .. } => "Find",
+            MapleRcuOp::Store { .. } => "Store",
+            MapleRcuOp::StoreNull { .. } => "StoreNull",
+            MapleRcuOp::Erase(_) => "Erase",
+        }
+    }
+    let all = ["Load", "Find", "Store", "StoreNull", "Erase"];
+    assert_reaches::<MapleRcuOp>("maple_rcu_sched", &all, v);
+}
+
+/// Every write path of the tree runs under generated `maple_ops` inputs (with their
+/// allocation-failure plans installed, so `mas_nomem` runs too).
+#[test]
+fn maple_ops_reaches_every_write_path() {
+    let t = MapleOpsTarget::new("maple_ops", false, false);
+    let reg = registry::find("maple_ops").expect("registered");
+    let mut rng = Rng::new(0x3a9e);
+    let mut total = algos::maple::WriteStats::default();
+    let add = |total: &mut algos::maple::WriteStats, s: algos::maple::WriteStats| {
+        total.exact_fit += s.exact_fit;
+        total.slot_store += s.slot_store;
+        total.append += s.append;
+        total.node_store += s.node_store;
+        total.split += s.split;
+        total.spanning_store += s.spanning_store;
+        total.rebalance += s.rebalance;
+        total.push += s.push;
+        total.root_store += s.root_store;
+        total.nomem_retries += s.nomem_retries;
+    };
+    for _ in 0..INPUTS {
+        let data = reg.generate(&mut rng);
+        let Ok(input) = decode::<SeqInput<MapleOp>>(&data) else {
+            continue;
+        };
+        let prev = algos::sync::fault::install((&input.faults).into());
+        let sut = t.new_sut();
+        for op in &input.ops {
+            if matches!(op, MapleOp::Reset { .. }) {
+                add(&mut total, sut.tree().write_stats());
+            }
+            t.apply(&sut, op);
+        }
+        add(&mut total, sut.tree().write_stats());
+        algos::sync::fault::install(prev);
+    }
+    let algos::maple::WriteStats {
+        exact_fit,
+        slot_store,
+        append,
+        node_store,
+        split,
+        spanning_store,
+        rebalance,
+        push,
+        root_store,
+        nomem_retries,
+    } = total;
+    let paths = [
+        ("exact_fit", exact_fit),
+        ("slot_store", slot_store),
+        ("append", append),
+        ("node_store", node_store),
+        ("split", split),
+        ("spanning_store", spanning_store),
+        ("rebalance", rebalance),
+        ("push", push),
+        ("root_store", root_store),
+        ("nomem_retries", nomem_retries),
+    ];
+    let missing: Vec<&str> = paths.iter().filter(|p| p.1 == 0).map(|p| p.0).collect();
+    assert!(
+        missing.is_empty(),
+        "maple_ops inputs never reach the write paths {missing:?}: {total:?}"
+    );
+}
