@@ -255,7 +255,7 @@ pub struct Schedule<T> {
 }
 
 impl<T: Target + Clone> Schedule<T> {
-    #[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
+    #[cfg(mmcheck_shuttle)]
     fn run_mode(
         &self,
         sc: &Scenario<T::Op>,
@@ -287,7 +287,7 @@ impl<T: Target + Clone> DynTarget for Schedule<T> {
     fn kind(&self) -> TargetKind {
         TargetKind::Schedule
     }
-    #[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
+    #[cfg(mmcheck_shuttle)]
     fn run_input_stats(&self, data: &[u8], strict: bool) -> Result<InputStats, RunError> {
         use crate::engine::schedule::Mode;
         let (sc_bytes, sched) = split_input(data).map_err(RunError::Decode)?;
@@ -308,7 +308,7 @@ impl<T: Target + Clone> DynTarget for Schedule<T> {
             inconclusive: ex.inconclusive as u64,
         })
     }
-    #[cfg(not(all(feature = "shuttle", not(mmcheck_loom))))]
+    #[cfg(not(mmcheck_shuttle))]
     fn run_input_stats(&self, data: &[u8], _strict: bool) -> Result<InputStats, RunError> {
         // Validate the framing so a corrupt file is still reported as such.
         let (sc_bytes, _) = split_input(data).map_err(RunError::Decode)?;
@@ -338,7 +338,7 @@ impl<T: Target + Clone> DynTarget for Schedule<T> {
 }
 
 impl<T: Target + Clone> Schedule<T> {
-    #[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
+    #[cfg(mmcheck_shuttle)]
     fn check_schedules(
         &self,
         budget: Budget,
@@ -377,7 +377,7 @@ impl<T: Target + Clone> Schedule<T> {
             },
         )
     }
-    #[cfg(not(all(feature = "shuttle", not(mmcheck_loom))))]
+    #[cfg(not(mmcheck_shuttle))]
     fn check_schedules(&self, _: Budget, _: u64, _: Engine) -> Result<CheckStats, RunError> {
         Err(RunError::Unavailable(format!(
             "target `{}` runs on the schedule engine: this build has no shuttle backend (build with `--features shuttle`)",

@@ -21,7 +21,7 @@ mod state;
 mod validate;
 mod write;
 
-#[cfg(all(test, not(any(mmcheck_loom, feature = "shuttle"))))]
+#[cfg(all(test, not(mmcheck_model)))]
 mod tests;
 
 pub use state::MaState;
@@ -342,7 +342,7 @@ impl<T: Clone + Send + Sync + 'static> MapleTree<T> {
     pub fn lock(&self) -> MapleGuard<'_, T> {
         MapleGuard {
             tree: self,
-            guard: Some(self.lock.lock()),
+            guard: self.lock.lock(),
         }
     }
 
@@ -498,7 +498,7 @@ impl<T: Clone + Send + Sync + 'static> Drop for MapleTree<T> {
 /// The writer lock, held (`mtree_lock`). Dropping it unlocks.
 pub struct MapleGuard<'a, T: Clone + Send + Sync + 'static> {
     tree: &'a MapleTree<T>,
-    guard: Option<MutexGuard<'a, Writer>>,
+    guard: MutexGuard<'a, Writer>,
 }
 
 impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for MapleGuard<'_, T> {
@@ -519,7 +519,7 @@ impl<'a, T: Clone + Send + Sync + 'static> MapleGuard<'a, T> {
     }
 
     fn writer(&mut self) -> &mut Writer {
-        self.guard.as_mut().expect("lock held")
+        &mut self.guard
     }
 
     /// Lends the walk buffer to a new `MaState`.
@@ -530,9 +530,7 @@ impl<'a, T: Clone + Send + Sync + 'static> MapleGuard<'a, T> {
     /// Takes the walk buffer back from a dropped `MaState`.
     pub(crate) fn return_path_buf(&mut self, mut buf: Vec<write::Step>) {
         buf.clear();
-        if let Some(w) = self.guard.as_mut() {
-            w.path_buf = buf;
-        }
+        self.guard.path_buf = buf;
     }
 
     /// Stores `entry` over `[first, last]` (insert: only if empty), with `mas_nomem`'s
@@ -568,10 +566,10 @@ impl<'a, T: Clone + Send + Sync + 'static> MapleGuard<'a, T> {
                     // take the lock again and walk again: the tree may have changed.
                     self.writer().stats.nomem_retries += 1;
                     let need = plan.builds.len();
-                    self.guard = None;
-                    cpu::interrupt_point("maple_nomem");
-                    let got = write::alloc_blocking(need, kept);
-                    self.guard = Some(self.tree.lock.lock());
+                    let got = MutexGuard::unlocked(&mut self.guard, || {
+                        cpu::interrupt_point("maple_nomem");
+                        write::alloc_blocking(need, kept)
+                    });
                     match got {
                         Some(nodes) => self.writer().reserve = nodes,
                         None => {
@@ -594,7 +592,7 @@ impl<'a, T: Clone + Send + Sync + 'static> MapleGuard<'a, T> {
             "maple: stale write plan: the tree changed after the walk (mas_nomem must walk again)"
         );
         core.seq.fetch_add(1, Ordering::Relaxed);
-        let w: &mut Writer = self.guard.as_mut().expect("lock held");
+        let w: &mut Writer = &mut self.guard;
         // SAFETY: under the lock, the plan is current (checked above), nodes fit it.
         unsafe { core.execute::<T>(plan, nodes, &mut w.stats, &mut w.scratch) };
     }
@@ -621,8 +619,3 @@ impl<'a, T: Clone + Send + Sync + 'static> MapleGuard<'a, T> {
     }
 }
 
-impl<T: Clone + Send + Sync + 'static> Drop for MapleGuard<'_, T> {
-    fn drop(&mut self) {
-        self.guard = None;
-    }
-}

@@ -119,7 +119,7 @@ pub struct Node {
     w: [AtomicU64; WORDS],
 }
 
-#[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+#[cfg(not(mmcheck_model))]
 const _: () = assert!(std::mem::size_of::<Node>() == 256);
 
 impl Node {
@@ -409,11 +409,7 @@ impl Access for Locked {
 /// out under Miri and the model backends.
 #[inline(always)]
 pub fn prefetch(enode: usize) {
-    #[cfg(all(
-        target_arch = "x86_64",
-        not(miri),
-        not(any(mmcheck_loom, feature = "shuttle"))
-    ))]
+    #[cfg(all(target_arch = "x86_64", not(miri), not(mmcheck_model)))]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         let p = (enode & NODE_MASK) as *const i8;

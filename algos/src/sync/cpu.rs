@@ -58,7 +58,7 @@ impl std::fmt::Debug for InterruptPlan {
 }
 
 #[derive(Default)]
-#[cfg_attr(not(any(mmcheck_loom, feature = "hooks")), allow(dead_code))]
+#[cfg_attr(not(mmcheck_hooks), allow(dead_code))]
 struct CpuState {
     cpu: Option<usize>,
     irq_disable_depth: u32,
@@ -114,7 +114,7 @@ pub struct IrqGuard {
 /// Sections nest. NMIs still arrive.
 #[inline(always)]
 pub fn irq_save() -> IrqGuard {
-    #[cfg(any(mmcheck_loom, feature = "hooks"))]
+    #[cfg(mmcheck_hooks)]
     STATE.with(|s| s.borrow_mut().irq_disable_depth += 1);
     IrqGuard {
         _not_send: PhantomData,
@@ -124,7 +124,7 @@ pub fn irq_save() -> IrqGuard {
 impl Drop for IrqGuard {
     #[inline(always)]
     fn drop(&mut self) {
-        #[cfg(any(mmcheck_loom, feature = "hooks"))]
+        #[cfg(mmcheck_hooks)]
         STATE.with(|s| s.borrow_mut().irq_disable_depth -= 1);
     }
 }
@@ -132,14 +132,14 @@ impl Drop for IrqGuard {
 /// `irqs_disabled()`: inside [`irq_save`] or an interrupt handler. Always false without hooks.
 #[inline(always)]
 pub fn irqs_disabled() -> bool {
-    #[cfg(any(mmcheck_loom, feature = "hooks"))]
+    #[cfg(mmcheck_hooks)]
     {
         STATE.with(|s| {
             let s = s.borrow();
             s.irq_disable_depth > 0 || s.in_irq > 0 || s.in_nmi > 0
         })
     }
-    #[cfg(not(any(mmcheck_loom, feature = "hooks")))]
+    #[cfg(not(mmcheck_hooks))]
     {
         false
     }
@@ -148,11 +148,11 @@ pub fn irqs_disabled() -> bool {
 /// `in_nmi()`: running an injected NMI handler. Always false without hooks.
 #[inline(always)]
 pub fn in_nmi() -> bool {
-    #[cfg(any(mmcheck_loom, feature = "hooks"))]
+    #[cfg(mmcheck_hooks)]
     {
         STATE.with(|s| s.borrow().in_nmi > 0)
     }
-    #[cfg(not(any(mmcheck_loom, feature = "hooks")))]
+    #[cfg(not(mmcheck_hooks))]
     {
         false
     }
@@ -161,14 +161,14 @@ pub fn in_nmi() -> bool {
 /// `in_hardirq() || in_nmi()`: running an injected handler. Always false without hooks.
 #[inline(always)]
 pub fn in_interrupt() -> bool {
-    #[cfg(any(mmcheck_loom, feature = "hooks"))]
+    #[cfg(mmcheck_hooks)]
     {
         STATE.with(|s| {
             let s = s.borrow();
             s.in_irq > 0 || s.in_nmi > 0
         })
     }
-    #[cfg(not(any(mmcheck_loom, feature = "hooks")))]
+    #[cfg(not(mmcheck_hooks))]
     {
         false
     }
@@ -178,13 +178,13 @@ pub fn in_interrupt() -> bool {
 /// plan may run a nested operation here. Compiles to nothing without hooks.
 #[inline(always)]
 pub fn interrupt_point(name: &'static str) {
-    #[cfg(any(mmcheck_loom, feature = "hooks"))]
+    #[cfg(mmcheck_hooks)]
     hooked_interrupt_point(name);
-    #[cfg(not(any(mmcheck_loom, feature = "hooks")))]
+    #[cfg(not(mmcheck_hooks))]
     let _ = name;
 }
 
-#[cfg(any(mmcheck_loom, feature = "hooks"))]
+#[cfg(mmcheck_hooks)]
 fn hooked_interrupt_point(name: &'static str) {
     let site = STATE.with(|s| {
         let s = s.borrow();

@@ -23,7 +23,7 @@ pub enum FaultPlan {
 }
 
 impl FaultPlan {
-    #[cfg_attr(not(any(mmcheck_loom, feature = "hooks")), allow(dead_code))]
+    #[cfg_attr(not(mmcheck_hooks), allow(dead_code))]
     fn fails(&self, call: u64) -> bool {
         match self {
             FaultPlan::Never => false,
@@ -61,7 +61,7 @@ super::backend_thread_local! {
 /// Asks whether the allocation at `site` fails. Constant `false` without hooks.
 #[inline(always)]
 pub fn should_fail(site: &'static str) -> bool {
-    #[cfg(any(mmcheck_loom, feature = "hooks"))]
+    #[cfg(mmcheck_hooks)]
     {
         STATE.with(|s| {
             let mut s = s.borrow_mut();
@@ -75,7 +75,7 @@ pub fn should_fail(site: &'static str) -> bool {
             fail
         })
     }
-    #[cfg(not(any(mmcheck_loom, feature = "hooks")))]
+    #[cfg(not(mmcheck_hooks))]
     {
         let _ = site;
         false

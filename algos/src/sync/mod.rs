@@ -35,21 +35,21 @@ pub mod task;
 
 /// True when this build runs on a model backend (loom or shuttle), where RCU is the explicit
 /// model and every hook is live.
-pub const MODEL: bool = cfg!(any(mmcheck_loom, feature = "shuttle"));
+pub const MODEL: bool = cfg!(mmcheck_model);
 
 /// True when the checking hooks ([`cpu::interrupt_point`], [`fault::should_fail`]) are live.
-pub const HOOKS: bool = cfg!(any(mmcheck_loom, feature = "hooks"));
+pub const HOOKS: bool = cfg!(mmcheck_hooks);
 
 /// The name of the backend this build uses: `"std"`, `"loom"` or `"shuttle"`.
 pub const BACKEND: &str = if cfg!(mmcheck_loom) {
     "loom"
-} else if cfg!(feature = "shuttle") {
+} else if cfg!(mmcheck_shuttle) {
     "shuttle"
 } else {
     "std"
 };
 
-#[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+#[cfg(not(mmcheck_model))]
 mod imp {
     pub use std::sync::atomic;
     pub use std::sync::Arc;
@@ -81,7 +81,7 @@ mod imp {
     }
 }
 
-#[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
+#[cfg(mmcheck_shuttle)]
 mod imp {
     pub use shuttle::sync::atomic;
     pub use shuttle::thread;
@@ -109,9 +109,13 @@ pub mod atomic {
 /// The backend's reference-counted pointer (loom's tracks leaks; the others are `std`'s).
 pub use imp::Arc;
 
-/// Threads of the active backend.
+/// Threads of the active backend, with task sleep and wake-up: [`park`](thread::park) blocks
+/// the current task without using CPU (on std a futex sleep; under loom and shuttle the task
+/// is not runnable until unparked), and [`Thread::unpark`](thread::Thread::unpark) wakes it.
+/// These are the `schedule()` / `wake_up_process()` the PREEMPT_RT locks need; like the
+/// kernel's, a wake-up may be spurious and a waiter re-checks its condition in a loop.
 pub mod thread {
-    pub use super::imp::thread::{spawn, yield_now, JoinHandle};
+    pub use super::imp::thread::{current, park, spawn, yield_now, JoinHandle, Thread};
 }
 
 /// Spin-loop hints of the active backend (a scheduling point under loom and shuttle).
@@ -125,7 +129,7 @@ pub mod hint {
 
 /// Declares a thread-local of the active backend. Under loom and shuttle every model thread
 /// runs on one OS thread, so per-thread state must use this macro, never `std::thread_local!`.
-#[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+#[cfg(not(mmcheck_model))]
 pub use std::thread_local as backend_thread_local;
 
 /// Declares a thread-local of the active backend (loom's).
@@ -133,15 +137,21 @@ pub use std::thread_local as backend_thread_local;
 pub use loom::thread_local as backend_thread_local;
 
 /// Declares a thread-local of the active backend (shuttle's).
-#[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
+#[cfg(mmcheck_shuttle)]
 pub use shuttle::thread_local as backend_thread_local;
 
 /// A mutual-exclusion lock that does not poison, over the backend's mutex.
 #[derive(Debug, Default)]
 pub struct Mutex<T: ?Sized>(imp::RawMutex<T>);
 
-/// The guard of a [`Mutex`].
-pub type MutexGuard<'a, T> = imp::RawMutexGuard<'a, T>;
+/// The guard of a [`Mutex`]: the facade's own type, with the same API on every backend (as
+/// tokio newtypes parking_lot's guards), so code that compiles on std compiles on loom and
+/// shuttle. [`MutexGuard::unlocked`] drops the lock for a while (lock_api's shape).
+pub struct MutexGuard<'a, T: ?Sized> {
+    lock: &'a Mutex<T>,
+    /// `None` only inside [`MutexGuard::unlocked`], where the guard cannot be reached.
+    raw: Option<imp::RawMutexGuard<'a, T>>,
+}
 
 impl<T> Mutex<T> {
     /// A new unlocked mutex holding `value`.
@@ -151,11 +161,11 @@ impl<T> Mutex<T> {
 
     /// Consumes the mutex and returns its value.
     pub fn into_inner(self) -> T {
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(not(mmcheck_model))]
         {
             self.0.into_inner()
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         {
             self.0.into_inner().unwrap_or_else(|e| e.into_inner())
         }
@@ -163,28 +173,75 @@ impl<T> Mutex<T> {
 }
 
 impl<T: ?Sized> Mutex<T> {
-    /// Acquires the lock, blocking (or yielding to the model scheduler) until it is free.
-    pub fn lock(&self) -> MutexGuard<'_, T> {
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    fn raw_lock(&self) -> imp::RawMutexGuard<'_, T> {
+        #[cfg(not(mmcheck_model))]
         {
             self.0.lock()
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         {
             self.0.lock().unwrap_or_else(|e| e.into_inner())
         }
     }
 
+    /// Acquires the lock, blocking (or yielding to the model scheduler) until it is free.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        MutexGuard {
+            lock: self,
+            raw: Some(self.raw_lock()),
+        }
+    }
+
     /// Acquires the lock if it is free.
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-        {
-            self.0.try_lock()
-        }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
-        {
-            self.0.try_lock().ok()
-        }
+        #[cfg(not(mmcheck_model))]
+        let raw = self.0.try_lock();
+        #[cfg(mmcheck_model)]
+        let raw = self.0.try_lock().ok();
+        raw.map(|r| MutexGuard {
+            lock: self,
+            raw: Some(r),
+        })
+    }
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// Releases the lock, runs `f`, and takes the lock again before returning `f`'s result
+    /// (lock_api's `MutexGuard::unlocked`): "drop the lock, allocate, retake it", as the
+    /// kernel's `mas_nomem` does. Whatever the guard protected may have changed meanwhile.
+    pub fn unlocked<R>(this: &mut Self, f: impl FnOnce() -> R) -> R {
+        drop(this.raw.take());
+        let r = f();
+        this.raw = Some(this.lock.raw_lock());
+        r
+    }
+
+    /// The mutex this guard holds.
+    pub fn mutex(this: &Self) -> &'a Mutex<T> {
+        this.lock
+    }
+}
+
+impl<T: ?Sized> std::ops::Deref for MutexGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        self.raw.as_deref().expect("guard used inside its own `unlocked`")
+    }
+}
+
+impl<T: ?Sized> std::ops::DerefMut for MutexGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        self.raw
+            .as_deref_mut()
+            .expect("guard used inside its own `unlocked`")
+    }
+}
+
+impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("MutexGuard").field(&&**self).finish()
     }
 }
 
@@ -192,41 +249,62 @@ impl<T: ?Sized> Mutex<T> {
 #[derive(Debug, Default)]
 pub struct RwLock<T>(imp::RawRwLock<T>);
 
-/// Shared guard of a [`RwLock`].
-pub type RwLockReadGuard<'a, T> = imp::RawReadGuard<'a, T>;
-/// Exclusive guard of a [`RwLock`].
-pub type RwLockWriteGuard<'a, T> = imp::RawWriteGuard<'a, T>;
+/// Shared guard of a [`RwLock`] (the facade's own type on every backend).
+pub struct RwLockReadGuard<'a, T>(imp::RawReadGuard<'a, T>);
+/// Exclusive guard of a [`RwLock`] (the facade's own type on every backend).
+pub struct RwLockWriteGuard<'a, T>(imp::RawWriteGuard<'a, T>);
 
 impl<T> RwLock<T> {
     /// A new unlocked rwlock holding `value`.
     pub fn new(value: T) -> Self {
         RwLock(imp::RawRwLock::new(value))
     }
-}
 
-impl<T> RwLock<T> {
     /// Acquires shared access.
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(not(mmcheck_model))]
         {
-            self.0.read()
+            RwLockReadGuard(self.0.read())
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         {
-            self.0.read().unwrap_or_else(|e| e.into_inner())
+            RwLockReadGuard(self.0.read().unwrap_or_else(|e| e.into_inner()))
         }
     }
 
     /// Acquires exclusive access.
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(not(mmcheck_model))]
         {
-            self.0.write()
+            RwLockWriteGuard(self.0.write())
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         {
-            self.0.write().unwrap_or_else(|e| e.into_inner())
+            RwLockWriteGuard(self.0.write().unwrap_or_else(|e| e.into_inner()))
         }
+    }
+}
+
+impl<T> std::ops::Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for RwLockWriteGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
     }
 }
 
@@ -242,17 +320,18 @@ impl Condvar {
 
     /// Releases `guard`'s lock, waits for a notification, and re-acquires the lock.
     /// Spurious wake-ups are possible, as with every condition variable.
-    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-        {
-            let mut guard = guard;
-            self.0.wait(&mut guard);
-            guard
-        }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
-        {
-            self.0.wait(guard).unwrap_or_else(|e| e.into_inner())
-        }
+    pub fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        let raw = guard.raw.take().expect("a held guard");
+        #[cfg(not(mmcheck_model))]
+        let raw = {
+            let mut raw = raw;
+            self.0.wait(&mut raw);
+            raw
+        };
+        #[cfg(mmcheck_model)]
+        let raw = self.0.wait(raw).unwrap_or_else(|e| e.into_inner());
+        guard.raw = Some(raw);
+        guard
     }
 
     /// Wakes one waiter.
@@ -308,11 +387,11 @@ pub mod cell {
 /// A stable small integer naming the current thread for the lifetime of the process (std)
 /// or of the model execution (loom, shuttle). Used as a key by [`rcu`] and [`task`].
 pub fn thread_key() -> usize {
-    #[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
+    #[cfg(mmcheck_shuttle)]
     {
         usize::from(shuttle::current::me())
     }
-    #[cfg(not(all(feature = "shuttle", not(mmcheck_loom))))]
+    #[cfg(not(mmcheck_shuttle))]
     {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT: AtomicUsize = AtomicUsize::new(1);
@@ -325,5 +404,49 @@ pub fn thread_key() -> usize {
             }
             k.get()
         })
+    }
+}
+
+#[cfg(all(test, not(mmcheck_model)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unlocked_releases_the_lock_for_the_closure_only() {
+        let m = Arc::new(Mutex::new(1));
+        let mut g = m.lock();
+        *g += 1;
+        let m2 = m.clone();
+        let seen = MutexGuard::unlocked(&mut g, move || {
+            // Another thread can take the lock now.
+            thread::spawn(move || {
+                let mut h = m2.lock();
+                *h *= 10;
+                *h
+            })
+            .join()
+            .expect("no panic")
+        });
+        assert_eq!(seen, 20);
+        assert_eq!(*g, 20, "the guard holds the lock again and sees the change");
+        assert!(m.try_lock().is_none(), "held again after unlocked");
+        drop(g);
+        assert!(m.try_lock().is_some());
+    }
+
+    #[test]
+    fn park_sleeps_until_unparked() {
+        use atomic::{AtomicBool, Ordering};
+        let flag = Arc::new(AtomicBool::new(false));
+        let f2 = flag.clone();
+        let sleeper = thread::spawn(move || {
+            while !f2.load(Ordering::Acquire) {
+                thread::park();
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        flag.store(true, Ordering::Release);
+        sleeper.thread().unpark();
+        sleeper.join().expect("woken");
     }
 }

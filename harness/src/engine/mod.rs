@@ -20,7 +20,7 @@ pub mod random;
 pub mod scenario;
 pub mod sequential;
 
-#[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
+#[cfg(mmcheck_shuttle)]
 pub mod schedule;
 
 use crate::report::{failure_from_panic, Capture, Failure};
@@ -155,7 +155,7 @@ impl std::str::FromStr for Engine {
 
 /// The shuttle configuration every schedule run uses: no warnings, no failure files (the
 /// engines keep their own reproducers).
-#[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
+#[cfg(mmcheck_shuttle)]
 pub fn shuttle_config() -> shuttle::Config {
     let mut config = shuttle::Config::new();
     config.silence_warnings = true;
@@ -179,7 +179,7 @@ where
         }
     };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        #[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
+        #[cfg(mmcheck_shuttle)]
         {
             shuttle::Runner::new(
                 shuttle::scheduler::RoundRobinScheduler::new(1),
@@ -191,7 +191,7 @@ where
         {
             loom::model(body);
         }
-        #[cfg(not(any(feature = "shuttle", mmcheck_loom)))]
+        #[cfg(not(mmcheck_model))]
         {
             body();
         }

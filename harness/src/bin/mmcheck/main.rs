@@ -161,7 +161,7 @@ pub fn resolve_targets(names: &[String]) -> Result<Vec<&'static dyn DynTarget>, 
 
 /// True if this build runs schedule targets in-process.
 pub fn has_shuttle() -> bool {
-    cfg!(feature = "shuttle")
+    cfg!(mmcheck_shuttle)
 }
 
 /// Re-runs this command, built with `--features shuttle` (in `<workspace>/target/shuttle`),
