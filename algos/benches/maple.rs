@@ -31,98 +31,44 @@
 //! 2-core machine the three threads share two CPUs, so the wall-clock ratio depends on how
 //! much CPU the scheduler leaves the readers. Without `--bench` (`cargo test --benches`) it builds small structures,
 //! cross-checks the structures' answers, runs every workload once, and exits.
+//!
+//! The timing, the concurrent driver, the counting allocator and the line formats are the
+//! shared bench module's (`benches/common/mod.rs`, whose doc describes them); this file holds
+//! the workloads, the peers and the goals.
 
-// The peers are std's locks, and the allocator counter and bench threads are plain std.
+// The peers are std's locks, and the bench threads are plain std.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+// The run modes, criterion configuration, counting allocator, RNG, checksums, timing,
+// concurrency driver and report lines every bench shares (see its doc). Each bench uses only
+// part of it, hence the `allow` on this declaration alone.
+#[allow(dead_code)]
+mod common;
+
 use algos::maple::{MapleError, MapleTree};
+use common::{
+    distinct, measured, mix, parts, runner, whole, Counting, Ratios, Rng, Run, Shared, Timed,
+    FOLD_SEED, WRITE_PACE,
+};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use rangemap::RangeInclusiveMap;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
-use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-// ---------------------------------------------------------------------------------------
-// Counting allocator
-// ---------------------------------------------------------------------------------------
-
-/// `System`, counting the bytes it hands out and gets back while [`COUNTING`] is on.
-struct Counting;
-
-/// Whether allocations are counted: only inside [`measured`], so the timed workloads (the
-/// concurrent ones above all) do not pay for a shared counter.
-static COUNTING: AtomicBool = AtomicBool::new(false);
-
-/// Bytes allocated minus bytes freed while counting.
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-/// Adds `delta` bytes to [`LIVE`] if counting is on.
-#[inline(always)]
-fn count(delta: isize) {
-    if COUNTING.load(Relaxed) {
-        LIVE.fetch_add(delta, Relaxed);
-    }
-}
-
-// SAFETY: every method forwards to `System` with its own arguments; the counter does not
-// touch the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            count(layout.size() as isize);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            count(layout.size() as isize);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` came from this allocator with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        count(-(layout.size() as isize));
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            count(new_size as isize - layout.size() as isize);
-        }
-        p
-    }
-}
-
+/// Counts the live bytes of the builds for the `MEM` lines (see [`common::Counting`]).
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Runs `build` and returns its result with the growth of the live bytes while it ran.
-/// Deferred (RCU) frees are run before and after, so only what `build` keeps counts.
-fn measured<R>(build: impl FnOnce() -> R) -> (R, usize) {
-    algos::sync::rcu::barrier();
-    COUNTING.store(true, Relaxed);
-    let before = LIVE.load(Relaxed);
-    let r = build();
-    algos::sync::rcu::barrier();
-    let after = LIVE.load(Relaxed);
-    COUNTING.store(false, Relaxed);
-    (r, usize::try_from(after - before).unwrap_or(0))
+/// [`common::measured`] with the deferred (RCU) frees run before and after, so only what
+/// `build` keeps counts.
+fn measured_rcu<R>(build: impl FnOnce() -> R) -> (R, usize) {
+    measured(algos::sync::rcu::barrier, build)
 }
 
 // ---------------------------------------------------------------------------------------
-// Layout, keys
+// Layout
 // ---------------------------------------------------------------------------------------
 
 /// Distance between the starts of consecutive ranges.
@@ -148,50 +94,6 @@ fn gap_range(k: u64) -> (u64, u64) {
 fn gap_value(k: u64) -> u64 {
     1 << 63 | k
 }
-
-/// xorshift64: deterministic, no dependencies.
-struct Rng(u64);
-
-impl Rng {
-    /// A generator seeded from `seed` (any value, zero included).
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    /// The next 64 random bits.
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A random value in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// `count` distinct random values of `0..n` (a partial Fisher-Yates shuffle).
-fn distinct(n: u64, count: usize, rng: &mut Rng) -> Vec<u64> {
-    let mut all: Vec<u64> = (0..n).collect();
-    for i in 0..count {
-        let j = i + rng.below((all.len() - i) as u64) as usize;
-        all.swap(i, j);
-    }
-    all.truncate(count);
-    all
-}
-
-/// Folds one value into an order-sensitive checksum (FNV-style).
-fn mix(acc: u64, v: u64) -> u64 {
-    (acc ^ v).wrapping_mul(0x100_0000_01b3)
-}
-
-/// The checksum of an empty sequence.
-const FOLD_SEED: u64 = 0xcbf2_9ce4_8422_2325;
 
 // ---------------------------------------------------------------------------------------
 // The structures
@@ -402,17 +304,17 @@ fn fill<S: Ranges>(s: &mut S, n: u64, hole: Option<u64>) {
 fn build_trio(n: u64, alloc: bool, hole: Option<u64>) -> (Trio, TrioBytes) {
     // The peers first: their builds free next to nothing, while the maple tree's frees the
     // nodes it splits, and a peer built into those holes would be scattered over the heap.
-    let (btree, btree_bytes) = measured(|| {
+    let (btree, btree_bytes) = measured_rcu(|| {
         let mut m = RangeMap::default();
         fill(&mut m, n, hole);
         m
     });
-    let (rmap, rmap_bytes) = measured(|| {
+    let (rmap, rmap_bytes) = measured_rcu(|| {
         let mut m = RangeInclusiveMap::new();
         fill(&mut m, n, hole);
         m
     });
-    let (maple, maple_bytes) = measured(|| {
+    let (maple, maple_bytes) = measured_rcu(|| {
         let mut mt = if alloc {
             MapleTree::new_alloc()
         } else {
@@ -494,17 +396,12 @@ struct Sizes {
 impl Sizes {
     /// The sizes the issue asks for.
     fn full() -> Self {
-        let secs = std::env::var("MAPLE_BENCH_SECS")
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| *s > 0.0)
-            .unwrap_or(1.0);
         Sizes {
             big: 1_000_000,
             small: 100_000,
             lookups: 65_536,
             batch: 1_000,
-            concurrent: Duration::from_secs_f64(secs),
+            concurrent: common::secs_from_env("MAPLE_BENCH_SECS", 1.0),
             conc_small: 10_000,
         }
     }
@@ -560,7 +457,7 @@ impl Fixture {
             ("rangemap", per(bytes.rmap)),
         ];
         // Built only to be measured: dropped at the end of the statement.
-        let alloc_bytes = measured(|| {
+        let alloc_bytes = measured_rcu(|| {
             let mut mt = MapleTree::new_alloc();
             fill(&mut mt, sizes.big, None);
             mt
@@ -773,334 +670,97 @@ fn bench_empty_area(c: &mut Criterion, fx: &Fixture) {
     g.finish();
 }
 
-/// Short warm-up and measurement: the whole run has to stay within a few minutes.
-fn configured() -> Criterion {
-    Criterion::default()
-        .configure_from_args()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(10)
-}
-
 // ---------------------------------------------------------------------------------------
 // Concurrency
 // ---------------------------------------------------------------------------------------
 
-/// A structure shared by the concurrent readers and the writer.
-trait Shared: Sync {
-    /// A point lookup.
-    fn read(&self, i: u64) -> Option<u64>;
-    /// Stores [`gap_range`]`(k)`, then erases it: two write operations.
-    fn write_pair(&self, k: u64);
+/// Whether `got` is a possible answer of a concurrent lookup of `i`: the value of the range
+/// holding `i` or of the gap range a writer stores after it, or nothing in a gap.
+fn plausible(i: u64, got: Option<u64>) -> bool {
+    let k = i / STRIDE;
+    match got {
+        Some(v) => v == k || v == gap_value(k),
+        None => i % STRIDE >= LEN,
+    }
 }
 
+/// Reads are point lookups of any index (checked by [`plausible`]); a write step stores
+/// [`gap_range`]`(k)`, then erases it: two write operations.
 impl Shared for MapleTree<u64> {
-    fn read(&self, i: u64) -> Option<u64> {
-        self.load(i)
+    fn read(&self, i: u64) -> bool {
+        plausible(i, self.load(i))
     }
 
-    fn write_pair(&self, k: u64) {
+    fn write(&self, k: u64) -> u64 {
         let (first, last) = gap_range(k);
         self.store_range(first, last, Some(gap_value(k)))
             .expect("maple store");
         self.erase(first).expect("stored above");
+        2
     }
 }
 
+/// As for the maple tree; each operation takes the lock on its own.
 impl Shared for std::sync::RwLock<RangeMap> {
-    fn read(&self, i: u64) -> Option<u64> {
-        self.read().expect("not poisoned").lookup(i)
+    fn read(&self, i: u64) -> bool {
+        plausible(i, self.read().expect("not poisoned").lookup(i))
     }
 
-    fn write_pair(&self, k: u64) {
+    fn write(&self, k: u64) -> u64 {
         let (first, last) = gap_range(k);
         self.write()
             .expect("not poisoned")
             .put(first, last, gap_value(k));
         self.write().expect("not poisoned").remove_at(first);
+        2
     }
 }
 
+/// As for the maple tree; each operation takes the lock on its own.
 impl Shared for parking_lot::RwLock<RangeMap> {
-    fn read(&self, i: u64) -> Option<u64> {
-        self.read().lookup(i)
+    fn read(&self, i: u64) -> bool {
+        plausible(i, self.read().lookup(i))
     }
 
-    fn write_pair(&self, k: u64) {
+    fn write(&self, k: u64) -> u64 {
         let (first, last) = gap_range(k);
         self.write().put(first, last, gap_value(k));
         self.write().remove_at(first);
+        2
     }
 }
 
-/// CPU time consumed so far by the calling thread, in seconds.
-fn thread_cpu() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer; the clock id is a constant the kernel knows.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
-
-/// One concurrent run's outcome.
-struct RunRates {
-    /// Lookups per second, summed over the readers.
-    reads: f64,
-    /// Lookups per second of CPU time the readers got (their lookups over their summed
-    /// thread CPU time): what a reader achieves while it runs, whatever the scheduler
-    /// gave the writer on this machine.
-    reads_per_cpu: f64,
-    /// Write operations per second.
-    writes: f64,
-    /// Lookups that returned a value no writer ever stored there.
-    wrong: u64,
-}
-
-/// Runs 2 readers doing random lookups over `n` ranges and 1 writer doing [`Shared::write_pair`]
-/// on random gaps, for `time`: flat out, or at most `pace` write operations per second; with
-/// `writer` false, the readers alone.
-fn concurrent<S: Shared>(
-    s: &S,
-    n: u64,
-    time: Duration,
-    pace: Option<f64>,
-    writer: bool,
-) -> RunRates {
-    const READERS: u64 = 2;
-    let stop = AtomicBool::new(false);
-    let start = Barrier::new(READERS as usize + 2);
-    std::thread::scope(|sc| {
-        let readers: Vec<_> = (0..READERS)
-            .map(|t| {
-                let (stop, start) = (&stop, &start);
-                sc.spawn(move || {
-                    let mut rng = Rng::new(100 + t);
-                    let (mut count, mut wrong) = (0u64, 0u64);
-                    start.wait();
-                    let cpu = thread_cpu();
-                    while !stop.load(Relaxed) {
-                        for _ in 0..256 {
-                            let i = rng.below(n * STRIDE);
-                            let k = i / STRIDE;
-                            let ok = match s.read(i) {
-                                Some(v) => v == k || v == gap_value(k),
-                                None => i % STRIDE >= LEN,
-                            };
-                            wrong += u64::from(!ok);
-                        }
-                        count += 256;
-                    }
-                    (count, wrong, thread_cpu() - cpu)
-                })
-            })
-            .collect();
-        let writer = sc.spawn(|| {
-            let mut rng = Rng::new(7);
-            let mut ops = 0u64;
-            start.wait();
-            if !writer {
-                return 0;
-            }
-            let t = Instant::now();
-            while !stop.load(Relaxed) {
-                if pace.is_some_and(|p| ops as f64 >= p * t.elapsed().as_secs_f64()) {
-                    std::thread::sleep(Duration::from_micros(100));
-                    continue;
-                }
-                s.write_pair(rng.below(n));
-                ops += 2;
-            }
-            ops
-        });
-        start.wait();
-        let t = Instant::now();
-        std::thread::sleep(time);
-        stop.store(true, Relaxed);
-        let (mut reads, mut wrong, mut cpu) = (0, 0, 0.0);
-        for h in readers {
-            let (c, w, t) = h.join().expect("reader");
-            reads += c;
-            wrong += w;
-            cpu += t;
-        }
-        let writes = writer.join().expect("writer");
-        let secs = t.elapsed().as_secs_f64();
-        RunRates {
-            reads: reads as f64 / secs,
-            reads_per_cpu: reads as f64 / cpu.max(1e-9),
-            writes: writes as f64 / secs,
-            wrong,
-        }
-    })
-}
-
-/// Write operations per second of the paced concurrent runs: well within what every
-/// configuration's writer manages flat out.
-const WRITE_PACE: f64 = 20_000.0;
-
-/// Slices each configuration's wall time is cut into; the slices of the three
-/// configurations alternate, so a burst of background load hits them alike.
-const CONC_SLICES: u32 = 3;
-
 /// The concurrent runs over `trio`, which holds `n` ranges (consumed: the maple tree goes
-/// into RCU mode, the range map into the locks): [`CONC_SLICES`] alternating slices of each
-/// configuration, the best slice of each counting, `time` in all per configuration. Returns
-/// `(workload, peer, maple's reads / peer's reads)` per peer.
+/// into RCU mode, the range map into the locks): 2 readers doing random lookups over the
+/// whole span, 1 writer storing and erasing random gap ranges, the maple tree against
+/// `std_rwlock` and `parking_lot_rwlock` (see [`common::concurrency`]). Records
+/// `(workload, peer, maple's reads / peer's reads)` per peer in `out`.
 fn concurrency(
+    out: &mut Ratios,
     trio: Trio,
     n: u64,
     workload: &'static str,
     time: Duration,
     pace: Option<f64>,
     report: bool,
-) -> Vec<(&'static str, &'static str, f64)> {
+) {
     let Trio { maple, btree, rmap } = trio;
     drop(rmap);
     maple.set_in_rcu();
     let std_lock = std::sync::RwLock::new(btree);
     let pl_lock = parking_lot::RwLock::new(std_lock.read().expect("not poisoned").clone());
-    let slice = time / CONC_SLICES;
-    let mut best = [(); 4].map(|()| RunRates {
-        reads: 0.0,
-        reads_per_cpu: 0.0,
-        writes: 0.0,
-        wrong: 0,
-    });
-    for _ in 0..CONC_SLICES {
-        let runs = [
-            concurrent(&maple, n, slice, pace, true),
-            concurrent(&std_lock, n, slice, pace, true),
-            concurrent(&pl_lock, n, slice, pace, true),
-            concurrent(&maple, n, slice, pace, false),
-        ];
-        for (b, r) in best.iter_mut().zip(runs) {
-            let wrong = b.wrong + r.wrong;
-            if r.reads > b.reads {
-                *b = r;
-            }
-            b.wrong = wrong;
-        }
-    }
-    let [m, sl, pl, alone] = best;
-    let mut out = Vec::new();
-    for (name, r) in [
-        ("maple", &m),
-        ("std_rwlock", &sl),
-        ("parking_lot_rwlock", &pl),
-    ] {
-        if report && r.wrong > 0 {
-            println!("WARN {workload} {name}: {} wrong lookups", r.wrong);
-        }
-        assert!(report || r.wrong == 0, "{name}: {} wrong lookups", r.wrong);
-    }
-    for (peer, p) in [("std_rwlock", &sl), ("parking_lot_rwlock", &pl)] {
-        let ratio = m.reads / p.reads;
-        if report {
-            println!(
-                "RATIO {workload} {peer} {ratio:.2}   (maple {:.2}M vs {:.2}M lookups/s; writer {:.2}M vs {:.2}M ops/s)",
-                m.reads / 1e6,
-                p.reads / 1e6,
-                m.writes / 1e6,
-                p.writes / 1e6
-            );
-        }
-        out.push((workload, peer, ratio));
-    }
-    if report {
-        // What the wall-clock ratio hides on a 2-core machine, where 3 busy threads share 2
-        // CPUs: per CPU-second a reader actually ran, and the ratio the maple readers would
-        // reach if the maple writer took no CPU at all (the readers alone, against each peer
-        // with its writer), which bounds the wall-clock ratio from above.
-        for (peer, p) in [("std_rwlock", &sl), ("parking_lot_rwlock", &pl)] {
-            println!(
-                "RATIO {workload}_per_cpu {peer} {:.2}   (maple {:.2}M vs {:.2}M lookups per reader CPU-second)",
-                m.reads_per_cpu / p.reads_per_cpu,
-                m.reads_per_cpu / 1e6,
-                p.reads_per_cpu / 1e6
-            );
-            println!(
-                "BOUND {workload} {peer} {:.2}   (maple readers alone {:.2}M lookups/s vs {:.2}M with its writer)",
-                alone.reads / p.reads,
-                alone.reads / 1e6,
-                p.reads / 1e6
-            );
-        }
-    }
-    out
+    let keys = n * STRIDE;
+    let peers = vec![
+        ("std_rwlock", runner(&std_lock, keys, n, pace)),
+        ("parking_lot_rwlock", runner(&pl_lock, keys, n, pace)),
+    ];
+    let ours = runner(&maple, keys, n, pace);
+    common::concurrency(out, workload, "lookups", time, report, ours, peers);
 }
 
 // ---------------------------------------------------------------------------------------
 // Ratios
 // ---------------------------------------------------------------------------------------
-
-/// Rounds per measurement; the best one counts.
-const ROUNDS: u32 = 12;
-/// Target length of one round.
-const ROUND: Duration = Duration::from_millis(20);
-
-/// A timed workload: given `iters`, runs it that many times and returns the time taken by
-/// the timed parts (criterion's `iter_custom` shape).
-type Timed<'a> = Box<dyn FnMut(u32) -> Duration + 'a>;
-
-/// A [`Timed`] that times whole rounds of `f` (no clock read per call).
-fn whole<'a>(mut f: impl FnMut() + 'a) -> Timed<'a> {
-    Box::new(move |iters| {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        t.elapsed()
-    })
-}
-
-/// A [`Timed`] for an `f` that returns the duration of its own timed part.
-fn parts<'a>(mut f: impl FnMut() -> Duration + 'a) -> Timed<'a> {
-    Box::new(move |iters| (0..iters).map(|_| f()).sum())
-}
-
-/// The best time per call of each workload over [`ROUNDS`] rounds of as many calls as fill
-/// about [`ROUND`] (calibrated on a first call). The rounds of the workloads alternate, so
-/// background load hits the maple tree and its peers alike.
-fn race(mut fs: Vec<Timed<'_>>) -> Vec<Duration> {
-    let iters: Vec<u32> = fs
-        .iter_mut()
-        .map(|f| {
-            let first = f(1).max(Duration::from_nanos(1));
-            (ROUND.as_nanos() / first.as_nanos()).clamp(1, 1_000_000) as u32
-        })
-        .collect();
-    let mut best = vec![Duration::MAX; fs.len()];
-    for _ in 0..ROUNDS {
-        for ((f, &n), b) in fs.iter_mut().zip(&iters).zip(&mut best) {
-            *b = (*b).min(f(n) / n);
-        }
-    }
-    best
-}
-
-/// Prints and returns `peer / maple`: above 1 the maple tree is faster.
-fn ratio(workload: &str, peer: &str, maple: Duration, theirs: Duration) -> f64 {
-    let r = theirs.as_secs_f64() / maple.as_secs_f64();
-    println!("RATIO {workload} {peer} {r:.2}   ({theirs:.2?} vs maple {maple:.2?})");
-    r
-}
-
-/// Races `fs` (maple first, then one per peer in `peers`), prints a `RATIO` line per peer
-/// and appends the ratios to `out`.
-fn compare(
-    out: &mut Vec<(&'static str, &'static str, f64)>,
-    workload: &'static str,
-    peers: &[&'static str],
-    fs: Vec<Timed<'_>>,
-) {
-    let t = race(fs);
-    for (peer, &theirs) in peers.iter().zip(&t[1..]) {
-        out.push((workload, peer, ratio(workload, peer, t[0], theirs)));
-    }
-}
 
 /// Lookups of `keys` in `s`, as a [`Timed`].
 fn lookup_timed<'a, S: Ranges>(s: &'a S, keys: &'a [u64]) -> Timed<'a> {
@@ -1119,9 +779,8 @@ fn gap_timed<S: Ranges>(s: &S) -> Timed<'_> {
 /// The two peers.
 const PEERS: [&str; 2] = ["btreemap", "rangemap"];
 
-/// Times every single-threaded comparison; returns `(workload, peer, ratio)` for each.
-fn ratios(fx: &mut Fixture) -> Vec<(&'static str, &'static str, f64)> {
-    let mut out = Vec::new();
+/// Times every single-threaded comparison, recording `(workload, peer, ratio)` for each.
+fn ratios(fx: &mut Fixture, out: &mut Ratios) {
     let b = &fx.big;
     for (w, wr, keys) in [
         ("lookup_random", "lookup_random_rcu", &fx.keys_random),
@@ -1136,10 +795,10 @@ fn ratios(fx: &mut Fixture) -> Vec<(&'static str, &'static str, f64)> {
             lookup_timed(&b.btree, keys),
             lookup_timed(&b.rmap, keys),
         ];
-        compare(&mut out, w, &PEERS, fs);
+        out.compare(w, &PEERS, fs);
         b.maple.set_in_rcu();
         let fs = vec![lookup_timed(&b.maple, keys), lookup_timed(&b.btree, keys)];
-        compare(&mut out, wr, &PEERS[..1], fs);
+        out.compare(wr, &PEERS[..1], fs);
         b.maple.clear_in_rcu();
     }
 
@@ -1152,7 +811,7 @@ fn ratios(fx: &mut Fixture) -> Vec<(&'static str, &'static str, f64)> {
             parts(|| pick(store_then_erase(&mut s.btree, ks))),
             parts(|| pick(store_then_erase(&mut s.rmap, ks))),
         ];
-        compare(&mut out, w, &PEERS, fs);
+        out.compare(w, &PEERS, fs);
     }
     let (mut s0, mut s1, mut s2) = (0, 0, 0);
     let fs = vec![
@@ -1169,7 +828,7 @@ fn ratios(fx: &mut Fixture) -> Vec<(&'static str, &'static str, f64)> {
             overwrite(&mut s.rmap, ks, s2)
         }),
     ];
-    compare(&mut out, "overwrite", &PEERS, fs);
+    out.compare("overwrite", &PEERS, fs);
 
     let fs = vec![
         whole(|| {
@@ -1182,7 +841,7 @@ fn ratios(fx: &mut Fixture) -> Vec<(&'static str, &'static str, f64)> {
             black_box(s.rmap.fold_all());
         }),
     ];
-    compare(&mut out, "iter", &PEERS, fs);
+    out.compare("iter", &PEERS, fs);
     let fs = vec![
         whole(|| {
             black_box(maple_fold_mt_find(&s.maple));
@@ -1191,81 +850,64 @@ fn ratios(fx: &mut Fixture) -> Vec<(&'static str, &'static str, f64)> {
             black_box(s.btree.fold_all());
         }),
     ];
-    compare(&mut out, "iter_mt_find", &PEERS[..1], fs);
+    out.compare("iter_mt_find", &PEERS[..1], fs);
 
     let a = &fx.area;
     let fs = vec![gap_timed(&a.maple), gap_timed(&a.btree), gap_timed(&a.rmap)];
-    compare(&mut out, "empty_area", &PEERS, fs);
-    out
+    out.compare("empty_area", &PEERS, fs);
 }
 
-/// Prints one `GOAL` line per target of the issue (reported, not asserted).
-fn goals(results: &[(&str, &str, f64)]) {
-    let targets = [
-        ("lookup_random", "btreemap", 1.5),
-        ("lookup_sequential", "btreemap", 1.5),
-        ("empty_area", "btreemap", 50.0),
-        ("concurrent_read", "std_rwlock", 3.0),
-        ("concurrent_read", "parking_lot_rwlock", 3.0),
-    ];
-    for (w, peer, want) in targets {
-        if let Some(&(_, _, r)) = results.iter().find(|(rw, rp, _)| *rw == w && *rp == peer) {
-            let verdict = if r >= want { "met" } else { "MISSED" };
-            println!("GOAL {w} {peer} >={want}x {r:.2} {verdict}");
-        }
-    }
-}
+/// The issue's targets, `(workload, peer, minimum ratio)`: one `GOAL` line each (reported,
+/// not asserted).
+const GOALS: [(&str, &str, f64); 5] = [
+    ("lookup_random", "btreemap", 1.5),
+    ("lookup_sequential", "btreemap", 1.5),
+    ("empty_area", "btreemap", 50.0),
+    ("concurrent_read", "std_rwlock", 3.0),
+    ("concurrent_read", "parking_lot_rwlock", 3.0),
+];
 
 /// Builds the structures, checks them, runs the criterion groups and, with `--bench`, the
 /// ratios, the concurrent runs and the memory report.
 fn main() {
     // `cargo test --benches` runs each bench once, without `--bench`: small sizes, no timing.
-    let full = std::env::args().any(|a| a == "--bench");
-    let started = Instant::now();
+    let run = Run::from_args();
+    let full = run.full;
     let sizes = if full { Sizes::full() } else { Sizes::smoke() };
     let mut fx = Fixture::build(&sizes);
     check(&mut fx, !full);
 
-    let mut c = configured();
+    let mut c = common::configured(Duration::from_millis(500), Duration::from_secs(1), 10);
     bench_lookups(&mut c, &fx);
     bench_updates(&mut c, &mut fx);
     bench_iter(&mut c, &fx);
     bench_empty_area(&mut c, &fx);
     c.final_summary();
 
-    let mut results = if full { ratios(&mut fx) } else { Vec::new() };
+    let mut results = Ratios::new("maple");
+    if full {
+        ratios(&mut fx, &mut results);
+    }
     let Fixture { big, mem, .. } = fx;
     let time = sizes.concurrent;
     let w = "concurrent_read";
-    results.extend(concurrency(big, sizes.big, w, time, None, full));
+    concurrency(&mut results, big, sizes.big, w, time, None, full);
     // The same on a cache-resident tree, where a lookup costs little more than a lock; then
     // with the writer held to the same modest rate for all, so that the readers' throughput
     // does not depend on how much CPU time each writer takes on this 2-core machine.
     let n = sizes.conc_small;
     let w = "concurrent_read_small";
-    results.extend(concurrency(
-        build_trio(n, false, None).0,
-        n,
-        w,
-        time,
-        None,
-        full,
-    ));
+    let trio = build_trio(n, false, None).0;
+    concurrency(&mut results, trio, n, w, time, None, full);
     let w = "concurrent_read_small_paced";
     let pace = Some(WRITE_PACE);
-    results.extend(concurrency(
-        build_trio(n, false, None).0,
-        n,
-        w,
-        time,
-        pace,
-        full,
-    ));
+    let trio = build_trio(n, false, None).0;
+    concurrency(&mut results, trio, n, w, time, pace, full);
     if full {
         for (structure, bytes) in mem {
-            println!("MEM {structure} {bytes:.1}");
+            common::mem(structure, bytes);
         }
-        goals(&results);
+        results.goals(&GOALS);
         // The maple tree's node cache offers its chunks for transparent huge pages (as slab
         // memory in the kernel's direct map is on huge pages); the peers use the global
         // allocator as it is. `MMCHECK_NO_HUGEPAGES=1` turns the advice off, and
@@ -1278,6 +920,6 @@ fn main() {
             cache.chunk_bytes >> 10,
             if cache.huge_pages { "advised" } else { "off" }
         );
-        println!("TOTAL {:.1?}", started.elapsed());
+        run.total();
     }
 }

@@ -10,10 +10,18 @@
 //! repeated loop) and prints `RATIO <workload> <peer> <sandbox_time / peer_time>`, the
 //! sanitizer's overhead factor, and `GBPS <operation> <GB/s>` for the throughput workloads.
 
+// The run mode, criterion configuration, timing and `RATIO` lines shared with the algos
+// benches (see its doc). This bench uses only part of it (no allocator counting, RNG or
+// concurrency), hence the `allow` on this declaration alone.
+#[allow(dead_code)]
+#[path = "../../algos/benches/common/mod.rs"]
+mod common;
+
+use common::overhead;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use shadow::{Created, Meta, Origin, Sandbox, Site, Tainted, MAX_ORIGIN_DEPTH};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Values stored and loaded per iteration of the store/load workload.
 const N: usize = 4096;
@@ -235,37 +243,17 @@ fn sparse_poison() -> (Sandbox, usize) {
     (sb, p)
 }
 
-fn configured() -> Criterion {
-    Criterion::default()
-        .configure_from_args()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(20)
-}
-
 // ---------------------------------------------------------------------------------------
 // Ratios
 // ---------------------------------------------------------------------------------------
 
-/// The best time per call of `f`, over `rounds` runs of `iters` calls each.
-fn best(iters: u32, mut f: impl FnMut()) -> Duration {
-    const ROUNDS: u32 = 9;
-    f();
-    (0..ROUNDS)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            t.elapsed() / iters
-        })
-        .min()
-        .expect("at least one round")
-}
+/// Rounds per [`best`] measurement.
+const ROUNDS: u32 = 9;
 
-fn ratio(workload: &str, peer: &str, ours: Duration, theirs: Duration) {
-    let r = ours.as_secs_f64() / theirs.as_secs_f64();
-    println!("RATIO {workload} {peer} {r:.2}   ({ours:.2?} vs {theirs:.2?})");
+/// The best time per call of `f`, over [`ROUNDS`] runs of `iters` calls each (after one
+/// untimed call).
+fn best(iters: u32, f: impl FnMut()) -> Duration {
+    common::best_of(iters, ROUNDS, f)
 }
 
 fn gbps(op: &str, t: Duration) {
@@ -292,12 +280,12 @@ fn ratios() {
     let pb = best(200, || {
         black_box(plain_bytes_store_load(black_box(&mut bytes)));
     });
-    ratio("store_load_u64", "vec_u64", sl, pv);
-    ratio("store_load_u64", "vec_u8_le_bytes", sl, pb);
-    ratio("store_load_u64_checked", "vec_u64", slc, pv);
-    ratio("store_load_u64_checked", "vec_u8_le_bytes", slc, pb);
-    ratio("window_store_load_u64_checked", "vec_u64", wc, pv);
-    ratio("window_store_load_u64_checked", "vec_u8_le_bytes", wc, pb);
+    overhead("store_load_u64", "vec_u64", sl, pv);
+    overhead("store_load_u64", "vec_u8_le_bytes", sl, pb);
+    overhead("store_load_u64_checked", "vec_u64", slc, pv);
+    overhead("store_load_u64_checked", "vec_u8_le_bytes", slc, pb);
+    overhead("window_store_load_u64_checked", "vec_u64", wc, pv);
+    overhead("window_store_load_u64_checked", "vec_u8_le_bytes", wc, pb);
 
     let src = vec![7u8; COPY];
     let mut dst = vec![0u8; COPY];
@@ -318,8 +306,8 @@ fn ratios() {
         } else {
             "memcpy_4KiB"
         };
-        ratio(w, "copy_from_slice", t, cfs);
-        ratio(w, "copy_within", t, cw);
+        overhead(w, "copy_from_slice", t, cfs);
+        overhead(w, "copy_within", t, cw);
     }
 
     let o = Origin::new(Created::Poison);
@@ -344,11 +332,11 @@ fn ratios() {
         black_box(black_box(&sparse).check(q, BULK).expect("in bounds"));
     });
     drop(quiet);
-    ratio("poison_64KiB", "fill", poison, fill);
-    ratio("poison_then_unpoison_64KiB", "fill", both, fill);
-    ratio("check_sparse_poison_64KiB", "fill", sparse_check, fill);
-    ratio("unpoison_64KiB", "fill", unpoison, fill);
-    ratio("check_64KiB", "fill", check, fill);
+    overhead("poison_64KiB", "fill", poison, fill);
+    overhead("poison_then_unpoison_64KiB", "fill", both, fill);
+    overhead("check_sparse_poison_64KiB", "fill", sparse_check, fill);
+    overhead("unpoison_64KiB", "fill", unpoison, fill);
+    overhead("check_64KiB", "fill", check, fill);
     gbps("poison", poison);
     gbps("unpoison", unpoison);
     gbps("check_clean", check);
@@ -358,13 +346,14 @@ fn ratios() {
 }
 
 fn main() {
-    let mut c = configured();
+    let run = common::Run::from_args();
+    let mut c = common::configured(Duration::from_secs(1), Duration::from_secs(2), 20);
     bench_store_load(&mut c);
     bench_memcpy(&mut c);
     bench_bulk(&mut c);
     c.final_summary();
     // `cargo test --benches` runs each bench once, without `--bench`: no timing there.
-    if std::env::args().any(|a| a == "--bench") {
+    if run.full {
         ratios();
     }
 }
