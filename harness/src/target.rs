@@ -49,6 +49,20 @@ pub trait Target: Send + Sync + 'static {
     fn partition(&self, _op: &Self::Op) -> Option<u64> {
         None
     }
+    /// Invariants that must hold at every scheduling point of a concurrent scenario, not only
+    /// at its end: priority-inheritance chains, reader counts, list/counter agreement. The
+    /// schedule and loom engines call it after every operation of every thread and at every
+    /// interrupt point the structure marks (`cpu::interrupt_point`), from the running
+    /// thread, which may hold the structure's locks there: it must not block (read atomics,
+    /// `try_lock`). `Err` describes the violation.
+    fn check_concurrent(&self, _sut: &Self::Sut) -> Result<(), String> {
+        Ok(())
+    }
+    /// The structure's state as text (`mt_dump`), appended to VALIDATE and INVARIANT reports.
+    /// Empty (the default) adds nothing.
+    fn dump(&self, _sut: &Self::Sut) -> String {
+        String::new()
+    }
     /// Whether `op` may run as the nested operation of an interrupt of `kind`.
     fn interrupt_op_allowed(&self, _op: &Self::Op, _kind: Interrupt) -> bool {
         true
@@ -173,7 +187,9 @@ impl<Op> SeqInput<Op> {
 }
 
 /// A concurrent scenario in the Lincheck shape: operations run alone first, then 2–4
-/// threads run their operations concurrently, then operations run alone again.
+/// threads run their operations concurrently, then operations run alone again. Each thread
+/// may carry its own interrupt plan and allocation-failure plan, as sequential inputs do, so
+/// "an NMI on CPU 0 racing a remote free from CPU 1" is one scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario<Op> {
     /// Run before the threads start.
@@ -182,6 +198,24 @@ pub struct Scenario<Op> {
     pub threads: Vec<Vec<Op>>,
     /// Run after every thread has finished.
     pub post: Vec<Op>,
+    /// Interrupts delivered on a thread's CPU: `(thread index, spec)`, with `spec.at`
+    /// counting that thread's interrupt points.
+    pub irqs: Vec<(usize, IrqSpec<Op>)>,
+    /// Allocation failures on one thread: `(thread index, plan)`; other threads never fail.
+    pub faults: Vec<(usize, FaultSpec)>,
+}
+
+impl<Op> Scenario<Op> {
+    /// A scenario without interrupts or allocation failures.
+    pub fn new(init: Vec<Op>, threads: Vec<Vec<Op>>, post: Vec<Op>) -> Self {
+        Scenario {
+            init,
+            threads,
+            post,
+            irqs: Vec::new(),
+            faults: Vec::new(),
+        }
+    }
 }
 
 /// Bounds of generated scenarios: longer ones explode the schedule space without finding
@@ -191,6 +225,10 @@ pub const MAX_INIT: usize = 6;
 pub const MAX_PER_THREAD: usize = 5;
 /// Most post operations.
 pub const MAX_POST: usize = 3;
+/// Most interrupts in one scenario.
+pub const MAX_SCENARIO_IRQS: usize = 4;
+/// Most threads with an allocation-failure plan in one scenario.
+pub const MAX_SCENARIO_FAULTS: usize = 2;
 
 fn bounded<'a, Op: Arbitrary<'a>>(
     u: &mut Unstructured<'a>,
@@ -214,10 +252,26 @@ impl<'a, Op: Arbitrary<'a>> Arbitrary<'a> for Scenario<Op> {
             );
         }
         let post = bounded(u, MAX_POST)?;
+        // Interrupts and faults come last, so bytes that ran out before them (and every
+        // scenario recorded before they existed) decode to none.
+        let k = u.int_in_range(0..=MAX_SCENARIO_IRQS)?;
+        let mut irqs = Vec::with_capacity(k);
+        for _ in 0..k {
+            let t = usize::from(u8::arbitrary(u)?) % nthreads;
+            irqs.push((t, IrqSpec::arbitrary(u)?));
+        }
+        let k = u.int_in_range(0..=MAX_SCENARIO_FAULTS)?;
+        let mut faults = Vec::with_capacity(k);
+        for _ in 0..k {
+            let t = usize::from(u8::arbitrary(u)?) % nthreads;
+            faults.push((t, FaultSpec::arbitrary(u)?));
+        }
         Ok(Scenario {
             init,
             threads,
             post,
+            irqs,
+            faults,
         })
     }
 }

@@ -229,6 +229,8 @@ mod schedule {
             init: Vec::new(),
             threads: vec![writer, reader(50), reader(100)],
             post: vec![RcuOp::Load(201), RcuOp::Load(250)],
+            irqs: Vec::new(),
+            faults: Vec::new(),
         };
         let t = MapleRcuTarget::new("maple_rcu_sched");
         for seed in 0..4 {

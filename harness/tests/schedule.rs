@@ -117,6 +117,8 @@ fn byte_schedules_choose_the_interleaving() {
         init: vec![],
         threads: vec![vec![CounterOp::Inc], vec![CounterOp::Inc]],
         post: vec![CounterOp::Get],
+        irqs: Vec::new(),
+        faults: Vec::new(),
     };
     let t = CounterTarget::new("counter_sched", CounterBug::LostUpdate);
     // Without bytes the scheduler runs each thread to completion: no lost update.
@@ -167,6 +169,8 @@ fn rcu_reader_in_section_survives_every_random_schedule() {
             vec![RcuOp::Read],
         ],
         post: vec![RcuOp::Read],
+        irqs: Vec::new(),
+        faults: Vec::new(),
     };
     let t = RcuCellTarget::new("rcu_cell_sched", RcuBug::None);
     let ex = schedule::check(
@@ -259,6 +263,8 @@ fn byte_scheduler_counts_its_fallbacks_and_strict_replay_rejects_them() {
         init: vec![],
         threads: vec![vec![CounterOp::Inc, CounterOp::Get], vec![CounterOp::Inc]],
         post: vec![CounterOp::Get],
+        irqs: Vec::new(),
+        faults: Vec::new(),
     };
     let t = CounterTarget::new("counter_sched", CounterBug::None);
     let run = |bytes: Vec<u8>| {
@@ -305,6 +311,8 @@ fn schedules_are_deterministic_under_the_nondeterminism_check() {
         init: vec![CounterOp::Add(3)],
         threads: vec![vec![CounterOp::Inc, CounterOp::Get], vec![CounterOp::Inc]],
         post: vec![CounterOp::Get],
+        irqs: Vec::new(),
+        faults: Vec::new(),
     };
     let random = Mode::Random {
         seed: 3,
@@ -323,6 +331,8 @@ fn schedules_are_deterministic_under_the_nondeterminism_check() {
         init: vec![RcuOp::Write(1)],
         threads: vec![vec![RcuOp::Read, RcuOp::Synchronize], vec![RcuOp::Write(2)]],
         post: vec![RcuOp::Read],
+        irqs: Vec::new(),
+        faults: Vec::new(),
     };
     schedule::check(
         &RcuCellTarget::new("rcu_cell_sched", RcuBug::None),
@@ -349,6 +359,8 @@ fn counter_flaky() -> Scenario<CounterOp> {
         init: vec![],
         threads: vec![vec![CounterOp::Inc], vec![CounterOp::Inc]],
         post: vec![],
+        irqs: Vec::new(),
+        faults: Vec::new(),
     }
 }
 
@@ -381,4 +393,187 @@ fn input_framing_round_trips_and_rejects_bad_headers() {
     assert!(schedule::split_input(&[10, 0, 1])
         .unwrap_err()
         .contains("header says 10"));
+}
+
+/// Two counters that must be equal at every scheduling point; the buggy flavour updates them
+/// one after the other with an interrupt point in between.
+#[derive(Debug, Clone)]
+struct Pair {
+    split: bool,
+}
+
+#[derive(Debug, Default)]
+struct PairSut {
+    a: algos::sync::atomic::AtomicU64,
+    b: algos::sync::atomic::AtomicU64,
+    lock: algos::sync::Mutex<()>,
+}
+
+impl Target for Pair {
+    type Op = CounterOp;
+    type Ret = Option<u64>;
+    type Model = u64;
+    type Sut = PairSut;
+    fn name(&self) -> &'static str {
+        "pair_sched"
+    }
+    fn new_sut(&self) -> PairSut {
+        PairSut::default()
+    }
+    fn new_model(&self) -> u64 {
+        0
+    }
+    fn apply(&self, s: &PairSut, op: &CounterOp) -> Option<u64> {
+        use algos::sync::atomic::Ordering::SeqCst;
+        match op {
+            CounterOp::Get => Some(s.a.load(SeqCst)),
+            _ => {
+                let _g = s.lock.lock();
+                s.a.fetch_add(1, SeqCst);
+                if self.split {
+                    algos::sync::cpu::interrupt_point("pair_between");
+                }
+                s.b.fetch_add(1, SeqCst);
+                None
+            }
+        }
+    }
+    fn step(&self, m: &mut u64, op: &CounterOp) -> Option<u64> {
+        match op {
+            CounterOp::Get => Some(*m),
+            _ => {
+                *m += 1;
+                None
+            }
+        }
+    }
+    fn check_concurrent(&self, s: &PairSut) -> Result<(), String> {
+        use algos::sync::atomic::Ordering::SeqCst;
+        // Only consistent when nobody is inside an update: never block here.
+        let Some(_g) = s.lock.try_lock() else {
+            return Ok(());
+        };
+        let (a, b) = (s.a.load(SeqCst), s.b.load(SeqCst));
+        if a == b {
+            Ok(())
+        } else {
+            Err(format!("a = {a}, b = {b}"))
+        }
+    }
+    fn dump(&self, s: &PairSut) -> String {
+        use algos::sync::atomic::Ordering::SeqCst;
+        format!("a={} b={}", s.a.load(SeqCst), s.b.load(SeqCst))
+    }
+}
+
+/// `check_concurrent` runs at interrupt points, mid-operation: an invariant broken only
+/// inside an operation is caught there (titled with the point), and the dump is attached.
+#[test]
+fn concurrent_invariants_are_checked_at_every_interrupt_point() {
+    let sc = Scenario::new(
+        vec![],
+        vec![vec![CounterOp::Inc], vec![CounterOp::Inc, CounterOp::Get]],
+        vec![CounterOp::Get],
+    );
+    let random = Mode::Random {
+        seed: 1,
+        iterations: 20,
+    };
+    schedule::check(
+        &Pair { split: false },
+        &sc,
+        None,
+        random.clone(),
+        Options::default(),
+    )
+    .expect("no point inside the update: the invariant holds everywhere");
+    // The split update checks at its own point while it holds the lock: try_lock fails
+    // there (the invariant is skipped while the lock is held), so this still passes...
+    schedule::check(
+        &Pair { split: true },
+        &sc,
+        None,
+        random.clone(),
+        Options::default(),
+    )
+    .expect("the lock hides the intermediate state from the check");
+    // ...but a checker that looks without the lock sees it at the interrupt point.
+    #[derive(Debug, Clone)]
+    struct Peek;
+    impl Target for Peek {
+        type Op = CounterOp;
+        type Ret = Option<u64>;
+        type Model = u64;
+        type Sut = PairSut;
+        fn name(&self) -> &'static str {
+            "peek_sched"
+        }
+        fn new_sut(&self) -> PairSut {
+            PairSut::default()
+        }
+        fn new_model(&self) -> u64 {
+            0
+        }
+        fn apply(&self, s: &PairSut, op: &CounterOp) -> Option<u64> {
+            Pair { split: true }.apply(s, op)
+        }
+        fn step(&self, m: &mut u64, op: &CounterOp) -> Option<u64> {
+            Pair { split: true }.step(m, op)
+        }
+        fn check_concurrent(&self, s: &PairSut) -> Result<(), String> {
+            use algos::sync::atomic::Ordering::SeqCst;
+            let (a, b) = (s.a.load(SeqCst), s.b.load(SeqCst));
+            if a == b {
+                Ok(())
+            } else {
+                Err(format!("a = {a}, b = {b}"))
+            }
+        }
+        fn dump(&self, s: &PairSut) -> String {
+            Pair { split: true }.dump(s)
+        }
+    }
+    let f = schedule::check(&Peek, &sc, None, random, Options::default())
+        .expect_err("the split state is visible at the point");
+    assert_eq!(
+        f.title(),
+        "INVARIANT: concurrent invariant broken in pair_between",
+        "{}",
+        f.render()
+    );
+    assert!(f.details.contains("state:\na=1 b=0"), "{}", f.render());
+}
+
+/// Per-thread interrupt and fault plans: an IRQ delivered on thread 1 inside the lost-update
+/// window loses an update with no preemption at all (an empty byte schedule), and the nested
+/// operation is in the history.
+#[test]
+fn scenarios_carry_per_thread_interrupts() {
+    let mut sc = Scenario::new(
+        vec![],
+        vec![vec![CounterOp::Inc], vec![CounterOp::Get]],
+        vec![CounterOp::Get],
+    );
+    sc.irqs.push((
+        0,
+        harness::target::IrqSpec {
+            at: 0,
+            kind: harness::target::IrqKind::Irq,
+            op: CounterOp::Inc,
+        },
+    ));
+    let bad = CounterTarget::new("counter_sched", CounterBug::LostUpdate);
+    let f = schedule::check(&bad, &sc, None, Mode::Bytes(vec![]), Options::default())
+        .expect_err("the IRQ's increment is lost");
+    assert_eq!(f.checker, "LINEARIZABILITY", "{}", f.render());
+    let ok = CounterTarget::new("counter_sched", CounterBug::None);
+    let ex = schedule::check(&ok, &sc, None, Mode::Bytes(vec![]), Options::default())
+        .expect("correct counter");
+    // init 0 + thread ops 2 + the nested Inc + post 1.
+    assert_eq!(ex.ops, 4, "{ex:?}");
+    // An IRQ aimed at thread 2 (which has no interrupt point) is never delivered.
+    sc.irqs[0].0 = 1;
+    let ex = schedule::check(&ok, &sc, None, Mode::Bytes(vec![]), Options::default())
+        .expect("correct counter");
+    assert_eq!(ex.ops, 3, "{ex:?}");
 }

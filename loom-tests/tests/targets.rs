@@ -9,11 +9,7 @@ use harness::targets::rcu_cell::{RcuBug, RcuCellTarget, RcuOp};
 use harness::targets::stack::{StackBug, StackOp, StackTarget};
 
 fn sc<Op>(threads: Vec<Vec<Op>>, post: Vec<Op>) -> Scenario<Op> {
-    Scenario {
-        init: vec![],
-        threads,
-        post,
-    }
+    Scenario::new(vec![], threads, post)
 }
 
 #[test]
@@ -37,6 +33,8 @@ fn stack_split_pop_is_caught() {
         init: vec![StackOp::Push(1), StackOp::Push(2)],
         threads: vec![vec![StackOp::Pop], vec![StackOp::Pop]],
         post: vec![],
+        irqs: Vec::new(),
+        faults: Vec::new(),
     };
     scenario::run(&StackTarget::new("stack_sched", StackBug::None), &s).expect("correct");
     let f = scenario::run(&StackTarget::new("stack_sched", StackBug::SplitPop), &s)

@@ -618,4 +618,3 @@ impl<'a, T: Clone + Send + Sync + 'static> MapleGuard<'a, T> {
         slot != 0 || hi < last
     }
 }
-

@@ -5,14 +5,18 @@
 //! loom's exhaustively enumerated executions. Threads are spawned through `algos::sync`, so
 //! the backend decides the interleaving; thread `i` is bound to logical CPU `i`.
 //!
-//! After the threads join, the post operations run, outstanding RCU callbacks are flushed,
-//! `validate()` must pass, and the recorded history must be linearizable with respect to
-//! the target's model.
+//! Each thread installs its own interrupt plan and allocation-failure plan from the
+//! scenario (an NMI on CPU 0 racing a remote free from CPU 1), and the target's concurrent
+//! invariants ([`Target::check_concurrent`]) are checked after every operation and at every
+//! interrupt point. After the threads join, the post operations run, outstanding RCU
+//! callbacks are flushed, `validate()` must pass, and the recorded history (nested interrupt
+//! operations included) must be linearizable with respect to the target's model.
 
 use crate::linearize::{self, Event, LinError};
 use crate::report::{self, Failure, Row};
+use crate::target::IrqSpec;
 use crate::target::{Scenario, Target};
-use algos::sync::{cpu, rcu, thread, Arc};
+use algos::sync::{cpu, fault, rcu, thread, Arc};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -71,6 +75,7 @@ fn record<T: Target>(
     let call = clock.fetch_add(1, Ordering::SeqCst);
     let ret = t.apply(sut, op);
     set_progress(thread, None);
+    concurrent_check(t, sut, || format!("{} (after {op:?})", t.op_name(op)));
     let ret_at = clock.fetch_add(1, Ordering::SeqCst);
     log.lock().unwrap_or_else(|e| e.into_inner()).push(Event {
         thread,
@@ -90,6 +95,75 @@ fn column(thread: usize, nthreads: usize) -> String {
     } else {
         format!("thread {thread}")
     }
+}
+
+/// Runs the target's [`Target::check_concurrent`]; a violation panics with a titled report
+/// (`BUG: INVARIANT: concurrent invariant broken in <where>`), so it fails the execution at
+/// the scheduling point where it was seen.
+fn concurrent_check<T: Target>(t: &T, sut: &T::Sut, at: impl FnOnce() -> String) {
+    if let Err(e) = t.check_concurrent(sut) {
+        let at = at();
+        let dump = t.dump(sut);
+        panic!(
+            "BUG: INVARIANT: concurrent invariant broken in {at}\n{e}{}",
+            if dump.is_empty() {
+                String::new()
+            } else {
+                format!("\nstate:\n{dump}")
+            }
+        );
+    }
+}
+
+/// Installs thread `i`'s interrupt plan (its specs of `sc.irqs`, `at` counted over this
+/// thread's interrupt points) and checks the concurrent invariants at every interrupt point
+/// it reaches. The nested operations are recorded in the history in the thread's column.
+fn install_thread_plan<T: Target + Clone>(
+    t: &T,
+    sut: &Arc<T::Sut>,
+    clock: &std::sync::Arc<AtomicU64>,
+    log: &Log<T::Op, T::Ret>,
+    column: usize,
+    specs: Vec<IrqSpec<T::Op>>,
+) {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+    let pending: Rc<RefCell<Vec<T::Op>>> = Rc::new(RefCell::new(Vec::new()));
+    let points = Rc::new(Cell::new(0u64));
+    let (t1, s1, p1) = (t.clone(), sut.clone(), pending.clone());
+    let decide = Box::new(move |site: &cpu::Site| {
+        concurrent_check(&t1, &s1, || site.name.to_string());
+        let n = points.get();
+        points.set(n + 1);
+        let spec = specs.iter().find(|s| u64::from(s.at) == n)?;
+        let kind: cpu::Interrupt = spec.kind.into();
+        let ok = match kind {
+            cpu::Interrupt::Irq => site.irq_deliverable,
+            cpu::Interrupt::Nmi => site.nmi_deliverable,
+        };
+        if !ok || !t1.interrupt_op_allowed(&spec.op, kind) {
+            return None;
+        }
+        p1.borrow_mut().push(spec.op.clone());
+        Some(kind)
+    });
+    let (t2, s2, c2, l2) = (t.clone(), sut.clone(), clock.clone(), log.clone());
+    let handler = Rc::new(move |_kind: cpu::Interrupt, _site: &cpu::Site| {
+        let Some(op) = pending.borrow_mut().pop() else {
+            return;
+        };
+        let call = c2.fetch_add(1, Ordering::SeqCst);
+        let ret = t2.apply(&s2, &op);
+        let ret_at = c2.fetch_add(1, Ordering::SeqCst);
+        l2.lock().unwrap_or_else(|e| e.into_inner()).push(Event {
+            thread: column,
+            op,
+            ret,
+            call,
+            ret_at,
+        });
+    });
+    cpu::install(cpu::InterruptPlan { decide, handler });
 }
 
 /// What one execution of a scenario did.
@@ -124,11 +198,28 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Execute
             log.clone(),
             ops.clone(),
         );
+        let irqs: Vec<IrqSpec<T::Op>> = sc
+            .irqs
+            .iter()
+            .filter(|(th, _)| *th == i)
+            .map(|(_, s)| s.clone())
+            .collect();
+        let faults = sc
+            .faults
+            .iter()
+            .find(|(th, _)| *th == i)
+            .map(|(_, f)| fault::FaultPlan::from(f));
         handles.push(thread::spawn(move || {
             cpu::bind(i);
+            if let Some(plan) = faults {
+                fault::install(plan);
+            }
+            install_thread_plan(&t2, &sut2, &clock2, &log2, i + 1, irqs);
             for (k, op) in ops2.iter().enumerate() {
                 record(&t2, &sut2, &clock2, &log2, i + 1, k, op);
             }
+            cpu::uninstall();
+            fault::install(fault::FaultPlan::Never);
         }));
     }
     for h in handles {
@@ -157,11 +248,19 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Execute
         report::table(&r)
     };
     if let Err(e) = t.validate(&sut) {
+        let dump = t.dump(&sut);
         let mut f = Failure::new(
             "VALIDATE",
             "invalid structure",
             t.name(),
-            format!("after the scenario:\n{e}"),
+            format!(
+                "after the scenario:\n{e}{}",
+                if dump.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nstate:\n{dump}")
+                }
+            ),
         );
         f.table = Some(rows(&[]));
         return Err(f);
