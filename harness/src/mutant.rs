@@ -22,12 +22,15 @@ pub struct Header {
     pub test: Option<String>,
     /// Cargo test arguments of the matrix's `loom` cell, overriding the algorithm's default.
     pub loom: Option<String>,
+    /// The registry targets the matrix runs this bug under, overriding the algorithm's
+    /// (for a directory of several structures, such as the toys).
+    pub targets: Option<Vec<String>>,
 }
 
 /// Parses the `# key: value` lines before the diff.
 pub fn parse_header(text: &str) -> Result<Header, String> {
     let (mut desc, mut engine, mut target, mut budget) = (None, None, None, None);
-    let (mut test, mut loom) = (None, None);
+    let (mut test, mut loom, mut targets) = (None, None, None);
     for line in text.lines() {
         if line.starts_with("diff ") || line.starts_with("--- ") {
             break;
@@ -46,6 +49,7 @@ pub fn parse_header(text: &str) -> Result<Header, String> {
             "budget" => budget = Some(v),
             "test" => test = Some(v),
             "loom" => loom = Some(v),
+            "targets" => targets = Some(v),
             _ => {}
         }
     }
@@ -72,6 +76,16 @@ pub fn parse_header(text: &str) -> Result<Header, String> {
             ));
         }
     }
+    let targets = match targets {
+        None => None,
+        Some(v) => {
+            let names: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+            for n in &names {
+                registry::find(n)?;
+            }
+            Some(names)
+        }
+    };
     Ok(Header {
         description,
         engine,
@@ -79,6 +93,7 @@ pub fn parse_header(text: &str) -> Result<Header, String> {
         budget,
         test,
         loom,
+        targets,
     })
 }
 
@@ -121,12 +136,16 @@ pub fn parse_conf(text: &str) -> Result<AlgoConf, String> {
     Ok(c)
 }
 
-/// The registry targets whose planted bugs live in `mutants/<algo>/`.
-pub fn targets_of(algo: &str, conf: &AlgoConf) -> Vec<&'static dyn DynTarget> {
+/// The registry targets the matrix runs a bug of `mutants/<algo>/` under: the header's
+/// `# targets:` if it has one, else every target of the algorithm plus the conf's `targets:`.
+pub fn targets_of(algo: &str, conf: &AlgoConf, h: &Header) -> Vec<&'static dyn DynTarget> {
     registry::all()
         .iter()
         .map(|t| t.as_ref())
-        .filter(|t| t.algo() == algo || conf.targets.iter().any(|n| n == t.name()))
+        .filter(|t| match &h.targets {
+            Some(names) => names.iter().any(|n| n == t.name()),
+            None => t.algo() == algo || conf.targets.iter().any(|n| n == t.name()),
+        })
         .collect()
 }
 

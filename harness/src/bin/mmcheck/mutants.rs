@@ -134,7 +134,7 @@ fn cells_of(h: &Header, conf: &AlgoConf, algo: &str, a: &MutantsArgs) -> Vec<Cel
             matches!(
                 e,
                 Engine::Test | Engine::Loom | Engine::Fuzz | Engine::SchedRandom | Engine::SchedPct
-            ) || e == h.engine
+            )
         } else {
             a.engines.contains(&e)
         }
@@ -160,7 +160,7 @@ fn cells_of(h: &Header, conf: &AlgoConf, algo: &str, a: &MutantsArgs) -> Vec<Cel
             });
         }
     }
-    for t in targets_of(algo, conf) {
+    for t in targets_of(algo, conf, h) {
         for e in Engine::ALL {
             if !e.takes_target() || !e.applies_to(t.kind()) || !wanted(e) {
                 continue;
