@@ -5,9 +5,10 @@
 //! - Every regular file is an input, except dotfiles and `*.txt` files.
 //! - `seed-*` files are generated seeds (`mmcheck seed`): replayed as fuzz inputs.
 //! - `regress-*` files pin a bug that was found and fixed. Each has a `<name>.txt` sidecar
-//!   saying in one sentence or more what bug it pins, and is replayed strictly: a schedule
-//!   input must still follow its byte schedule ([`crate::registry::replay`]), so a
-//!   regression cannot drift silently to another interleaving.
+//!   saying in one sentence or more what bug it pins, and is replayed as a regression
+//!   ([`Replay::Regress`](crate::dyn_target::Replay)): a schedule input whose recorded
+//!   schedule no longer applies is counted as diverged and its scenario re-checked under PCT
+//!   and random schedules, so it cannot drift silently into checking nothing.
 //! - A registry target without a corpus directory, or with an empty one, is an error.
 
 use crate::dyn_target::{DynTarget, RunError};
@@ -52,7 +53,7 @@ pub fn is_input(p: &Path) -> bool {
     !name.starts_with('.') && !name.ends_with(".txt")
 }
 
-/// Whether a corpus file is a regression input (replayed strictly, documented by a sidecar).
+/// Whether a corpus file is a regression input (replayed as one, documented by a sidecar).
 pub fn is_regression(p: &Path) -> bool {
     p.file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with("regress-"))
@@ -65,14 +66,15 @@ pub fn note_of(p: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Replays one corpus file through the fuzz target's own path: regressions strictly, seeds
-/// as fuzz inputs.
-pub fn replay_file(t: &dyn DynTarget, p: &Path) -> Result<(), RunError> {
+/// Replays one corpus file through the fuzz target's own path: regressions as regressions,
+/// seeds as fuzz inputs. `Ok(true)` if a regression's schedule diverged (and its scenario
+/// was re-checked under other schedules).
+pub fn replay_file(t: &dyn DynTarget, p: &Path) -> Result<bool, RunError> {
     let data = std::fs::read(p)
         .map_err(|e| RunError::Decode(format!("cannot read {}: {e}", p.display())))?;
     if is_regression(p) {
-        t.replay_input(&data)
+        t.regress_input(&data).map(|s| s.diverged)
     } else {
-        t.run_input(&data)
+        t.run_input(&data).map(|()| false)
     }
 }

@@ -19,7 +19,7 @@ pub enum RunError {
     /// This build cannot run the target (a schedule target without the `shuttle` feature),
     /// or the engine does not apply to it.
     Unavailable(String),
-    /// A strict replay of a recorded schedule did not follow it (see
+    /// A reproduction ([`Replay::Reproduce`]) of a recorded schedule did not follow it (see
     /// [`ByteStats::followed`](crate::engine::schedule::ByteStats)): the input no longer pins
     /// the interleaving it was recorded with.
     Diverged(String),
@@ -71,9 +71,36 @@ pub struct CheckStats {
     pub inconclusive: u64,
 }
 
+/// How a schedule input's byte schedule is treated (sequential inputs have none).
+///
+/// A recorded failure's schedule stops where the failure happened, and a fix almost always
+/// changes where threads switch, so after the fix the recorded interleaving no longer
+/// exists. Reproducing a failure must follow its schedule exactly or say it could not; a
+/// regression test must keep guarding the scenario whatever became of the interleaving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Fuzzing: any bytes are a valid schedule (modulo, then run to completion).
+    Fuzz,
+    /// Reproducing a recorded failure: a schedule that is not followed (a byte that no longer
+    /// fits, bytes left unread) is [`RunError::Diverged`], never a silent pass.
+    Reproduce,
+    /// A regression input (`regress-*` corpus files, generated tests): the recorded schedule
+    /// is replayed, and if it was not followed the scenario is also checked under
+    /// [`REGRESS_SCHEDULES`] PCT and random schedules, so a drifted schedule still guards
+    /// its scenario ([`InputStats::diverged`] says it drifted).
+    Regress,
+}
+
+/// Executions of each of PCT and the random scheduler that a diverged regression schedule
+/// is re-checked under.
+pub const REGRESS_SCHEDULES: usize = 100;
+
 /// What one input did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InputStats {
+    /// A regression schedule was not followed and the scenario was re-checked under PCT and
+    /// random schedules instead.
+    pub diverged: bool,
     /// Operations applied to the structure.
     pub ops: u64,
     /// Executions run.
@@ -93,18 +120,24 @@ pub trait DynTarget: Send + Sync {
     fn about(&self) -> &'static str;
     /// The engine its fuzz input drives.
     fn kind(&self) -> TargetKind;
-    /// Runs one input. With `strict`, a schedule input must follow its byte schedule (a
-    /// recorded failure or regression); without, any bytes are a valid schedule (fuzzing).
-    fn run_input_stats(&self, data: &[u8], strict: bool) -> Result<InputStats, RunError>;
+    /// Runs one input, its schedule (if any) treated as `how` says.
+    fn run_input_stats(&self, data: &[u8], how: Replay) -> Result<InputStats, RunError>;
     /// Runs one fuzz input through exactly the path the fuzz target uses.
     fn run_input(&self, data: &[u8]) -> Result<(), RunError> {
-        self.run_input_stats(data, false).map(|_| ())
+        self.run_input_stats(data, Replay::Fuzz).map(|_| ())
     }
-    /// Replays a recorded input (a regression file, a reproducer): as [`DynTarget::run_input`],
-    /// but a schedule that no longer follows its bytes is [`RunError::Diverged`].
-    fn replay_input(&self, data: &[u8]) -> Result<(), RunError> {
-        self.run_input_stats(data, true).map(|_| ())
+    /// Reproduces a recorded failure ([`Replay::Reproduce`]).
+    fn reproduce_input(&self, data: &[u8]) -> Result<(), RunError> {
+        self.run_input_stats(data, Replay::Reproduce).map(|_| ())
     }
+    /// Replays a regression input ([`Replay::Regress`]).
+    fn regress_input(&self, data: &[u8]) -> Result<InputStats, RunError> {
+        self.run_input_stats(data, Replay::Regress)
+    }
+    /// Runs a typed input: a `SeqInput<Op>` for a sequential target, a `(Scenario<Op>,
+    /// Vec<u8>)` (scenario, schedule bytes) for a schedule target; another type is
+    /// [`RunError::Decode`].
+    fn replay_typed(&self, input: &dyn std::any::Any, how: Replay) -> Result<(), RunError>;
     /// One PRNG-generated input in this target's framing (a seed, or a budgeted check's input).
     fn generate(&self, rng: &mut Rng) -> Vec<u8>;
     /// Runs generated inputs with `engine` within `budget`. An engine that does not apply
@@ -209,17 +242,34 @@ impl<T: Target + Clone> DynTarget for Sequential<T> {
     fn kind(&self) -> TargetKind {
         TargetKind::Sequential
     }
-    fn run_input_stats(&self, data: &[u8], _strict: bool) -> Result<InputStats, RunError> {
+    fn run_input_stats(&self, data: &[u8], _: Replay) -> Result<InputStats, RunError> {
         let input: SeqInput<T::Op> = decode(data).map_err(RunError::Decode)?;
         let ran = crate::engine::sequential::run(&self.target, &input).map_err(|mut f| {
             f.repro = Some(Repro::Input(data.to_vec()));
+            f.typed = Some((
+                crate::target::typed_imports::<T::Op>(),
+                crate::target::typed_seq(&input),
+            ));
             RunError::Failure(Box::new(f))
         })?;
         Ok(InputStats {
+            diverged: false,
             ops: ran.ops,
             executions: 1,
             inconclusive: u64::from(ran.inconclusive),
         })
+    }
+    fn replay_typed(&self, input: &dyn std::any::Any, _: Replay) -> Result<(), RunError> {
+        let input = input.downcast_ref::<SeqInput<T::Op>>().ok_or_else(|| {
+            RunError::Decode(format!(
+                "`{}` takes a SeqInput<{}>",
+                self.name(),
+                std::any::type_name::<T::Op>()
+            ))
+        })?;
+        crate::engine::sequential::run(&self.target, input)
+            .map(|_| ())
+            .map_err(RunError::from)
     }
     fn generate(&self, rng: &mut Rng) -> Vec<u8> {
         let len = 8 + rng.below(256) as usize;
@@ -231,7 +281,7 @@ impl<T: Target + Clone> DynTarget for Sequential<T> {
                 budget,
                 seed,
                 |rng| self.generate(rng),
-                |data, _| self.run_input_stats(data, false),
+                |data, _| self.run_input_stats(data, Replay::Fuzz),
             ),
             Engine::Proptest => proptest_check(&self.target, budget, seed),
             e => Err(not_for(self.name(), self.kind(), e)),
@@ -288,31 +338,36 @@ impl<T: Target + Clone> DynTarget for Schedule<T> {
         TargetKind::Schedule
     }
     #[cfg(mmcheck_shuttle)]
-    fn run_input_stats(&self, data: &[u8], strict: bool) -> Result<InputStats, RunError> {
-        use crate::engine::schedule::Mode;
+    fn run_input_stats(&self, data: &[u8], how: Replay) -> Result<InputStats, RunError> {
         let (sc_bytes, sched) = split_input(data).map_err(RunError::Decode)?;
         let sc: Scenario<T::Op> = decode(sc_bytes).map_err(RunError::Decode)?;
-        let ex = self.run_mode(&sc, sc_bytes, Mode::Bytes(sched.to_vec()))?;
-        if strict {
-            if let Some(b) = ex.bytes.filter(|b| !b.followed()) {
-                return Err(RunError::Diverged(format!(
-                    "`{}`: {}",
-                    self.name(),
-                    b.divergence()
-                )));
-            }
-        }
-        Ok(InputStats {
-            ops: ex.ops,
-            executions: ex.executions as u64,
-            inconclusive: ex.inconclusive as u64,
-        })
+        self.replay_scenario(&sc, Some(sc_bytes), sched, how)
     }
     #[cfg(not(mmcheck_shuttle))]
-    fn run_input_stats(&self, data: &[u8], _strict: bool) -> Result<InputStats, RunError> {
+    fn run_input_stats(&self, data: &[u8], _: Replay) -> Result<InputStats, RunError> {
         // Validate the framing so a corrupt file is still reported as such.
         let (sc_bytes, _) = split_input(data).map_err(RunError::Decode)?;
         let _: Scenario<T::Op> = decode(sc_bytes).map_err(RunError::Decode)?;
+        Err(RunError::Unavailable(format!(
+            "target `{}` runs on the schedule engine: build with `--features shuttle`",
+            self.name()
+        )))
+    }
+    #[cfg(mmcheck_shuttle)]
+    fn replay_typed(&self, input: &dyn std::any::Any, how: Replay) -> Result<(), RunError> {
+        let (sc, sched) = input
+            .downcast_ref::<(Scenario<T::Op>, Vec<u8>)>()
+            .ok_or_else(|| {
+                RunError::Decode(format!(
+                    "`{}` takes a (Scenario<{}>, Vec<u8>)",
+                    self.name(),
+                    std::any::type_name::<T::Op>()
+                ))
+            })?;
+        self.replay_scenario(sc, None, sched, how).map(|_| ())
+    }
+    #[cfg(not(mmcheck_shuttle))]
+    fn replay_typed(&self, _: &dyn std::any::Any, _: Replay) -> Result<(), RunError> {
         Err(RunError::Unavailable(format!(
             "target `{}` runs on the schedule engine: build with `--features shuttle`",
             self.name()
@@ -338,6 +393,60 @@ impl<T: Target + Clone> DynTarget for Schedule<T> {
 }
 
 impl<T: Target + Clone> Schedule<T> {
+    /// Runs `sc` under the byte schedule `sched`, treated as `how` says.
+    #[cfg(mmcheck_shuttle)]
+    fn replay_scenario(
+        &self,
+        sc: &Scenario<T::Op>,
+        sc_bytes: Option<&[u8]>,
+        sched: &[u8],
+        how: Replay,
+    ) -> Result<InputStats, RunError> {
+        use crate::engine::schedule::{self, Mode, Options};
+        let opts = Options::priority(self.priority_aware);
+        let run = |mode| schedule::check(&self.target, sc, sc_bytes, mode, opts);
+        let ex = run(Mode::Bytes(sched.to_vec()))?;
+        let mut stats = InputStats {
+            diverged: false,
+            ops: ex.ops,
+            executions: ex.executions as u64,
+            inconclusive: ex.inconclusive as u64,
+        };
+        let Some(b) = ex.bytes.filter(|b| !b.followed()) else {
+            return Ok(stats);
+        };
+        match how {
+            Replay::Fuzz => Ok(stats),
+            Replay::Reproduce => Err(RunError::Diverged(format!(
+                "`{}`: {}",
+                self.name(),
+                b.divergence()
+            ))),
+            Replay::Regress => {
+                stats.diverged = true;
+                // The seed is fixed by the scenario, so the re-check is reproducible.
+                let seed = crate::report::fnv1a(format!("{sc:?}").as_bytes());
+                for mode in [
+                    Mode::Pct {
+                        seed,
+                        depth: 3,
+                        iterations: REGRESS_SCHEDULES,
+                    },
+                    Mode::Random {
+                        seed,
+                        iterations: REGRESS_SCHEDULES,
+                    },
+                ] {
+                    let ex = run(mode)?;
+                    stats.ops += ex.ops;
+                    stats.executions += ex.executions as u64;
+                    stats.inconclusive += ex.inconclusive as u64;
+                }
+                Ok(stats)
+            }
+        }
+    }
+
     #[cfg(mmcheck_shuttle)]
     fn check_schedules(
         &self,
@@ -370,6 +479,7 @@ impl<T: Target + Clone> Schedule<T> {
                 };
                 let ex = self.run_mode(&sc, bytes, mode)?;
                 Ok(InputStats {
+                    diverged: false,
                     ops: ex.ops,
                     executions: ex.executions as u64,
                     inconclusive: ex.inconclusive as u64,

@@ -1,7 +1,9 @@
 //! Every target by name: what the fuzz targets, corpus replay, generated regression tests
 //! and the `mmcheck` command call. The catalogue itself is [`crate::targets::all`].
 
-pub use crate::dyn_target::{CheckStats, DynTarget, InputStats, RunError, Schedule, Sequential};
+pub use crate::dyn_target::{
+    CheckStats, DynTarget, InputStats, Replay, RunError, Schedule, Sequential, REGRESS_SCHEDULES,
+};
 pub use crate::engine::{Engine, TargetKind};
 
 /// Every registered target.
@@ -28,18 +30,36 @@ pub fn run(name: &str, data: &[u8]) -> Result<(), RunError> {
     find(name).map_err(RunError::UnknownTarget)?.run_input(data)
 }
 
-/// Replays a recorded input on `name`: a schedule input must follow its byte schedule
-/// (what regression corpus files and generated tests call).
-pub fn replay(name: &str, data: &[u8]) -> Result<(), RunError> {
+/// Reproduces a recorded failure on `name`: a schedule input must follow its byte schedule
+/// exactly, or the answer is [`RunError::Diverged`] ([`Replay::Reproduce`]).
+pub fn reproduce(name: &str, data: &[u8]) -> Result<(), RunError> {
     find(name)
         .map_err(RunError::UnknownTarget)?
-        .replay_input(data)
+        .reproduce_input(data)
 }
 
-/// For regression tests: replays `data` on `name` strictly and panics with the report if it
-/// fails or no longer follows its recorded schedule.
+/// Replays a regression input on `name` ([`Replay::Regress`]): a schedule that drifted is
+/// re-checked under PCT and random schedules.
+pub fn regress(name: &str, data: &[u8]) -> Result<InputStats, RunError> {
+    find(name)
+        .map_err(RunError::UnknownTarget)?
+        .regress_input(data)
+}
+
+/// For regression tests: replays `data` on `name` as a regression and panics with the report
+/// if it fails.
 pub fn expect_pass(name: &str, data: &[u8]) {
-    if let Err(e) = replay(name, data) {
+    if let Err(e) = regress(name, data) {
+        panic!("{e}");
+    }
+}
+
+/// For typed regression tests: runs `input` (a `SeqInput<Op>`, or for a schedule target a
+/// `(Scenario<Op>, Vec<u8>)`) on `name` as a regression and panics with the report if it
+/// fails.
+pub fn expect_pass_typed<I: std::any::Any>(name: &str, input: I) {
+    let entry = find(name).unwrap_or_else(|e| panic!("{e}"));
+    if let Err(e) = entry.replay_typed(&input, Replay::Regress) {
         panic!("{e}");
     }
 }

@@ -37,6 +37,10 @@ pub struct Failure {
     pub interleaving: Option<String>,
     /// How to reproduce it.
     pub repro: Option<Repro>,
+    /// The reproducer as typed Rust (`use` lines, then an expression building the input, or
+    /// for a schedule target a `(Scenario, schedule bytes)` pair): the regression test that
+    /// survives changes to the byte decoder.
+    pub typed: Option<(String, String)>,
 }
 
 impl Failure {
@@ -58,6 +62,7 @@ impl Failure {
             schedule: None,
             interleaving: None,
             repro: None,
+            typed: None,
         }
     }
 
@@ -111,12 +116,21 @@ impl Failure {
                 s
             }
         };
-        Some(format!(
+        let mut out = format!(
             "// {}\n#[test]\nfn {}() {{\n{}}}\n",
             self.title(),
             name.replace('-', "_"),
             body
-        ))
+        );
+        if let Some((imports, expr)) = &self.typed {
+            let _ = write!(
+                out,
+                "\n// The same input, typed: survives changes to the byte decoder.\n#[test]\nfn {}_typed() {{\n{imports}    let input = {expr};\n    harness::registry::expect_pass_typed({:?}, input);\n}}\n",
+                name.replace('-', "_"),
+                self.target
+            );
+        }
+        Some(out)
     }
 
     /// The whole report as text. Its first line is the title, prefixed so tools can find it.

@@ -309,3 +309,69 @@ pub fn join_input(scenario: &[u8], schedule: &[u8]) -> Vec<u8> {
     v.extend_from_slice(schedule);
     v
 }
+
+/// Rust source that builds `input` (for typed regression tests, which survive changes to the
+/// byte decoder): operations by their `Debug` form, read with the operation enum's variants
+/// in scope (see [`typed_imports`]).
+pub fn typed_seq<Op: Debug>(input: &SeqInput<Op>) -> String {
+    let ops: Vec<String> = input.ops.iter().map(|o| format!("{o:?}")).collect();
+    let irqs: Vec<String> = input.interrupts.iter().map(typed_irq).collect();
+    format!(
+        "SeqInput {{\n        ops: vec![{}],\n        faults: {},\n        interrupts: vec![{}],\n    }}",
+        ops.join(", "),
+        typed_fault(&input.faults),
+        irqs.join(", ")
+    )
+}
+
+/// Rust source that builds `sc` (see [`typed_seq`]).
+pub fn typed_scenario<Op: Debug>(sc: &Scenario<Op>) -> String {
+    let list = |v: &[Op]| {
+        let items: Vec<String> = v.iter().map(|o| format!("{o:?}")).collect();
+        format!("vec![{}]", items.join(", "))
+    };
+    let threads: Vec<String> = sc.threads.iter().map(|t| list(t)).collect();
+    let irqs: Vec<String> = sc
+        .irqs
+        .iter()
+        .map(|(t, s)| format!("({t}, {})", typed_irq(s)))
+        .collect();
+    let faults: Vec<String> = sc
+        .faults
+        .iter()
+        .map(|(t, f)| format!("({t}, {})", typed_fault(f)))
+        .collect();
+    format!(
+        "Scenario {{\n        init: {},\n        threads: vec![{}],\n        post: {},\n        irqs: vec![{}],\n        faults: vec![{}],\n    }}",
+        list(&sc.init),
+        threads.join(", "),
+        list(&sc.post),
+        irqs.join(", "),
+        faults.join(", ")
+    )
+}
+
+fn typed_irq<Op: Debug>(s: &IrqSpec<Op>) -> String {
+    format!(
+        "IrqSpec {{ at: {}, kind: IrqKind::{:?}, op: {:?} }}",
+        s.at, s.kind, s.op
+    )
+}
+
+fn typed_fault(f: &FaultSpec) -> String {
+    match f {
+        FaultSpec::Never => "FaultSpec::Never".into(),
+        FaultSpec::Nth(n) => format!("FaultSpec::Nth({n})"),
+        FaultSpec::Pattern(p) => format!("FaultSpec::Pattern(vec!{p:?})"),
+    }
+}
+
+/// The `use` lines a typed regression test needs: the harness's input types, and the
+/// operation enum's module and variants (from its type name).
+pub fn typed_imports<Op>() -> String {
+    let op = std::any::type_name::<Op>();
+    let module = op.rsplit_once("::").map_or(op, |(m, _)| m);
+    format!(
+        "    use harness::target::{{FaultSpec, IrqKind, IrqSpec, Scenario, SeqInput}};\n    #[allow(unused_imports)]\n    use {module}::*;\n    use {op}::*;\n"
+    )
+}

@@ -5,7 +5,7 @@
 
 use harness::engine::random::Budget;
 use harness::engine::schedule::{self, Mode, Options, PriorityFilter, Record, Recording};
-use harness::registry::{DynTarget, Engine, RunError, Schedule};
+use harness::registry::{DynTarget, Engine, Replay, RunError, Schedule};
 use harness::report::{unhex, Failure, Repro};
 use harness::target::{Scenario, Target};
 use harness::targets::counter::{CounterBug, CounterOp, CounterTarget};
@@ -45,8 +45,8 @@ fn caught<T: Target + Clone>(buggy: T, kind: Engine, iterations: u64) -> Failure
     let Some(Repro::Input(bytes)) = f.repro.clone() else {
         panic!("no reproducer: {}", f.render())
     };
-    // Replayed strictly (as a regression file or pasted test is), it follows its schedule.
-    match e.replay_input(&bytes) {
+    // Reproduced, it follows its schedule exactly.
+    match e.reproduce_input(&bytes) {
         Err(RunError::Failure(g)) => assert_eq!(g.title(), f.title(), "replay differs"),
         other => panic!(
             "the recorded schedule did not reproduce: {other:?}\n{}",
@@ -287,15 +287,38 @@ fn byte_scheduler_counts_its_fallbacks_and_strict_replay_rejects_them() {
     // Far more bytes than decisions: some are left unread.
     let long = run(vec![0; 500]);
     assert!(long.consumed < 500 && !long.followed(), "{long:?}");
-    // Through the registry: the fuzz path accepts such an input, the strict replay does not.
+    // Through the registry: the fuzz path accepts such an input, a reproduction does not,
+    // and a regression replay says it diverged and re-checks the scenario under PCT and
+    // random schedules (each a full set of executions).
     let e = entry(t.clone());
     let sc_bytes = vec![0u8; 24];
     let input = schedule::join_input(&sc_bytes, &[200; 64]);
     e.run_input(&input).expect("fuzzing accepts any bytes");
-    match e.replay_input(&input) {
+    match e.reproduce_input(&input) {
         Err(RunError::Diverged(why)) => assert!(why.contains("diverged"), "{why}"),
-        other => panic!("a strict replay must reject fallbacks: {other:?}"),
+        other => panic!("a reproduction must reject fallbacks: {other:?}"),
     }
+    let st = e.regress_input(&input).expect("the correct counter passes");
+    assert!(st.diverged, "{st:?}");
+    assert!(
+        st.executions > 2 * harness::registry::REGRESS_SCHEDULES as u64 - 10,
+        "{st:?}"
+    );
+    // A drifted schedule still guards its scenario: the buggy counter's lost update is found
+    // by the re-check although the bytes (all misfits) no longer pin any interleaving.
+    let bad = entry(CounterTarget::new("counter_sched", CounterBug::LostUpdate));
+    let sc = Scenario::new(
+        vec![],
+        vec![vec![CounterOp::Inc], vec![CounterOp::Inc]],
+        vec![CounterOp::Get],
+    );
+    match bad.replay_typed(&(sc.clone(), vec![200u8; 8]), Replay::Regress) {
+        Err(RunError::Failure(f)) => assert_eq!(f.checker, "LINEARIZABILITY", "{}", f.render()),
+        other => panic!("the re-check must find the lost update: {other:?}"),
+    }
+    // Without the drift fallback the bytes alone (run to completion) would pass it.
+    bad.replay_typed(&(sc, Vec::<u8>::new()), Replay::Fuzz)
+        .expect("serial schedule: no lost update");
 }
 
 /// Every toy schedule target is deterministic under shuttle's control: each execution,

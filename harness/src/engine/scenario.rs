@@ -86,12 +86,15 @@ fn record<T: Target>(
     });
 }
 
-/// Column names: 0 is `init`, `n + 1` is `post`, others are threads.
+/// Column names: 0 is `init`, `n + 1` is `post`, `1..=n` are threads, and `n + 1 + i` the
+/// nested interrupt operations of thread `i`.
 fn column(thread: usize, nthreads: usize) -> String {
     if thread == 0 {
         "init".into()
     } else if thread == nthreads + 1 {
         "post".into()
+    } else if thread > nthreads + 1 {
+        format!("thread {} (irq)", thread - nthreads - 1)
     } else {
         format!("thread {thread}")
     }
@@ -117,13 +120,13 @@ fn concurrent_check<T: Target>(t: &T, sut: &T::Sut, at: impl FnOnce() -> String)
 
 /// Installs thread `i`'s interrupt plan (its specs of `sc.irqs`, `at` counted over this
 /// thread's interrupt points) and checks the concurrent invariants at every interrupt point
-/// it reaches. The nested operations are recorded in the history in the thread's column.
+/// it reaches. The nested operations are recorded in the history in column `nested_column`.
 fn install_thread_plan<T: Target + Clone>(
     t: &T,
     sut: &Arc<T::Sut>,
     clock: &std::sync::Arc<AtomicU64>,
     log: &Log<T::Op, T::Ret>,
-    column: usize,
+    nested_column: usize,
     specs: Vec<IrqSpec<T::Op>>,
 ) {
     use std::cell::{Cell, RefCell};
@@ -156,7 +159,7 @@ fn install_thread_plan<T: Target + Clone>(
         let ret = t2.apply(&s2, &op);
         let ret_at = c2.fetch_add(1, Ordering::SeqCst);
         l2.lock().unwrap_or_else(|e| e.into_inner()).push(Event {
-            thread: column,
+            thread: nested_column,
             op,
             ret,
             call,
@@ -214,7 +217,7 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Execute
             if let Some(plan) = faults {
                 fault::install(plan);
             }
-            install_thread_plan(&t2, &sut2, &clock2, &log2, i + 1, irqs);
+            install_thread_plan(&t2, &sut2, &clock2, &log2, n + 2 + i, irqs);
             for (k, op) in ops2.iter().enumerate() {
                 record(&t2, &sut2, &clock2, &log2, i + 1, k, op);
             }

@@ -465,5 +465,13 @@ pub fn check<T: Target + Clone>(
     if let Some(sb) = scenario_bytes {
         failure.repro = Some(Repro::Input(join_input(sb, &rec.bytes)));
     }
+    failure.typed = Some((
+        crate::target::typed_imports::<T::Op>(),
+        format!(
+            "(\n        {},\n        Vec::<u8>::from({:?}),\n    )",
+            crate::target::typed_scenario(sc),
+            rec.bytes
+        ),
+    ));
     Err(failure)
 }
