@@ -447,6 +447,37 @@ impl<T: Target + Clone> Schedule<T> {
         }
     }
 
+    /// The failure of a PRNG-chosen schedule, with its scenario minimized under the same
+    /// mode ([`crate::engine::schedule::minimize`]). The byte reproducer still replays the
+    /// original scenario (bytes cannot be re-encoded); the decoded input, table, interleaving
+    /// and typed test are the minimized scenario's.
+    #[cfg(mmcheck_shuttle)]
+    fn minimized(
+        &self,
+        sc: &Scenario<T::Op>,
+        mode: &crate::engine::schedule::Mode,
+        f: Failure,
+    ) -> Failure {
+        use crate::engine::schedule::{minimize, Options};
+        let original = f.repro.clone();
+        let before = sc.threads.iter().map(Vec::len).sum::<usize>() + sc.init.len() + sc.post.len();
+        let (small, mut g) = minimize(
+            &self.target,
+            sc,
+            mode,
+            Options::priority(self.priority_aware),
+            f,
+        );
+        let after =
+            small.threads.iter().map(Vec::len).sum::<usize>() + small.init.len() + small.post.len();
+        g.repro = original;
+        g.details = format!(
+            "{}\n  (scenario minimized from {before} to {after} operations under the same schedule mode; the byte reproducer replays the original)",
+            g.details.trim_end()
+        );
+        g
+    }
+
     #[cfg(mmcheck_shuttle)]
     fn check_schedules(
         &self,
@@ -477,7 +508,12 @@ impl<T: Target + Clone> Schedule<T> {
                         iterations: 50,
                     }
                 };
-                let ex = self.run_mode(&sc, bytes, mode)?;
+                let ex = match self.run_mode(&sc, bytes, mode.clone()) {
+                    Err(RunError::Failure(f)) => {
+                        return Err(RunError::Failure(Box::new(self.minimized(&sc, &mode, *f))))
+                    }
+                    r => r?,
+                };
                 Ok(InputStats {
                     diverged: false,
                     ops: ex.ops,

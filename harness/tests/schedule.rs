@@ -600,3 +600,41 @@ fn scenarios_carry_per_thread_interrupts() {
         .expect("correct counter");
     assert_eq!(ex.ops, 3, "{ex:?}");
 }
+
+/// A failing scenario shrinks, under the same mode, to the operations the bug needs: two
+/// concurrent increments and the read that sees one of them lost.
+#[test]
+fn failing_scenarios_are_minimized_under_the_same_mode() {
+    let sc = Scenario::new(
+        vec![CounterOp::Add(3), CounterOp::Get],
+        vec![
+            vec![
+                CounterOp::Get,
+                CounterOp::Inc,
+                CounterOp::Add(1),
+                CounterOp::Get,
+            ],
+            vec![CounterOp::Inc, CounterOp::Get, CounterOp::Add(2)],
+            vec![CounterOp::Get, CounterOp::Get],
+        ],
+        vec![CounterOp::Get, CounterOp::Get],
+    );
+    let t = CounterTarget::new("counter_sched", CounterBug::LostUpdate);
+    let mode = Mode::Random {
+        seed: 2,
+        iterations: 200,
+    };
+    let f = schedule::check(&t, &sc, None, mode.clone(), Options::default())
+        .expect_err("the lost update is found");
+    let (small, g) = schedule::minimize(&t, &sc, &mode, Options::default(), f.clone());
+    assert_eq!(g.title(), f.title());
+    let ops = |s: &Scenario<CounterOp>| {
+        s.init.len() + s.post.len() + s.threads.iter().map(Vec::len).sum::<usize>()
+    };
+    assert!(ops(&small) <= 4, "not minimized: {small:?}");
+    assert!(ops(&small) < ops(&sc));
+    assert_eq!(small.threads.len(), 2, "{small:?}");
+    // The minimized scenario still fails under the same mode.
+    let h = schedule::check(&t, &small, None, mode, Options::default()).expect_err("fails");
+    assert_eq!(h.title(), f.title());
+}

@@ -475,3 +475,104 @@ pub fn check<T: Target + Clone>(
     ));
     Err(failure)
 }
+
+/// Most re-runs [`minimize`] spends.
+pub const MINIMIZE_RUNS: usize = 200;
+
+/// Shrinks a failing scenario the way Lincheck does: drop one operation (or interrupt, or
+/// fault plan, or emptied thread) at a time, re-run under the same `mode`, and keep the drop
+/// while the failure's title stays the same. Returns the smallest failing scenario found and
+/// its failure (the original's if nothing could be dropped), after at most
+/// [`MINIMIZE_RUNS`] re-runs.
+pub fn minimize<T: Target + Clone>(
+    t: &T,
+    sc: &Scenario<T::Op>,
+    mode: &Mode,
+    opts: Options,
+    failure: Failure,
+) -> (Scenario<T::Op>, Failure) {
+    let title = failure.title();
+    let mut best = (sc.clone(), failure);
+    let mut runs = 0;
+    loop {
+        let mut shrunk = false;
+        let mut i = 0;
+        while let Some(candidate) = without(&best.0, i) {
+            i += 1;
+            if runs >= MINIMIZE_RUNS {
+                return best;
+            }
+            runs += 1;
+            if let Err(f) = check(t, &candidate, None, mode.clone(), opts) {
+                if f.title() == title {
+                    best = (candidate, f);
+                    shrunk = true;
+                    i -= 1;
+                }
+            }
+        }
+        if !shrunk {
+            return best;
+        }
+    }
+}
+
+/// `sc` without its `i`-th removable part (init ops, then each thread's ops, then empty
+/// threads while more than two remain, post ops, interrupts, fault plans), or `None` past
+/// the last.
+fn without<Op: Clone>(sc: &Scenario<Op>, mut i: usize) -> Option<Scenario<Op>> {
+    let mut s = sc.clone();
+    if i < s.init.len() {
+        s.init.remove(i);
+        return Some(s);
+    }
+    i -= s.init.len();
+    for t in 0..s.threads.len() {
+        if i < s.threads[t].len() {
+            s.threads[t].remove(i);
+            return Some(s);
+        }
+        i -= s.threads[t].len();
+    }
+    let empties: Vec<usize> = if s.threads.len() > 2 {
+        (0..s.threads.len())
+            .filter(|&t| s.threads[t].is_empty())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if i < empties.len() {
+        // The thread's interrupts and faults go with it; later threads shift down by one.
+        let t = empties[i];
+        s.threads.remove(t);
+        s.irqs.retain(|(th, _)| *th != t);
+        s.faults.retain(|(th, _)| *th != t);
+        for th in s
+            .irqs
+            .iter_mut()
+            .map(|(th, _)| th)
+            .chain(s.faults.iter_mut().map(|(th, _)| th))
+        {
+            if *th > t {
+                *th -= 1;
+            }
+        }
+        return Some(s);
+    }
+    i -= empties.len();
+    if i < s.post.len() {
+        s.post.remove(i);
+        return Some(s);
+    }
+    i -= s.post.len();
+    if i < s.irqs.len() {
+        s.irqs.remove(i);
+        return Some(s);
+    }
+    i -= s.irqs.len();
+    if i < s.faults.len() {
+        s.faults.remove(i);
+        return Some(s);
+    }
+    None
+}
