@@ -6,8 +6,9 @@
 
 use crate::engine::random::{Budget, Rng};
 use crate::engine::{Engine, TargetKind};
+use crate::input::{decode, join_input, split_input, Scenario, SeqInput};
 use crate::report::{Failure, Repro};
-use crate::target::{decode, join_input, split_input, Scenario, SeqInput, Target};
+use crate::target::Target;
 
 /// Why an input did not pass.
 #[derive(Debug)]
@@ -247,8 +248,8 @@ impl<T: Target + Clone> DynTarget for Sequential<T> {
         let ran = crate::engine::sequential::run(&self.target, &input).map_err(|mut f| {
             f.repro = Some(Repro::Input(data.to_vec()));
             f.typed = Some((
-                crate::target::typed_imports::<T::Op>(),
-                crate::target::typed_seq(&input),
+                crate::input::typed_imports::<T::Op>(),
+                crate::input::typed_seq(&input),
             ));
             RunError::Failure(Box::new(f))
         })?;

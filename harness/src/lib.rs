@@ -13,6 +13,7 @@
 pub mod corpus;
 pub mod dyn_target;
 pub mod engine;
+pub mod input;
 pub mod linearize;
 pub mod mutant;
 pub mod registry;

@@ -58,9 +58,9 @@ pub enum Engine {
 /// What kind of input a registry target's fuzz entry decodes, i.e. which engine it drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetKind {
-    /// [`crate::target::SeqInput`] through the sequential engine (native speed, no shuttle).
+    /// [`crate::input::SeqInput`] through the sequential engine (native speed, no shuttle).
     Sequential,
-    /// A framed [`crate::target::Scenario`] plus schedule bytes, through the schedule engine
+    /// A framed [`crate::input::Scenario`] plus schedule bytes, through the schedule engine
     /// (needs the `shuttle` feature). Registry names of such targets end in `_sched`.
     Schedule,
 }

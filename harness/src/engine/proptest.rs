@@ -6,8 +6,9 @@
 //! sequence of simple operations. The first chunk is the allocation-failure pattern.
 //! The case runs through the sequential engine, so invariants are checked after every step.
 
+use crate::input::{FaultSpec, SeqInput};
 use crate::report::{Failure, Repro};
-use crate::target::{FaultSpec, SeqInput, Target};
+use crate::target::Target;
 use arbitrary::{Arbitrary, Unstructured};
 use proptest::collection::vec;
 use proptest::prelude::*;

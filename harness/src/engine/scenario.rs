@@ -12,10 +12,10 @@
 //! callbacks are flushed, `validate()` must pass, and the recorded history (nested interrupt
 //! operations included) must be linearizable with respect to the target's model.
 
+use crate::input::{IrqSpec, Scenario};
 use crate::linearize::{self, Event, LinError};
 use crate::report::{self, Failure, Row};
-use crate::target::IrqSpec;
-use crate::target::{Scenario, Target};
+use crate::target::Target;
 use algos::sync::{cpu, fault, rcu, thread, Arc};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

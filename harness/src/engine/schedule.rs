@@ -16,8 +16,9 @@
 //! The fuzz input of a schedule target is `[n_lo, n_hi] ++ scenario bytes (n) ++ schedule
 //! bytes`.
 
+use crate::input::Scenario;
 use crate::report::{failure_from_panic, hex, Capture, Failure, Repro};
-use crate::target::{Scenario, Target};
+use crate::target::Target;
 use shuttle::scheduler::{PctScheduler, RandomScheduler, Schedule, Scheduler, Task, TaskId};
 use std::fmt::{Debug, Write as _};
 use std::sync::{Arc, Mutex};
@@ -466,10 +467,10 @@ pub fn check<T: Target + Clone>(
         failure.repro = Some(Repro::Input(join_input(sb, &rec.bytes)));
     }
     failure.typed = Some((
-        crate::target::typed_imports::<T::Op>(),
+        crate::input::typed_imports::<T::Op>(),
         format!(
             "(\n        {},\n        Vec::<u8>::from({:?}),\n    )",
-            crate::target::typed_scenario(sc),
+            crate::input::typed_scenario(sc),
             rec.bytes
         ),
     ));

@@ -9,9 +9,10 @@
 //! carries every model state a valid order can lead to into the next step, pruning those
 //! that later steps contradict.
 
+use crate::input::SeqInput;
 use crate::linearize::{self, Event, LinError};
 use crate::report::{self, Failure, Row};
-use crate::target::{SeqInput, Target};
+use crate::target::Target;
 use algos::sync::cpu::{self, Interrupt, InterruptPlan, Site};
 use algos::sync::fault;
 use std::cell::{Cell, RefCell};
