@@ -6,8 +6,8 @@
 //! facade has three backends (std, loom, shuttle; see `DESIGN.md`), so the same code runs in
 //! production, under loom's exhaustive model checker and under shuttle's schedulers.
 //!
-//! The algorithms themselves (maple tree, BPF per-CPU allocator, PREEMPT_RT locks, MGLRU)
-//! arrive with their own issues; this crate currently holds the platform layer.
+//! Today it holds the platform layer and the maple tree ([`maple`]); the BPF per-CPU
+//! allocator, the PREEMPT_RT locks and the multi-gen LRU arrive with their own issues.
 
 pub mod maple;
 pub mod sync;

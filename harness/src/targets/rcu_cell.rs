@@ -4,8 +4,9 @@
 //! object under `rcu::read_lock` and check the pair; the writer publishes a new object and
 //! retires the old one after a grace period. Planted bug: [`RcuBug::EarlyFree`] frees the old
 //! object at once instead, so a reader that loaded it just before is left holding freed
-//! memory. The model RCU quarantines freed objects, so the schedule engine and loom report
-//! `RCU: use-after-free` at the reader's next access.
+//! memory. The model RCU quarantines freed objects and, with the `sanitize` feature the
+//! harness always enables, poisons them as freed, so the schedule engine and loom report
+//! `KMSAN: use-after-free` at the reader's next access, with the free site as origin.
 
 use crate::target::Target;
 use algos::sync::atomic::{AtomicU64, Ordering};
