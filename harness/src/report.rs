@@ -94,7 +94,7 @@ impl Failure {
         format!("{:016x}", fnv1a(self.title().as_bytes()))
     }
 
-    /// The `#[test]` that reproduces this failure, ready to paste into `harness/tests/`.
+    /// The `#[test]` that reproduces this failure, ready to paste into `harness/tests/integration/regressions.rs`.
     pub fn repro_test(&self) -> Option<String> {
         let name = format!("repro_{}_{}", self.target, &self.title_hash()[..8]);
         let body = match self.repro.as_ref()? {
