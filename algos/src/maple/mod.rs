@@ -457,6 +457,14 @@ impl<T: Clone + Send + Sync + 'static> MapleTree<T> {
         unsafe { validate::shape(&self.core) }
     }
 
+    /// `mt_dump`: the whole tree as text, node by node with ranges, entries and gaps (at
+    /// most a few hundred lines), for failure reports.
+    pub fn dump(&self) -> String {
+        let _g = self.lock.lock();
+        // SAFETY: under the lock.
+        unsafe { validate::dump(&self.core) }
+    }
+
     /// `mt_validate`: checks every structural invariant.
     pub fn validate(&self) -> Result<(), ValidateError> {
         let _g = self.lock.lock();

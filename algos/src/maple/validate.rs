@@ -248,3 +248,60 @@ pub(crate) unsafe fn shape(core: &Core) -> Vec<Vec<usize>> {
     }
     out
 }
+
+/// Most lines [`dump`] writes (a report should stay readable).
+const DUMP_LINES: usize = 400;
+
+/// `mt_dump`: every node, depth first, with its range and its entries (`[first, last]
+/// slot`), gaps for allocation-tree nodes; the lone root entry if there is no node.
+///
+/// # Safety
+/// The caller holds the tree's lock.
+pub(crate) unsafe fn dump(core: &Core) -> String {
+    use std::fmt::Write as _;
+    let root = core.root.load(Ordering::Acquire);
+    let height = core.height.load(Ordering::Acquire);
+    let mut out = format!(
+        "maple tree: height {height}, {}{}\n",
+        if core.is_alloc() { "alloc" } else { "range" },
+        if core.in_rcu() { ", rcu" } else { "" }
+    );
+    if !is_node(root) {
+        let _ = writeln!(out, "root entry {root:#x}");
+        return out;
+    }
+    let mut lines = 1;
+    let mut stack = vec![(root, 0u64, u64::MAX, 0usize)];
+    while let Some((e, min, max, depth)) = stack.pop() {
+        if lines >= DUMP_LINES {
+            let _ = writeln!(out, "... ({} more nodes not shown)", stack.len() + 1);
+            break;
+        }
+        let ty = node_type(e);
+        // SAFETY: the caller's guarantee.
+        let items = unsafe { items_of(e, min, max) };
+        let pad = "  ".repeat(depth);
+        let _ = writeln!(
+            out,
+            "{pad}{ty:?} {:#x} [{min}, {max}] {} slots",
+            e & !0xff,
+            items.len()
+        );
+        lines += 1;
+        let mut children = Vec::new();
+        for (start, it) in starts(&items, min) {
+            let gap = if ty == NodeType::Arange64 {
+                format!(" gap {}", it.gap)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "{pad}  [{start}, {}] {:#x}{gap}", it.last, it.slot);
+            lines += 1;
+            if !ty.is_leaf() {
+                children.push((it.slot, start, it.last, depth + 1));
+            }
+        }
+        stack.extend(children.into_iter().rev());
+    }
+    out
+}

@@ -256,4 +256,8 @@ impl Target for MapleRcuTarget {
     fn validate(&self, t: &MapleTree<Boxed>) -> Result<(), String> {
         t.validate().map_err(|e| e.to_string())
     }
+
+    fn dump(&self, t: &MapleTree<Boxed>) -> String {
+        t.dump()
+    }
 }
