@@ -150,16 +150,29 @@ impl Origin {
     pub fn depot(what: Created, location: &'static Location<'static>) -> Origin {
         type Depot = std::sync::Mutex<std::collections::HashMap<(Created, usize), Origin>>;
         static DEPOT: OnceLock<Depot> = OnceLock::new();
+        std::thread_local! {
+            /// The last lookup of this thread: a site that allocates in a loop skips the lock.
+            static LAST: std::cell::Cell<Option<(Created, usize, Origin)>> =
+                const { std::cell::Cell::new(None) };
+        }
         if backtraces_enabled() {
             return Origin::new_at(what, Site::new(location, None));
         }
         let key = (what, std::ptr::from_ref(location) as usize);
+        if let Some((w, l, o)) = LAST.with(std::cell::Cell::get) {
+            if (w, l) == key {
+                return o;
+            }
+        }
         let mut d = DEPOT
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        *d.entry(key)
-            .or_insert_with(|| Origin::new_at(what, Site::new(location, None)))
+        let o = *d
+            .entry(key)
+            .or_insert_with(|| Origin::new_at(what, Site::new(location, None)));
+        LAST.with(|c| c.set(Some((what, key.1, o))));
+        o
     }
 
     /// The raw id (never 0), as stored in origin slots.

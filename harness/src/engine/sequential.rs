@@ -8,6 +8,14 @@
 //! in either order. Such a step is checked with the linearizability checker, and the engine
 //! carries every model state a valid order can lead to into the next step, pruning those
 //! that later steps contradict.
+//!
+//! A target whose full checks cost time proportional to the structure's size may offer a
+//! cheaper check of what one step can have changed ([`Target::quick_check`]); the engine then
+//! runs the full checks only every [`FULL_CHECK_EVERY`] steps, after steps with interrupts,
+//! and after the last step, and when a run fails after quick-checked steps it replays the
+//! input with the full checks after every step, so that the failure names the first
+//! operation after which it is detectable. The failure table is formatted only when a run
+//! fails.
 
 use crate::linearize::{self, Event};
 use crate::report::{self, Failure, Row};
@@ -19,6 +27,9 @@ use std::rc::Rc;
 
 /// Most model states carried between steps.
 const MAX_CANDIDATES: usize = 32;
+
+/// Most consecutive steps checked only by [`Target::quick_check`] before the full checks run.
+pub const FULL_CHECK_EVERY: usize = 16;
 
 /// Runs `input` against `target` on the active backend (inside one model execution under
 /// loom or shuttle). `raw` is the fuzz input it was decoded from, kept for the reproducer.
@@ -41,9 +52,63 @@ struct Nested<Op, Ret> {
     event: Event<Op, Ret>,
 }
 
+/// A row of the failure table, kept unformatted until a run fails.
+enum Logged<'a, T: Target> {
+    /// Operation `i` and its result (`None`: it panicked).
+    Op(usize, &'a T::Op, Option<T::Ret>, u64, u64),
+    /// A nested interrupt operation.
+    Nested(Nested<T::Op, T::Ret>),
+}
+
+/// The failure table's rows; the last operation is marked.
+fn rows<T: Target>(log: &[Logged<'_, T>]) -> Vec<Row> {
+    let last = log.iter().rposition(|l| matches!(l, Logged::Op(..)));
+    let row = |(k, l): (usize, &Logged<'_, T>)| match l {
+        Logged::Op(i, op, ret, call, ret_at) => Row {
+            column: "ops".into(),
+            text: match ret {
+                Some(ret) => format!("#{i} {op:?} -> {ret:?}"),
+                None => format!("#{i} {op:?} -> panicked"),
+            },
+            call: *call,
+            ret_at: *ret_at,
+            marked: Some(k) == last,
+        },
+        Logged::Nested(n) => Row {
+            column: format!("{:?}", n.kind).to_lowercase(),
+            text: format!("{:?} -> {:?}", n.event.op, n.event.ret),
+            call: n.event.call,
+            ret_at: n.event.ret_at,
+            marked: false,
+        },
+    };
+    log.iter().enumerate().map(row).collect()
+}
+
 /// Runs on the current thread without entering a model execution (the caller is already
 /// inside one, or on std).
 pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(), Failure> {
+    let mut quick = 0;
+    let r = run_checked(t, input, false, &mut quick);
+    if r.is_err() && quick > 0 {
+        // Steps before the failure had only quick checks: with the full checks after every
+        // step, the failure may show after an earlier operation.
+        if let Err(f) = run_checked(t, input, true, &mut 0) {
+            return Err(f);
+        }
+    }
+    r
+}
+
+/// [`run_here`] with the full checks after every step (`full`), or quick checks where the
+/// target has them; `quick` counts the steps since the last full check that had only
+/// quick checks.
+fn run_checked<'a, T: Target + Clone>(
+    t: &T,
+    input: &'a SeqInput<T::Op>,
+    full: bool,
+    quick: &mut usize,
+) -> Result<(), Failure> {
     let sut = Rc::new(t.new_sut());
     let clock = Rc::new(Cell::new(0u64));
     let tick = {
@@ -114,7 +179,7 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
     let _cleanup = Cleanup(prev_faults);
 
     let mut candidates = vec![t.new_model()];
-    let mut rows: Vec<Row> = Vec::new();
+    let mut log: Vec<Logged<'a, T>> = Vec::new();
     for (i, op) in input.ops.iter().enumerate() {
         nested.borrow_mut().clear();
         let call = tick();
@@ -126,45 +191,27 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
             Ok(r) => r,
             Err(payload) => {
                 let mut f = report::failure_from_panic(&cap, payload.as_ref());
-                rows.push(Row {
-                    column: "ops".into(),
-                    text: format!("#{i} {op:?} -> panicked"),
-                    call,
-                    ret_at: tick(),
-                    marked: true,
-                });
+                log.push(Logged::Op(i, op, None, call, tick()));
                 if f.function == "<unknown>" {
                     f.function = t.op_name(op);
                 }
-                f.table = Some(report::table(&rows));
+                f.table = Some(report::table(&rows(&log)));
                 return Err(f);
             }
         };
         drop(cap);
         let ret_at = tick();
-        rows.push(Row {
-            column: "ops".into(),
-            text: format!("#{i} {op:?} -> {ret:?}"),
-            call,
-            ret_at,
-            marked: false,
-        });
         let inner: Vec<Nested<T::Op, T::Ret>> = std::mem::take(&mut *nested.borrow_mut());
-        for n in &inner {
-            rows.push(Row {
-                column: format!("{:?}", n.kind).to_lowercase(),
-                text: format!("{:?} -> {:?}", n.event.op, n.event.ret),
-                call: n.event.call,
-                ret_at: n.event.ret_at,
-                marked: false,
-            });
-        }
-        let fail = |checker: &str, kind: &str, details: String, rows: &mut Vec<Row>| {
-            if let Some(r) = rows.iter_mut().rev().find(|r| r.column == "ops") {
-                r.marked = true;
-            }
+        let fail = |checker: &str, kind: &str, details: String, log: &mut Vec<Logged<'a, T>>| {
+            log.push(Logged::Op(i, op, Some(ret.clone()), call, ret_at));
+            log.extend(inner.iter().map(|n| {
+                Logged::Nested(Nested {
+                    kind: n.kind,
+                    event: n.event.clone(),
+                })
+            }));
             let mut f = Failure::new(checker, kind, t.op_name(op), details);
-            f.table = Some(report::table(rows));
+            f.table = Some(report::table(&rows(&log[..])));
             f
         };
         let mut next: Vec<T::Model> = Vec::new();
@@ -185,7 +232,7 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
                     "operation #{i} {op:?}\n  structure returned: {ret:?}\n  model expected:     {:?}",
                     expected.expect("at least one candidate")
                 );
-                return Err(fail("DIFF", "result mismatch", details, &mut rows));
+                return Err(fail("DIFF", "result mismatch", details, &mut log));
             }
         } else {
             let mut events = vec![Event {
@@ -231,27 +278,48 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
                     "DIFF",
                     "result mismatch under interrupt",
                     details,
-                    &mut rows,
+                    &mut log,
                 ));
             }
         }
         next.truncate(MAX_CANDIDATES);
-        if let Err(e) = t.validate(&sut) {
-            return Err(fail(
-                "VALIDATE",
-                "invalid structure",
-                format!("after operation #{i} {op:?}:\n{e}"),
-                &mut rows,
-            ));
-        }
+        // Quick checks where the target has them, unless a full check is due.
+        let mut full_now =
+            full || !inner.is_empty() || i + 1 == input.ops.len() || *quick + 1 >= FULL_CHECK_EVERY;
         let mut first_err = None;
-        next.retain(|m| match t.invariants(&sut, m) {
-            Ok(()) => true,
-            Err(e) => {
-                first_err.get_or_insert(e);
-                false
+        next.retain(
+            |m| match (!full_now).then(|| t.quick_check(&sut, m, op)).flatten() {
+                None => {
+                    full_now = true;
+                    true
+                }
+                Some(Ok(())) => true,
+                Some(Err(e)) => {
+                    first_err.get_or_insert(e);
+                    false
+                }
+            },
+        );
+        if full_now && !next.is_empty() {
+            *quick = 0;
+            if let Err(e) = t.validate(&sut) {
+                return Err(fail(
+                    "VALIDATE",
+                    "invalid structure",
+                    format!("after operation #{i} {op:?}:\n{e}"),
+                    &mut log,
+                ));
             }
-        });
+            next.retain(|m| match t.invariants(&sut, m) {
+                Ok(()) => true,
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                    false
+                }
+            });
+        } else if !next.is_empty() {
+            *quick += 1;
+        }
         if next.is_empty() {
             return Err(fail(
                 "INVARIANT",
@@ -260,10 +328,12 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
                     "after operation #{i} {op:?}:\n{}",
                     first_err.unwrap_or_default()
                 ),
-                &mut rows,
+                &mut log,
             ));
         }
         candidates = next;
+        log.push(Logged::Op(i, op, Some(ret), call, ret_at));
+        log.extend(inner.into_iter().map(Logged::Nested));
     }
     Ok(())
 }

@@ -232,6 +232,12 @@ impl<T: Clone + Eq + Hash + Debug> RangeModel<T> {
         self.find(index, max)
     }
 
+    /// The stored ranges intersecting `[lo, hi]` in ascending order, as
+    /// `(first, last, &value)` (the first may start before `lo`, the last end after `hi`).
+    pub fn ranges_in(&self, lo: u64, hi: u64) -> impl Iterator<Item = (u64, u64, &T)> + '_ {
+        self.overlapping(lo, hi)
+    }
+
     /// Every stored range in ascending order, as `(first, last, &value)`.
     pub fn ranges(&self) -> impl Iterator<Item = (u64, u64, &T)> + '_ {
         self.map.iter().map(|(f, (l, v))| (*f, *l, v))
