@@ -93,9 +93,7 @@ pub fn run_here<T: Target + Clone>(t: &T, input: &SeqInput<T::Op>) -> Result<(),
     if r.is_err() && quick > 0 {
         // Steps before the failure had only quick checks: with the full checks after every
         // step, the failure may show after an earlier operation.
-        if let Err(f) = run_checked(t, input, true, &mut 0) {
-            return Err(f);
-        }
+        run_checked(t, input, true, &mut 0)?;
     }
     r
 }
