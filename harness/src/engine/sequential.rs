@@ -299,7 +299,6 @@ fn run_checked<'a, T: Target + Clone>(
             },
         );
         if full_now && !next.is_empty() {
-            *quick = 0;
             if let Err(e) = t.validate(&sut) {
                 return Err(fail(
                     "VALIDATE",
@@ -315,6 +314,9 @@ fn run_checked<'a, T: Target + Clone>(
                     false
                 }
             });
+            if !next.is_empty() {
+                *quick = 0;
+            }
         } else if !next.is_empty() {
             *quick += 1;
         }
@@ -334,4 +336,85 @@ fn run_checked<'a, T: Target + Clone>(
         log.extend(inner.into_iter().map(Logged::Nested));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A list that silently corrupts its first element when 7 is pushed; its quick check
+    /// looks only at the last element, so only a full check sees the corruption.
+    #[derive(Clone)]
+    struct Corrupting;
+
+    impl Target for Corrupting {
+        type Op = u8;
+        type Ret = ();
+        type Model = Vec<u8>;
+        type Sut = Mutex<Vec<u8>>;
+        fn name(&self) -> &'static str {
+            "corrupting"
+        }
+        fn new_sut(&self) -> Self::Sut {
+            Mutex::new(Vec::new())
+        }
+        fn new_model(&self) -> Self::Model {
+            Vec::new()
+        }
+        fn apply(&self, sut: &Self::Sut, op: &u8) {
+            let mut v = sut.lock().unwrap();
+            v.push(*op);
+            if *op == 7 {
+                v[0] = v[0].wrapping_add(1);
+            }
+        }
+        fn step(&self, m: &mut Vec<u8>, op: &u8) {
+            m.push(*op);
+        }
+        fn invariants(&self, sut: &Self::Sut, m: &Vec<u8>) -> Result<(), String> {
+            let v = sut.lock().unwrap();
+            (*v == *m)
+                .then_some(())
+                .ok_or_else(|| format!("{v:?} != {m:?}"))
+        }
+        fn quick_check(&self, sut: &Self::Sut, m: &Vec<u8>, _: &u8) -> Option<Result<(), String>> {
+            let ok = sut.lock().unwrap().last() == m.last();
+            Some(ok.then_some(()).ok_or_else(|| "last differs".into()))
+        }
+    }
+
+    #[test]
+    fn a_late_full_check_failure_names_the_first_operation_after_which_it_shows() {
+        let f = run(&Corrupting, &SeqInput::ops(vec![1, 2, 7, 3, 4])).unwrap_err();
+        assert_eq!(f.checker, "INVARIANT");
+        assert!(
+            f.details.starts_with("after operation #2 7:"),
+            "{}",
+            f.details
+        );
+        let table = f.table.expect("a table");
+        assert!(table.contains("!["), "{table}");
+        assert!(
+            table.contains("#2 7 -> ()") && !table.contains("#3 3"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    // Calls the engine outside a model execution.
+    #[cfg(not(any(feature = "shuttle", mmcheck_loom)))]
+    fn full_checks_run_at_least_every_full_check_every_steps() {
+        let mut ops = vec![5, 7];
+        ops.extend(std::iter::repeat_n(1, 2 * FULL_CHECK_EVERY));
+        let mut quick = 0;
+        let f = run_checked(&Corrupting, &SeqInput::ops(ops), false, &mut quick).unwrap_err();
+        assert!(
+            f.details
+                .starts_with(&format!("after operation #{} ", FULL_CHECK_EVERY - 1)),
+            "{}",
+            f.details
+        );
+        assert_eq!(quick, FULL_CHECK_EVERY - 1);
+    }
 }
