@@ -44,6 +44,23 @@ pub trait Target: Send + Sync + 'static {
     fn validate(&self, _sut: &Self::Sut) -> Result<(), String> {
         Ok(())
     }
+    /// A cheaper stand-in for [`Target::validate`] and [`Target::invariants`] after the
+    /// sequential step `op`, for targets whose full checks cost time proportional to the
+    /// structure's size: it checks what the step can have changed (e.g. the model's touched
+    /// range). `Some(r)`: this step is checked by `r` alone (`Err` describes a violation);
+    /// the sequential engine still runs the full checks every
+    /// [`FULL_CHECK_EVERY`](crate::engine::sequential::FULL_CHECK_EVERY) steps and after the
+    /// last one, and replays a failing input with the full checks after every step to name
+    /// the first operation after which the failure is detectable. `None` (the default): the
+    /// full checks run after this step.
+    fn quick_check(
+        &self,
+        _sut: &Self::Sut,
+        _model: &Self::Model,
+        _op: &Self::Op,
+    ) -> Option<Result<(), String>> {
+        None
+    }
     /// A partition key for the linearizability checker: operations with different keys
     /// commute and touch disjoint parts of the model. `None` (the default) disables
     /// partitioning for a history containing the operation.

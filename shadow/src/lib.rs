@@ -16,8 +16,13 @@
 //! `#[track_caller]` location (plus a backtrace with `MMCHECK_BACKTRACE=1`). Beyond KMSAN,
 //! accesses to freed memory are reported as `use-after-free`, as KASAN would.
 //!
-//! Two memories: [`Sandbox`] owns its bytes (tests, the fuzz target, fast paths), and
-//! [`registry`] keys shadow by real address for memory the algorithms own.
+//! Three memories: [`Sandbox`] owns its bytes (tests, the fuzz target, fast paths),
+//! [`registry`] keys shadow by real address for memory the algorithms own, and [`words`] is
+//! a direct shadow (address arithmetic, one load) for allocator-managed objects accessed in
+//! whole words, such as the maple tree's nodes. The per-access entry points of [`words`] are
+//! exported as `__sanitizer_*` symbols, which SanitizerCoverage leaves uninstrumented, so
+//! fuzz builds do not trace the runtime's own comparisons (as KMSAN's runtime is not
+//! instrumented).
 //! Reports go to a panic or a collector ([`report`]); [`runtime::disable`] silences the
 //! current thread as `kmsan_disable_current()` does; the runtime never reports on itself.
 
@@ -28,6 +33,7 @@ pub mod report;
 pub mod runtime;
 pub mod sandbox;
 pub mod value;
+pub mod words;
 
 pub use meta::{Meta, Run};
 pub use origin::{Created, Origin, Site, MAX_ORIGIN_DEPTH};

@@ -142,6 +142,39 @@ impl Origin {
         })
     }
 
+    /// A root origin of kind `what` at `location`, deduplicated the way KMSAN's stack depot
+    /// deduplicates identical stacks: without backtraces (`MMCHECK_BACKTRACE` unset) every
+    /// call with the same kind and location returns the same origin, so an allocation site
+    /// that runs millions of times adds one record to the (append-only) origin table, not
+    /// millions; with backtraces each call records its own, as the stacks may differ.
+    pub fn depot(what: Created, location: &'static Location<'static>) -> Origin {
+        type Depot = std::sync::Mutex<std::collections::HashMap<(Created, usize), Origin>>;
+        static DEPOT: OnceLock<Depot> = OnceLock::new();
+        std::thread_local! {
+            /// The last lookup of this thread: a site that allocates in a loop skips the lock.
+            static LAST: std::cell::Cell<Option<(Created, usize, Origin)>> =
+                const { std::cell::Cell::new(None) };
+        }
+        if backtraces_enabled() {
+            return Origin::new_at(what, Site::new(location, None));
+        }
+        let key = (what, std::ptr::from_ref(location) as usize);
+        if let Some((w, l, o)) = LAST.with(std::cell::Cell::get) {
+            if (w, l) == key {
+                return o;
+            }
+        }
+        let mut d = DEPOT
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let o = *d
+            .entry(key)
+            .or_insert_with(|| Origin::new_at(what, Site::new(location, None)));
+        LAST.with(|c| c.set(Some((what, key.1, o))));
+        o
+    }
+
     /// The raw id (never 0), as stored in origin slots.
     pub fn raw(self) -> u32 {
         self.0.get()
@@ -253,6 +286,19 @@ mod tests {
         );
         assert_eq!(r.matches("Uninit was stored to memory at:").count(), 7);
         assert!(r.contains("Uninit was created at:"));
+    }
+
+    #[test]
+    fn depot_keeps_one_origin_per_site() {
+        let at = |l: &'static Location<'static>| Origin::depot(Created::Alloc, l);
+        let (a, b) = (Location::caller(), Location::caller());
+        assert_eq!(at(a), at(a));
+        assert_eq!(at(a).root().0, Created::Alloc);
+        assert_eq!(at(a).root().1.location, a);
+        assert_ne!(at(a), Origin::depot(Created::Poison, a));
+        if a != b {
+            assert_ne!(at(a), at(b));
+        }
     }
 
     #[test]

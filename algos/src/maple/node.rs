@@ -426,7 +426,8 @@ pub fn prefetch(enode: usize) {
 }
 
 /// The node cache (`maple_node_cache`): every node of every tree comes from it.
-static NODES: Cache<Node> = Cache::new("maple_node");
+/// Its slots carry side words, where the `sanitize` feature keeps each node's shadow.
+static NODES: Cache<Node> = Cache::with_side_words("maple_node");
 
 /// The node cache's counters.
 pub fn cache_stats() -> CacheStats {
@@ -452,6 +453,12 @@ impl Drop for Node {
 /// read checks it, so code that reads a pivot, slot, gap or metadata word it never wrote
 /// gets a `KMSAN: uninit-value` report. Freed nodes are reported by the RCU layer (the model
 /// RCU poisons quarantined objects as freed). Without the feature all of this is empty.
+///
+/// On the std backend the shadow is a [`shadow::words`] side word of the node's slab slot
+/// (one poison bit per data word, found by address arithmetic), checked by the runtime's
+/// uninstrumented entry points; node words are atomics, written and read whole, so a bit
+/// per word is exact. On the model backends, whose nodes are not in slab chunks, node
+/// memory is a region of the [`shadow::registry`].
 mod san {
     use super::Node;
     use crate::sync::atomic::AtomicU64;
@@ -464,9 +471,29 @@ mod san {
         )
     }
 
+    /// The side word of the node holding `addr`, and the index of the data word at `addr`.
+    #[cfg(all(feature = "sanitize", not(any(mmcheck_loom, feature = "shuttle"))))]
+    #[inline(always)]
+    fn side(addr: usize) -> (&'static std::sync::atomic::AtomicU64, usize) {
+        // SAFETY: `addr` is in a node, and every node comes from `NODES`, which has side
+        // words.
+        let side = unsafe { super::NODES.side_word(addr) };
+        let side = side.expect("the std backend's caches are slabs");
+        // Nodes are slot-sized and slot-aligned; data words follow the parent word.
+        let node = addr & super::NODE_MASK;
+        (side, (addr - node) / 8 - 1)
+    }
+
     #[inline(always)]
     pub(super) fn alloc(n: &Node) {
-        #[cfg(feature = "sanitize")]
+        #[cfg(all(feature = "sanitize", not(any(mmcheck_loom, feature = "shuttle"))))]
+        {
+            let (a, len) = words(n);
+            let origin =
+                shadow::Origin::depot(shadow::Created::Alloc, std::panic::Location::caller());
+            shadow::words::poison(side(a).0, len / 8, origin);
+        }
+        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
         {
             let (a, len) = words(n);
             shadow::registry::register(a, len, false);
@@ -476,14 +503,21 @@ mod san {
 
     #[inline(always)]
     pub(super) fn dealloc(n: &Node) {
-        #[cfg(feature = "sanitize")]
+        #[cfg(all(feature = "sanitize", not(any(mmcheck_loom, feature = "shuttle"))))]
+        shadow::words::clear(side(words(n).0).0);
+        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
         shadow::registry::unregister(words(n).0);
         let _ = n;
     }
 
     #[inline(always)]
     pub(super) fn write(w: &AtomicU64) {
-        #[cfg(feature = "sanitize")]
+        #[cfg(all(feature = "sanitize", not(any(mmcheck_loom, feature = "shuttle"))))]
+        {
+            let (side, i) = side(std::ptr::from_ref(w) as usize);
+            shadow::words::store(side, i);
+        }
+        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
         shadow::registry::unpoison(std::ptr::from_ref(w) as usize, 8);
         let _ = w;
     }
@@ -491,7 +525,19 @@ mod san {
     #[inline(always)]
     #[track_caller]
     pub(super) fn read(w: &AtomicU64) {
-        #[cfg(feature = "sanitize")]
+        #[cfg(all(feature = "sanitize", not(any(mmcheck_loom, feature = "shuttle"))))]
+        {
+            let a = std::ptr::from_ref(w) as usize;
+            let (side, i) = side(a);
+            shadow::words::load(
+                side,
+                i,
+                a,
+                std::panic::Location::caller(),
+                Some("maple node read"),
+            );
+        }
+        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
         shadow::registry::check_in(std::ptr::from_ref(w) as usize, 8, Some("maple node read"));
         let _ = w;
     }

@@ -489,6 +489,14 @@ impl<T: Send + 'static> Shared<T> {
 /// shrinks. On the model backends a cache is plain [`Owned::new`], [`Shared::retire`] and
 /// [`Shared::free_now`], so the model's quarantine and use-after-free reports apply
 /// unchanged.
+///
+/// **Side words.** A cache made with [`Cache::with_side_words`] gives each slot one
+/// [`AtomicU64`](std::sync::atomic::AtomicU64) of metadata, kept in an array at the start
+/// of the slot's chunk and found from any address inside the object by arithmetic alone
+/// ([`Cache::side_word`]): the chunk is the address rounded down to 2 MiB, the slot its
+/// offset divided by the slot size. That is the direct shadow mapping a sanitizer runtime
+/// wants (KASAN and KMSAN find shadow by address arithmetic, not by a lookup); the maple
+/// node cache keeps its nodes' shadow there.
 pub struct Cache<T> {
     /// What the cache holds, for reports.
     name: &'static str,
@@ -527,8 +535,42 @@ impl<T: Send + 'static> Cache<T> {
         Cache {
             name,
             #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-            slab: parking_lot::Mutex::new(slab::Slab::new()),
+            slab: parking_lot::Mutex::new(slab::Slab::new(false)),
             _objects: std::marker::PhantomData,
+        }
+    }
+
+    /// An empty cache whose slots each have a side word (see [`Cache::side_word`]). Slots
+    /// must be at least 16 bytes; the side words of a chunk take `8 / slot size` of it.
+    pub const fn with_side_words(name: &'static str) -> Self {
+        Cache {
+            name,
+            #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+            slab: parking_lot::Mutex::new(slab::Slab::new(true)),
+            _objects: std::marker::PhantomData,
+        }
+    }
+
+    /// The side word of the slot holding address `addr`, found by address arithmetic alone
+    /// (no lock, no lookup). The word is zero when its chunk is made and otherwise belongs
+    /// to the cache's user, who keeps it across `alloc` and free as it likes. `None` on the
+    /// model backends, whose objects are not in chunks.
+    ///
+    /// # Safety
+    /// This cache was made with [`Cache::with_side_words`], and `addr` lies inside an
+    /// object allocated from it (live, or freed but not yet reused is fine: chunks are never
+    /// given back).
+    #[inline(always)]
+    pub unsafe fn side_word(&self, addr: usize) -> Option<&'static std::sync::atomic::AtomicU64> {
+        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        {
+            // SAFETY: the caller's guarantee.
+            Some(unsafe { slab::side_word(slab::Shape::of::<RcuBox<T>>(), addr) })
+        }
+        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        {
+            let _ = addr;
+            None
         }
     }
 
@@ -648,6 +690,7 @@ mod slab {
     impl Shape {
         /// The slot shape for objects of type `O`: at least one pointer wide, so that a
         /// free slot can hold the free list's link.
+        #[inline(always)]
         pub(super) fn of<O>() -> Shape {
             let align = std::mem::align_of::<O>().max(std::mem::align_of::<*mut u8>());
             let size = std::mem::size_of::<O>()
@@ -661,7 +704,36 @@ mod slab {
         }
     }
 
+    /// The number of leading slots of a chunk given to the side words of its slots (one
+    /// `u64` per slot, the leading slots' own included, indexed by slot number).
+    #[inline(always)]
+    const fn side_slots(size: usize) -> usize {
+        (CHUNK / size * 8).div_ceil(size)
+    }
+
+    /// The side word of the slot of `shape` that holds `addr`.
+    ///
+    /// # Safety
+    /// `addr` lies in an object of a slab with side words whose slots have `shape`.
+    #[inline(always)]
+    pub(super) unsafe fn side_word(
+        shape: Shape,
+        addr: usize,
+    ) -> &'static std::sync::atomic::AtomicU64 {
+        let chunk = addr & !(CHUNK - 1);
+        let slot = (addr - chunk) / shape.size;
+        // SAFETY: the chunk's address was exposed when it was made (`grow`), its first
+        // `side_slots` slots hold one zero-initialized `u64` per slot, and `slot` is the
+        // number of a slot of that chunk, so the word is in bounds, aligned, and only ever
+        // accessed atomically.
+        unsafe {
+            &*std::ptr::with_exposed_provenance::<std::sync::atomic::AtomicU64>(chunk + 8 * slot)
+        }
+    }
+
     pub(super) struct Slab {
+        /// Whether the first slots of each chunk hold a side word per slot.
+        side: bool,
         /// The first free slot; each free slot's first word points to the next.
         free: *mut u8,
         /// The next never-used byte of the newest chunk, and that chunk's end.
@@ -680,8 +752,9 @@ mod slab {
     unsafe impl Send for Slab {}
 
     impl Slab {
-        pub(super) const fn new() -> Slab {
+        pub(super) const fn new(side: bool) -> Slab {
             Slab {
+                side,
                 free: ptr::null_mut(),
                 bump: ptr::null_mut(),
                 end: ptr::null_mut(),
@@ -698,6 +771,10 @@ mod slab {
         pub(super) fn alloc(&mut self, shape: Shape) -> *mut u8 {
             let s = *self.shape.get_or_insert(shape);
             assert!(s == shape, "one cache, one object shape");
+            assert!(
+                !self.side || s.size >= 16,
+                "side words need slots of at least 16 bytes"
+            );
             self.in_use += 1;
             if !self.free.is_null() {
                 let p = self.free;
@@ -738,6 +815,16 @@ mod slab {
             advise_huge(c);
             let align = self.shape.map_or(1, |s| s.align);
             self.bump = c;
+            if let Some(s) = self.shape.filter(|_| self.side) {
+                // `side_word` finds the side words from plain addresses.
+                let _ = c.expose_provenance();
+                let head = side_slots(s.size) * s.size;
+                // SAFETY: `head` is less than `CHUNK` (slots are at least 16 bytes).
+                unsafe {
+                    ptr::write_bytes(c, 0, head);
+                    self.bump = c.add(head);
+                }
+            }
             // SAFETY: the chunk is `CHUNK` bytes; chunks are aligned far beyond any slot.
             self.end = unsafe { c.add(CHUNK) };
             debug_assert_eq!(c as usize % align, 0);

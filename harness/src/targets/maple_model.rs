@@ -153,17 +153,18 @@ impl<T: Clone + Eq + Hash + Debug> RangeModel<T> {
         if first > last {
             return Err(ModelError::Invalid);
         }
-        let hit: Vec<(u64, u64)> = self
-            .overlapping(first, last)
-            .map(|(f, l, _)| (f, l))
-            .collect();
-        for (f, l) in hit {
-            let (_, v) = self.map.remove(&f).expect("overlapping range present");
+        // The overlapping ranges one at a time (no list of them: this runs for every store
+        // of every fuzz input): the one holding `first`, then those starting inside.
+        let mut next = self.entry_at(first).map(|(f, _, _)| f);
+        while let Some(f) = next.or_else(|| self.map.range(first..=last).next().map(|(f, _)| *f)) {
+            next = None;
+            let (l, v) = self.map.remove(&f).expect("overlapping range present");
             if f < first {
                 self.map.insert(f, (first - 1, v.clone()));
             }
             if l > last {
                 self.map.insert(last + 1, (l, v));
+                break;
             }
         }
         if let Some(v) = value {
@@ -230,6 +231,12 @@ impl<T: Clone + Eq + Hash + Debug> RangeModel<T> {
             return None;
         }
         self.find(index, max)
+    }
+
+    /// The stored ranges intersecting `[lo, hi]` in ascending order, as
+    /// `(first, last, &value)` (the first may start before `lo`, the last end after `hi`).
+    pub fn ranges_in(&self, lo: u64, hi: u64) -> impl Iterator<Item = (u64, u64, &T)> + '_ {
+        self.overlapping(lo, hi)
     }
 
     /// Every stored range in ascending order, as `(first, last, &value)`.

@@ -11,7 +11,11 @@
 //! splits, spanning stores, the root entry and the rightmost-node cases come quickly.
 //!
 //! After every step `validate()` must pass and the tree's ranges, kind, RCU mode and root
-//! representation must equal the model's.
+//! representation must equal the model's. Both cost a walk of the whole tree, so most steps
+//! get the quick check instead ([`Target::quick_check`]): the kind, mode and root
+//! representation, and the ranges in the window the operation may write (plus one index on
+//! each side, where trimmed neighbours end); the engine runs the full checks periodically,
+//! after the last step, and after every step when it replays a failing input.
 //!
 //! **Allocation failures.** A write whose node allocation fails under the lock drops the lock
 //! (an interrupt may run a nested operation there, at the `maple_nomem` point), allocates
@@ -680,6 +684,65 @@ impl MapleOpsTarget {
     }
 }
 
+/// The checks behind [`MapleOpsTarget`]'s invariants and quick checks.
+impl MapleOpsTarget {
+    /// Kind, RCU mode and root representation: O(1).
+    fn shape_matches(t: &MapleTree<Val>, m: &MapleModel) -> Result<(), String> {
+        if t.is_alloc() != m.map.is_alloc() {
+            return Err(format!(
+                "the tree is {}an allocation tree, the model {}",
+                if t.is_alloc() { "" } else { "not " },
+                if m.map.is_alloc() { "is" } else { "is not" }
+            ));
+        }
+        if t.in_rcu() != m.rcu {
+            return Err(format!(
+                "the tree's RCU mode is {}, the model's {}",
+                t.in_rcu(),
+                m.rcu
+            ));
+        }
+        let root_entry = t.height() == 0 && !t.is_empty();
+        if root_entry != m.root_entry {
+            return Err(format!(
+                "the tree {} its only entry in the root (height {}), the model says it {}",
+                if root_entry { "holds" } else { "does not hold" },
+                t.height(),
+                if m.root_entry { "does" } else { "does not" }
+            ));
+        }
+        Ok(())
+    }
+
+    /// The ranges intersecting `[lo, hi]` (found with `mas_find` from `lo`) equal the
+    /// model's.
+    fn window_matches(t: &MapleTree<Val>, m: &MapleModel, lo: u64, hi: u64) -> Result<(), String> {
+        let mut real = Vec::new();
+        {
+            let mut g = t.lock();
+            let mut mas = g.ma_state(lo, lo);
+            while let Some(v) = mas.find(hi) {
+                real.push((mas.index(), mas.last(), v));
+                if mas.last() >= hi {
+                    break;
+                }
+            }
+        }
+        let model = m.map.ranges_in(lo, hi);
+        if real.iter().copied().ne(model.map(|(f, l, v)| (f, l, *v))) {
+            let model: Vec<(u64, u64, Val)> = m
+                .map
+                .ranges_in(lo, hi)
+                .map(|(f, l, v)| (f, l, *v))
+                .collect();
+            return Err(format!(
+                "in [{lo:#x}, {hi:#x}] the tree holds {real:?}, the model {model:?}"
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Target for MapleOpsTarget {
     type Op = MapleOp;
     type Ret = MapleRet;
@@ -943,22 +1006,52 @@ impl Target for MapleOpsTarget {
         }
     }
 
+    fn quick_check(
+        &self,
+        sut: &MapleSut,
+        m: &MapleModel,
+        op: &MapleOp,
+    ) -> Option<Result<(), String>> {
+        let t = sut.tree();
+        // The window of indexes the operation may write, if any.
+        let window = match *op {
+            MapleOp::Store { first, last, .. }
+            | MapleOp::StoreNull { first, last }
+            | MapleOp::Insert { first, last, .. } => Some((first, last)),
+            MapleOp::Erase(index) => Some((index, index)),
+            MapleOp::AllocRange { min, max, .. } | MapleOp::AllocRrange { min, max, .. } => {
+                Some((min, max))
+            }
+            MapleOp::Populate {
+                first,
+                count,
+                stride,
+                len,
+                ..
+            } => {
+                let r = populate_ranges(first, count, stride, len, false);
+                r.first().zip(r.last()).map(|(a, b)| (a.0, b.1))
+            }
+            MapleOp::Destroy | MapleOp::Reset { .. } if t.is_empty() != m.map.is_empty() => {
+                return Some(Err(format!(
+                    "the tree is {}empty, the model {}",
+                    if t.is_empty() { "" } else { "not " },
+                    if m.map.is_empty() { "is" } else { "is not" }
+                )));
+            }
+            _ => None,
+        };
+        Some(Self::shape_matches(&t, m).and_then(|()| match window {
+            Some((first, last)) if first <= last => {
+                Self::window_matches(&t, m, first.saturating_sub(1), last.saturating_add(1))
+            }
+            _ => Ok(()),
+        }))
+    }
+
     fn invariants(&self, sut: &MapleSut, m: &MapleModel) -> Result<(), String> {
         let t = sut.tree();
-        if t.is_alloc() != m.map.is_alloc() {
-            return Err(format!(
-                "the tree is {}an allocation tree, the model {}",
-                if t.is_alloc() { "" } else { "not " },
-                if m.map.is_alloc() { "is" } else { "is not" }
-            ));
-        }
-        if t.in_rcu() != m.rcu {
-            return Err(format!(
-                "the tree's RCU mode is {}, the model's {}",
-                t.in_rcu(),
-                m.rcu
-            ));
-        }
+        Self::shape_matches(&t, m)?;
         let real = t.ranges();
         let model: Vec<(u64, u64, Val)> = m.map.ranges().map(|(f, l, v)| (f, l, *v)).collect();
         if real != model {
@@ -975,20 +1068,15 @@ impl Target for MapleOpsTarget {
                 model.get(first_diff),
             ));
         }
-        let root_entry = t.height() == 0 && !t.is_empty();
-        if root_entry != m.root_entry {
-            return Err(format!(
-                "the tree {} its only entry in the root (height {}), the model says it {}",
-                if root_entry { "holds" } else { "does not hold" },
-                t.height(),
-                if m.root_entry { "does" } else { "does not" }
-            ));
-        }
         Ok(())
     }
 
     fn validate(&self, sut: &MapleSut) -> Result<(), String> {
         sut.tree().validate().map_err(|e| e.to_string())
+    }
+
+    fn dump(&self, sut: &MapleSut) -> String {
+        sut.tree().dump()
     }
 
     fn interrupt_op_allowed(&self, op: &MapleOp, kind: Interrupt) -> bool {
