@@ -226,7 +226,9 @@ impl<T: ?Sized> std::ops::Deref for MutexGuard<'_, T> {
     type Target = T;
     #[inline]
     fn deref(&self) -> &T {
-        self.raw.as_deref().expect("guard used inside its own `unlocked`")
+        self.raw
+            .as_deref()
+            .expect("guard used inside its own `unlocked`")
     }
 }
 
