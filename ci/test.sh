@@ -46,8 +46,10 @@ facade() {
 }
 
 unit() {
-  # Schedule-target corpora are replayed by the shuttle stage below.
-  cargo test --workspace
+  # Schedule-target corpora are replayed by the shuttle stage below. `algos/model` is named
+  # although the harness already turns it on: the port of lib/test_maple_tree.c
+  # (algos/tests/maple_kernel) requires it and must not drop out silently.
+  cargo test --workspace --features algos/model
   # The benches' smoke runs: small structures, every workload once, the peers' answers
   # cross-checked against the structure under test (no timing).
   cargo test --workspace --bench '*'

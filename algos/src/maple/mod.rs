@@ -16,6 +16,8 @@
 //! the blocking allocation, takes the lock again and walks again (`mas_nomem`). While the
 //! lock is dropped, an interrupt may arrive (`sync::cpu` point `maple_nomem`).
 
+#[cfg(any(test, feature = "model"))]
+pub mod model;
 pub mod node;
 mod state;
 mod validate;
