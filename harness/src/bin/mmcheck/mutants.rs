@@ -33,6 +33,9 @@ pub struct MutantsArgs {
     /// Only mutants whose `<algo>/<name>` contains this text.
     #[arg(long)]
     pub only: Option<String>,
+    /// Only these registry targets in the matrix's target cells (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Vec<String>,
 }
 
 /// How one cell fared.
@@ -161,6 +164,9 @@ fn cells_of(h: &Header, conf: &AlgoConf, algo: &str, a: &MutantsArgs) -> Vec<Cel
         }
     }
     for t in targets_of(algo, conf, h) {
+        if !a.targets.is_empty() && !a.targets.iter().any(|n| n == t.name()) {
+            continue;
+        }
         for e in Engine::ALL {
             if !e.takes_target() || !e.applies_to(t.kind()) || !wanted(e) {
                 continue;
@@ -473,9 +479,13 @@ fn run_cell(root: &Path, scratch: &Path, cell: &Cell) -> (Verdict, f64) {
                 Ok(t) => t,
                 Err(e) => return (Verdict::Error(e), 0.0),
             };
+            // One fuzz build directory for every mutant, so each build is incremental.
+            let fuzz_dir = root.join("target/mutants-fuzz");
             let b = Command::new("cargo")
                 .args(["fuzz", "build"])
                 .args(crate::campaign::fuzz_flags(scratch, t))
+                .arg("--target-dir")
+                .arg(&fuzz_dir)
                 .arg(t.name())
                 .current_dir(scratch)
                 .output();
@@ -497,6 +507,8 @@ fn run_cell(root: &Path, scratch: &Path, cell: &Cell) -> (Verdict, f64) {
             let mut c = Command::new("cargo");
             c.args(["fuzz", "run"])
                 .args(crate::campaign::fuzz_flags(scratch, t))
+                .arg("--target-dir")
+                .arg(&fuzz_dir)
                 .arg(t.name())
                 .arg(&work);
             let seeds = scratch.join("corpus").join(t.name());
@@ -730,6 +742,7 @@ mod tests {
             secs: 7,
             engines: vec![],
             only: None,
+            targets: vec![],
         };
         let labels: Vec<String> = cells_of(&h, &conf, "platform", &args)
             .iter()
