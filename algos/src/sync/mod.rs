@@ -32,6 +32,7 @@ pub mod cpu;
 pub mod fault;
 pub mod percpu;
 pub mod rcu;
+pub mod slab;
 pub mod task;
 
 /// True when this build runs on a model backend (loom or shuttle), where RCU is the explicit

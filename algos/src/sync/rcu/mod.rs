@@ -5,7 +5,8 @@
 //! ([`Shared::retire`]), `rcu_barrier` ([`barrier`]), `rcu_dereference` ([`Atomic::load`])
 //! and `rcu_assign_pointer` ([`Atomic::swap`] with `Release`).
 //!
-//! Two implementations sit behind this one API:
+//! Two implementations sit behind this one API, one file each (`epoch.rs`, `model.rs`);
+//! the slab behind [`Cache`] is [`super::slab`]:
 //!
 //! * **std backend** (production): crossbeam-epoch. A read section is a pinned epoch; a
 //!   grace period has elapsed once a deferred function queued after the update has run, which
@@ -24,6 +25,16 @@
 //! What differs from the kernel: there is one global RCU flavour (no SRCU, no tasks-RCU), and
 //! a read section is tied to a guard value rather than to preemption being disabled.
 
+#[cfg(not(mmcheck_model))]
+mod epoch;
+#[cfg(mmcheck_model)]
+mod model;
+
+#[cfg(not(mmcheck_model))]
+use epoch as backend;
+#[cfg(mmcheck_model)]
+use model as backend;
+
 use super::atomic::{AtomicPtr, Ordering};
 use std::ops::Deref;
 use std::panic::Location;
@@ -31,25 +42,25 @@ use std::ptr::{self, NonNull};
 
 /// The header every RCU-managed object carries. Zero-sized in production.
 struct Header {
-    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    #[cfg(mmcheck_model)]
     state: std::sync::atomic::AtomicU8,
-    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+    #[cfg(mmcheck_model)]
     freed_at: std::sync::Mutex<Option<&'static Location<'static>>>,
 }
 
-#[cfg(any(mmcheck_loom, feature = "shuttle"))]
+#[cfg(mmcheck_model)]
 const LIVE: u8 = 0;
-#[cfg(any(mmcheck_loom, feature = "shuttle"))]
+#[cfg(mmcheck_model)]
 const RETIRED: u8 = 1;
-#[cfg(any(mmcheck_loom, feature = "shuttle"))]
+#[cfg(mmcheck_model)]
 const FREED: u8 = 2;
 
 impl Header {
     fn new() -> Self {
         Header {
-            #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+            #[cfg(mmcheck_model)]
             state: std::sync::atomic::AtomicU8::new(LIVE),
-            #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+            #[cfg(mmcheck_model)]
             freed_at: std::sync::Mutex::new(None),
         }
     }
@@ -59,12 +70,12 @@ impl Header {
     #[inline(always)]
     #[track_caller]
     fn check_live(&self) {
-        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(all(feature = "sanitize", mmcheck_model))]
         if self.state.load(std::sync::atomic::Ordering::Acquire) == FREED {
             let addr = std::ptr::from_ref(self) as usize;
             shadow::registry::check(addr, std::mem::size_of::<Header>().max(1));
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         if self.state.load(std::sync::atomic::Ordering::Acquire) == FREED {
             let freed = self.freed_at.lock().unwrap_or_else(|e| e.into_inner());
             let site = Location::caller();
@@ -97,10 +108,7 @@ struct RcuBox<T> {
 /// A read-side critical section. Objects loaded through it stay valid until it is dropped.
 /// Sections nest. A guard cannot move to another thread.
 pub struct Guard {
-    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-    _inner: crossbeam_epoch::Guard,
-    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
-    _not_send: std::marker::PhantomData<*const ()>,
+    _section: backend::Section,
 }
 
 impl std::fmt::Debug for Guard {
@@ -112,38 +120,14 @@ impl std::fmt::Debug for Guard {
 /// Enters a read-side critical section (`rcu_read_lock`).
 #[inline]
 pub fn read_lock() -> Guard {
-    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-    {
-        Guard {
-            _inner: crossbeam_epoch::pin(),
-        }
-    }
-    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
-    {
-        model::enter();
-        Guard {
-            _not_send: std::marker::PhantomData,
-        }
-    }
-}
-
-#[cfg(any(mmcheck_loom, feature = "shuttle"))]
-impl Drop for Guard {
-    fn drop(&mut self) {
-        model::exit();
+    Guard {
+        _section: backend::section(),
     }
 }
 
 /// True if the current thread is inside a read-side critical section.
 pub fn in_read_section() -> bool {
-    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-    {
-        crossbeam_epoch::is_pinned()
-    }
-    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
-    {
-        model::depth() > 0
-    }
+    backend::in_section()
 }
 
 /// Waits for a full grace period (`synchronize_rcu`): every read section that was running
@@ -159,22 +143,7 @@ pub fn synchronize() {
         "BUG: RCU: synchronize() inside a read-side critical section at {}",
         Location::caller()
     );
-    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-    {
-        use std::sync::atomic::AtomicBool;
-        use std::sync::Arc;
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
-        crossbeam_epoch::pin().defer(move || flag.store(true, Ordering::Release));
-        while !done.load(Ordering::Acquire) {
-            crossbeam_epoch::pin().flush();
-            std::thread::yield_now();
-        }
-    }
-    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
-    {
-        model::synchronize();
-    }
+    backend::synchronize();
 }
 
 /// Queues `f` to run after a grace period (`call_rcu`).
@@ -182,35 +151,18 @@ pub fn synchronize() {
 /// In production it runs on whichever thread next collects crossbeam-epoch garbage; in the
 /// model it runs when a grace period that started after this call completes.
 pub fn call_rcu(f: impl FnOnce() + Send + 'static) {
-    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-    {
-        crossbeam_epoch::pin().defer(f);
-    }
-    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
-    {
-        model::call_rcu(Box::new(f));
-    }
+    backend::call_rcu(Box::new(f));
 }
 
 /// Waits until every callback queued before this call has run (`rcu_barrier`).
 #[track_caller]
 pub fn barrier() {
-    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-    {
-        // crossbeam-epoch runs deferred functions in order per thread bag; a grace period
-        // with a flush from every thread is not available, so wait for our own marker, which
-        // is queued after this thread's earlier callbacks.
-        synchronize();
-    }
-    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
-    {
-        assert!(
-            !in_read_section(),
-            "BUG: RCU: barrier() inside a read-side critical section at {}",
-            Location::caller()
-        );
-        model::barrier();
-    }
+    assert!(
+        !in_read_section(),
+        "BUG: RCU: barrier() inside a read-side critical section at {}",
+        Location::caller()
+    );
+    backend::barrier();
 }
 
 /// Takes one step of grace-period processing without blocking: completes the grace period in
@@ -219,15 +171,7 @@ pub fn barrier() {
 /// GP-driver threads move the model forward; in production it only helps crossbeam-epoch
 /// collect.
 pub fn poll() -> bool {
-    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-    {
-        crossbeam_epoch::pin().flush();
-        false
-    }
-    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
-    {
-        model::poll()
-    }
+    backend::poll()
 }
 
 /// Counters of the model RCU, for tests and reports. All zero in production.
@@ -245,14 +189,7 @@ pub struct Stats {
 
 /// The model's counters (all zero in production).
 pub fn stats() -> Stats {
-    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-    {
-        Stats::default()
-    }
-    #[cfg(any(mmcheck_loom, feature = "shuttle"))]
-    {
-        model::stats()
-    }
+    backend::stats()
 }
 
 /// An owned, not yet published RCU object.
@@ -272,7 +209,7 @@ impl<T> Owned<T> {
             header: Header::new(),
             value,
         });
-        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(all(feature = "sanitize", mmcheck_model))]
         shadow::registry::register(
             std::ptr::from_ref(&b.header) as usize,
             std::mem::size_of::<Header>().max(1),
@@ -324,7 +261,7 @@ impl<T> Drop for Owned<T> {
 /// Drops the sanitizer's region of an object about to be deallocated.
 #[inline(always)]
 fn forget_shadow<T>(p: *mut RcuBox<T>) {
-    #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
+    #[cfg(all(feature = "sanitize", mmcheck_model))]
     shadow::registry::unregister(p as usize);
     let _ = p;
 }
@@ -421,7 +358,7 @@ impl<T: Send + 'static> Shared<T> {
         if self.ptr.is_null() {
             return;
         }
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(not(mmcheck_model))]
         {
             let p = SendPtr(self.ptr);
             crossbeam_epoch::pin().defer(move || {
@@ -431,7 +368,7 @@ impl<T: Send + 'static> Shared<T> {
                 unsafe { drop(Box::from_raw(p.0)) }
             });
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         {
             let site = Location::caller();
             // SAFETY: caller guarantees the object is not yet freed.
@@ -464,12 +401,12 @@ impl<T: Send + 'static> Shared<T> {
         if self.ptr.is_null() {
             return;
         }
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(not(mmcheck_model))]
         {
             // SAFETY: guaranteed by the caller.
             unsafe { drop(Box::from_raw(self.ptr)) }
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         {
             // SAFETY: quarantined rather than freed, so a racing reader stays defined.
             unsafe { model::quarantine(self.ptr, Location::caller()) }
@@ -500,7 +437,7 @@ impl<T: Send + 'static> Shared<T> {
 pub struct Cache<T> {
     /// What the cache holds, for reports.
     name: &'static str,
-    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    #[cfg(not(mmcheck_model))]
     slab: parking_lot::Mutex<slab::Slab>,
     _objects: std::marker::PhantomData<fn(T) -> T>,
 }
@@ -513,28 +450,17 @@ impl<T> std::fmt::Debug for Cache<T> {
     }
 }
 
-/// Counters of a [`Cache`] (all zero on the model backends, which have no slab).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    /// Chunks taken from the allocator.
-    pub chunks: usize,
-    /// Bytes per chunk.
-    pub chunk_bytes: usize,
-    /// Objects handed out and not yet given back.
-    pub in_use: usize,
-    /// Objects on the free list.
-    pub free: usize,
-    /// Whether chunks are offered for transparent huge pages (`MMCHECK_NO_HUGEPAGES`
-    /// unset, on Linux).
-    pub huge_pages: bool,
-}
+pub use super::slab::CacheStats;
+
+#[cfg(not(mmcheck_model))]
+use super::slab;
 
 impl<T: Send + 'static> Cache<T> {
     /// An empty cache; `name` appears in reports.
     pub const fn new(name: &'static str) -> Self {
         Cache {
             name,
-            #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+            #[cfg(not(mmcheck_model))]
             slab: parking_lot::Mutex::new(slab::Slab::new(false)),
             _objects: std::marker::PhantomData,
         }
@@ -545,7 +471,7 @@ impl<T: Send + 'static> Cache<T> {
     pub const fn with_side_words(name: &'static str) -> Self {
         Cache {
             name,
-            #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+            #[cfg(not(mmcheck_model))]
             slab: parking_lot::Mutex::new(slab::Slab::new(true)),
             _objects: std::marker::PhantomData,
         }
@@ -562,12 +488,12 @@ impl<T: Send + 'static> Cache<T> {
     /// given back).
     #[inline(always)]
     pub unsafe fn side_word(&self, addr: usize) -> Option<&'static std::sync::atomic::AtomicU64> {
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(not(mmcheck_model))]
         {
             // SAFETY: the caller's guarantee.
             Some(unsafe { slab::side_word(slab::Shape::of::<RcuBox<T>>(), addr) })
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         {
             let _ = addr;
             None
@@ -578,7 +504,7 @@ impl<T: Send + 'static> Cache<T> {
     /// [`Cache::free_now`] on this cache (never with [`Shared::retire`] or
     /// [`Shared::free_now`]).
     pub fn alloc(&'static self, value: T) -> Shared<T> {
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(not(mmcheck_model))]
         {
             let p = self.slab.lock().alloc(slab::Shape::of::<RcuBox<T>>());
             let p = p.cast::<RcuBox<T>>();
@@ -591,7 +517,7 @@ impl<T: Send + 'static> Cache<T> {
             };
             Shared { ptr: p }
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         {
             Owned::new(value).into_shared()
         }
@@ -606,7 +532,7 @@ impl<T: Send + 'static> Cache<T> {
         if s.ptr.is_null() {
             return;
         }
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(not(mmcheck_model))]
         {
             let p = SendPtr(s.ptr);
             crossbeam_epoch::pin().defer(move || {
@@ -615,7 +541,7 @@ impl<T: Send + 'static> Cache<T> {
                 unsafe { self.release(p.0) }
             });
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         // SAFETY: the caller's guarantee; the model quarantines it.
         unsafe {
             s.retire()
@@ -631,12 +557,12 @@ impl<T: Send + 'static> Cache<T> {
         if s.ptr.is_null() {
             return;
         }
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(not(mmcheck_model))]
         // SAFETY: the caller's guarantee.
         unsafe {
             self.release(s.ptr)
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         // SAFETY: the caller's guarantee; the model quarantines it.
         unsafe {
             s.free_now()
@@ -647,7 +573,7 @@ impl<T: Send + 'static> Cache<T> {
     ///
     /// # Safety
     /// `p` is a live object of this cache that nobody can reach any more.
-    #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+    #[cfg(not(mmcheck_model))]
     unsafe fn release(&self, p: *mut RcuBox<T>) {
         // SAFETY: the caller's guarantee.
         unsafe { ptr::drop_in_place(p) };
@@ -657,211 +583,14 @@ impl<T: Send + 'static> Cache<T> {
 
     /// The cache's counters.
     pub fn stats(&self) -> CacheStats {
-        #[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(not(mmcheck_model))]
         {
             self.slab.lock().stats()
         }
-        #[cfg(any(mmcheck_loom, feature = "shuttle"))]
+        #[cfg(mmcheck_model)]
         {
             CacheStats::default()
         }
-    }
-}
-
-/// The slab behind a production [`Cache`]: a bump pointer in the newest chunk and a free
-/// list threaded through the first word of each free slot.
-#[cfg(not(any(mmcheck_loom, feature = "shuttle")))]
-mod slab {
-    use super::CacheStats;
-    use std::alloc::Layout;
-    use std::ptr;
-
-    /// Bytes per chunk: one transparent huge page (smaller under Miri, which interprets
-    /// every byte).
-    const CHUNK: usize = if cfg!(miri) { 64 << 10 } else { 2 << 20 };
-
-    /// Size and alignment of a cache's slots.
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    pub(super) struct Shape {
-        size: usize,
-        align: usize,
-    }
-
-    impl Shape {
-        /// The slot shape for objects of type `O`: at least one pointer wide, so that a
-        /// free slot can hold the free list's link.
-        #[inline(always)]
-        pub(super) fn of<O>() -> Shape {
-            let align = std::mem::align_of::<O>().max(std::mem::align_of::<*mut u8>());
-            let size = std::mem::size_of::<O>()
-                .max(std::mem::size_of::<*mut u8>())
-                .next_multiple_of(align);
-            assert!(
-                size <= CHUNK && align <= CHUNK,
-                "object too large for a slab"
-            );
-            Shape { size, align }
-        }
-    }
-
-    /// The number of leading slots of a chunk given to the side words of its slots (one
-    /// `u64` per slot, the leading slots' own included, indexed by slot number).
-    #[inline(always)]
-    const fn side_slots(size: usize) -> usize {
-        (CHUNK / size * 8).div_ceil(size)
-    }
-
-    /// The side word of the slot of `shape` that holds `addr`.
-    ///
-    /// # Safety
-    /// `addr` lies in an object of a slab with side words whose slots have `shape`.
-    #[inline(always)]
-    pub(super) unsafe fn side_word(
-        shape: Shape,
-        addr: usize,
-    ) -> &'static std::sync::atomic::AtomicU64 {
-        let chunk = addr & !(CHUNK - 1);
-        let slot = (addr - chunk) / shape.size;
-        // SAFETY: the chunk's address was exposed when it was made (`grow`), its first
-        // `side_slots` slots hold one zero-initialized `u64` per slot, and `slot` is the
-        // number of a slot of that chunk, so the word is in bounds, aligned, and only ever
-        // accessed atomically.
-        unsafe {
-            &*std::ptr::with_exposed_provenance::<std::sync::atomic::AtomicU64>(chunk + 8 * slot)
-        }
-    }
-
-    pub(super) struct Slab {
-        /// Whether the first slots of each chunk hold a side word per slot.
-        side: bool,
-        /// The first free slot; each free slot's first word points to the next.
-        free: *mut u8,
-        /// The next never-used byte of the newest chunk, and that chunk's end.
-        bump: *mut u8,
-        end: *mut u8,
-        /// The shape every slot of this slab has (fixed by the first allocation).
-        shape: Option<Shape>,
-        chunks: usize,
-        in_use: usize,
-        free_count: usize,
-        /// Every chunk, so that they stay reachable (Miri's leak check) and are counted.
-        all: Vec<*mut u8>,
-    }
-
-    // SAFETY: the raw pointers are owned by the slab; it is only used behind its mutex.
-    unsafe impl Send for Slab {}
-
-    impl Slab {
-        pub(super) const fn new(side: bool) -> Slab {
-            Slab {
-                side,
-                free: ptr::null_mut(),
-                bump: ptr::null_mut(),
-                end: ptr::null_mut(),
-                shape: None,
-                chunks: 0,
-                in_use: 0,
-                free_count: 0,
-                all: Vec::new(),
-            }
-        }
-
-        /// A slot of `shape`: from the free list, else carved from the newest chunk, else
-        /// from a new chunk.
-        pub(super) fn alloc(&mut self, shape: Shape) -> *mut u8 {
-            let s = *self.shape.get_or_insert(shape);
-            assert!(s == shape, "one cache, one object shape");
-            assert!(
-                !self.side || s.size >= 16,
-                "side words need slots of at least 16 bytes"
-            );
-            self.in_use += 1;
-            if !self.free.is_null() {
-                let p = self.free;
-                // SAFETY: a free slot holds the link to the next one in its first word.
-                self.free = unsafe { p.cast::<*mut u8>().read() };
-                self.free_count -= 1;
-                return p;
-            }
-            if (self.end as usize) - (self.bump as usize) < s.size {
-                self.grow();
-            }
-            let p = self.bump;
-            // SAFETY: `p + size` stays within the chunk (checked above).
-            self.bump = unsafe { p.add(s.size) };
-            p
-        }
-
-        /// Puts `p` on the free list.
-        ///
-        /// # Safety
-        /// `p` came from [`Slab::alloc`] and holds no live object.
-        pub(super) unsafe fn free(&mut self, p: *mut u8) {
-            // SAFETY: the slot is at least a pointer wide and pointer aligned.
-            unsafe { p.cast::<*mut u8>().write(self.free) };
-            self.free = p;
-            self.in_use -= 1;
-            self.free_count += 1;
-        }
-
-        /// Takes a new chunk from the global allocator and offers it for huge pages.
-        fn grow(&mut self) {
-            let layout = Layout::from_size_align(CHUNK, CHUNK).expect("valid chunk layout");
-            // SAFETY: the layout has a non-zero size.
-            let c = unsafe { std::alloc::alloc(layout) };
-            if c.is_null() {
-                std::alloc::handle_alloc_error(layout);
-            }
-            advise_huge(c);
-            let align = self.shape.map_or(1, |s| s.align);
-            self.bump = c;
-            if let Some(s) = self.shape.filter(|_| self.side) {
-                // `side_word` finds the side words from plain addresses.
-                let _ = c.expose_provenance();
-                let head = side_slots(s.size) * s.size;
-                // SAFETY: `head` is less than `CHUNK` (slots are at least 16 bytes).
-                unsafe {
-                    ptr::write_bytes(c, 0, head);
-                    self.bump = c.add(head);
-                }
-            }
-            // SAFETY: the chunk is `CHUNK` bytes; chunks are aligned far beyond any slot.
-            self.end = unsafe { c.add(CHUNK) };
-            debug_assert_eq!(c as usize % align, 0);
-            self.chunks += 1;
-            self.all.push(c);
-        }
-
-        pub(super) fn stats(&self) -> CacheStats {
-            CacheStats {
-                chunks: self.chunks,
-                chunk_bytes: CHUNK,
-                in_use: self.in_use,
-                free: self.free_count,
-                huge_pages: cfg!(all(target_os = "linux", not(miri))) && huge_pages(),
-            }
-        }
-    }
-
-    /// Asks the kernel to back the chunk with a transparent huge page, unless the
-    /// environment variable `MMCHECK_NO_HUGEPAGES` is set (to measure what the huge pages
-    /// are worth). Advice only: where it is not taken, the chunk is ordinary memory.
-    fn advise_huge(c: *mut u8) {
-        #[cfg(all(target_os = "linux", not(miri)))]
-        if huge_pages() {
-            // SAFETY: `c` is the start of a mapped, 2 MiB-aligned region of `CHUNK` bytes
-            // that this slab owns; the advice changes no contents.
-            unsafe {
-                libc::madvise(c.cast(), CHUNK, libc::MADV_HUGEPAGE);
-            }
-        }
-        let _ = c;
-    }
-
-    /// Whether new chunks are offered for huge pages (read once per process).
-    pub(super) fn huge_pages() -> bool {
-        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ON.get_or_init(|| std::env::var_os("MMCHECK_NO_HUGEPAGES").is_none())
     }
 }
 
@@ -982,232 +711,7 @@ impl<T> Drop for Atomic<T> {
     }
 }
 
-#[cfg(any(mmcheck_loom, feature = "shuttle"))]
-mod model {
-    //! The explicit-step RCU model used under loom and shuttle.
-    use super::{RcuBox, FREED};
-    use std::collections::{HashMap, VecDeque};
-    use std::panic::Location;
-    use std::sync::Mutex;
-
-    type Callback = Box<dyn FnOnce() + Send>;
-
-    struct Quarantined {
-        ptr: *mut u8,
-        release: unsafe fn(*mut u8),
-    }
-
-    #[derive(Default)]
-    struct Reader {
-        depth: u32,
-        /// Outermost sections completed so far.
-        sections: u64,
-    }
-
-    #[derive(Default)]
-    struct State {
-        readers: HashMap<usize, Reader>,
-        started: u64,
-        completed: u64,
-        /// Readers inside a section when the grace period in flight started.
-        snapshot: Vec<(usize, u64)>,
-        callbacks: VecDeque<(u64, Callback)>,
-        quarantine: Vec<Quarantined>,
-    }
-
-    pub(super) struct Model(Mutex<State>);
-
-    // SAFETY: quarantined pointers are only released by `Drop`, once, and the callbacks are
-    // `Send`; the mutex serializes everything else.
-    unsafe impl Send for Model {}
-    // SAFETY: as above.
-    unsafe impl Sync for Model {}
-
-    impl Drop for Model {
-        fn drop(&mut self) {
-            let st = self.0.get_mut().unwrap_or_else(|e| e.into_inner());
-            st.callbacks.clear();
-            for q in st.quarantine.drain(..) {
-                // SAFETY: each quarantined object is released exactly once, at the end of
-                // the execution, when no model thread runs any more.
-                unsafe { (q.release)(q.ptr) }
-            }
-        }
-    }
-
-    #[cfg(mmcheck_loom)]
-    loom::lazy_static! {
-        static ref MODEL: Model = Model(Mutex::new(State::default()));
-    }
-    #[cfg(all(feature = "shuttle", not(mmcheck_loom)))]
-    shuttle::lazy_static! {
-        static ref MODEL: Model = Model(Mutex::new(State::default()));
-    }
-
-    fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
-        let mut st = MODEL.0.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut st)
-    }
-
-    pub(super) fn enter() {
-        let me = crate::sync::thread_key();
-        with(|st| st.readers.entry(me).or_default().depth += 1);
-    }
-
-    pub(super) fn exit() {
-        let me = crate::sync::thread_key();
-        with(|st| {
-            let r = st.readers.entry(me).or_default();
-            r.depth -= 1;
-            if r.depth == 0 {
-                r.sections += 1;
-            }
-        });
-    }
-
-    pub(super) fn depth() -> u32 {
-        let me = crate::sync::thread_key();
-        with(|st| st.readers.get(&me).map_or(0, |r| r.depth))
-    }
-
-    pub(super) fn call_rcu(f: Callback) {
-        with(|st| {
-            let needed = st.started + 1;
-            st.callbacks.push_back((needed, f));
-        });
-    }
-
-    fn gp_in_flight(st: &State) -> bool {
-        st.started > st.completed
-    }
-
-    fn readers_gone(st: &State) -> bool {
-        st.snapshot.iter().all(|(k, sections)| {
-            st.readers
-                .get(k)
-                .is_none_or(|r| r.depth == 0 || r.sections > *sections)
-        })
-    }
-
-    fn start_gp(st: &mut State) {
-        st.started += 1;
-        st.snapshot = st
-            .readers
-            .iter()
-            .filter(|(_, r)| r.depth > 0)
-            .map(|(k, r)| (*k, r.sections))
-            .collect();
-    }
-
-    /// One step; with `want` set, starts a grace period even with no callbacks waiting.
-    fn step(want: Option<u64>) -> bool {
-        let ready: Vec<Callback> = with(|st| {
-            let mut changed = false;
-            if !gp_in_flight(st) {
-                let wanted = want.is_some_and(|w| st.completed < w);
-                if wanted || !st.callbacks.is_empty() {
-                    start_gp(st);
-                    changed = true;
-                }
-            }
-            let mut ready = Vec::new();
-            if gp_in_flight(st) && readers_gone(st) {
-                st.completed = st.started;
-                st.snapshot.clear();
-                changed = true;
-                while st
-                    .callbacks
-                    .front()
-                    .is_some_and(|(needed, _)| *needed <= st.completed)
-                {
-                    ready.push(st.callbacks.pop_front().expect("checked").1);
-                }
-            }
-            if changed && ready.is_empty() {
-                // Signal "changed" through a no-op.
-                ready.push(Box::new(|| {}));
-            }
-            ready
-        });
-        let changed = !ready.is_empty();
-        for cb in ready {
-            cb();
-        }
-        changed
-    }
-
-    pub(super) fn poll() -> bool {
-        step(None)
-    }
-
-    pub(super) fn synchronize() {
-        let target = with(|st| st.started + 1);
-        loop {
-            step(Some(target));
-            if with(|st| st.completed >= target) {
-                return;
-            }
-            crate::sync::thread::yield_now();
-        }
-    }
-
-    pub(super) fn barrier() {
-        let target = with(|st| st.callbacks.back().map(|(n, _)| *n));
-        let Some(target) = target else { return };
-        loop {
-            step(Some(target));
-            if with(|st| {
-                st.completed >= target && st.callbacks.front().is_none_or(|c| c.0 > target)
-            }) {
-                return;
-            }
-            crate::sync::thread::yield_now();
-        }
-    }
-
-    pub(super) fn stats() -> super::Stats {
-        with(|st| super::Stats {
-            gp_started: st.started,
-            gp_completed: st.completed,
-            callbacks_pending: st.callbacks.len(),
-            quarantined: st.quarantine.len(),
-        })
-    }
-
-    unsafe fn release<T>(p: *mut u8) {
-        super::forget_shadow(p.cast::<RcuBox<T>>());
-        // SAFETY: `p` came from `Box::into_raw` of an `RcuBox<T>` and is released once.
-        unsafe { drop(Box::from_raw(p.cast::<RcuBox<T>>())) }
-    }
-
-    /// Marks the object dead and keeps its memory until the execution ends.
-    ///
-    /// # Safety
-    /// `p` is a live `RcuBox<T>` from `Box::into_raw`, quarantined once.
-    pub(super) unsafe fn quarantine<T>(p: *mut RcuBox<T>, site: &'static Location<'static>) {
-        // SAFETY: per the contract, `p` is valid.
-        let b = unsafe { &*p };
-        let prev = b
-            .header
-            .state
-            .swap(FREED, std::sync::atomic::Ordering::AcqRel);
-        assert_ne!(prev, FREED, "BUG: RCU: double-free in {site}");
-        #[cfg(feature = "sanitize")]
-        shadow::registry::poison_freed_at(
-            std::ptr::from_ref(&b.header) as usize,
-            shadow::Site::new(site, Some("rcu free")),
-        );
-        *b.header.freed_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(site);
-        with(|st| {
-            st.quarantine.push(Quarantined {
-                ptr: p.cast(),
-                release: release::<T>,
-            })
-        });
-    }
-}
-
-#[cfg(all(test, not(any(mmcheck_loom, feature = "shuttle"))))]
+#[cfg(all(test, not(mmcheck_model)))]
 mod tests {
     //! Production-backend tests; also the Miri suite for this module's `unsafe`.
     use super::*;
