@@ -472,7 +472,7 @@ mod san {
     }
 
     /// The side word of the node holding `addr`, and the index of the data word at `addr`.
-    #[cfg(all(feature = "sanitize", not(any(mmcheck_loom, feature = "shuttle"))))]
+    #[cfg(all(feature = "sanitize", not(mmcheck_model)))]
     #[inline(always)]
     fn side(addr: usize) -> (&'static std::sync::atomic::AtomicU64, usize) {
         // SAFETY: `addr` is in a node, and every node comes from `NODES`, which has side
@@ -486,14 +486,14 @@ mod san {
 
     #[inline(always)]
     pub(super) fn alloc(n: &Node) {
-        #[cfg(all(feature = "sanitize", not(any(mmcheck_loom, feature = "shuttle"))))]
+        #[cfg(all(feature = "sanitize", not(mmcheck_model)))]
         {
             let (a, len) = words(n);
             let origin =
                 shadow::Origin::depot(shadow::Created::Alloc, std::panic::Location::caller());
             shadow::words::poison(side(a).0, len / 8, origin);
         }
-        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(all(feature = "sanitize", mmcheck_model))]
         {
             let (a, len) = words(n);
             shadow::registry::register(a, len, false);
@@ -503,21 +503,21 @@ mod san {
 
     #[inline(always)]
     pub(super) fn dealloc(n: &Node) {
-        #[cfg(all(feature = "sanitize", not(any(mmcheck_loom, feature = "shuttle"))))]
+        #[cfg(all(feature = "sanitize", not(mmcheck_model)))]
         shadow::words::clear(side(words(n).0).0);
-        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(all(feature = "sanitize", mmcheck_model))]
         shadow::registry::unregister(words(n).0);
         let _ = n;
     }
 
     #[inline(always)]
     pub(super) fn write(w: &AtomicU64) {
-        #[cfg(all(feature = "sanitize", not(any(mmcheck_loom, feature = "shuttle"))))]
+        #[cfg(all(feature = "sanitize", not(mmcheck_model)))]
         {
             let (side, i) = side(std::ptr::from_ref(w) as usize);
             shadow::words::store(side, i);
         }
-        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(all(feature = "sanitize", mmcheck_model))]
         shadow::registry::unpoison(std::ptr::from_ref(w) as usize, 8);
         let _ = w;
     }
@@ -525,7 +525,7 @@ mod san {
     #[inline(always)]
     #[track_caller]
     pub(super) fn read(w: &AtomicU64) {
-        #[cfg(all(feature = "sanitize", not(any(mmcheck_loom, feature = "shuttle"))))]
+        #[cfg(all(feature = "sanitize", not(mmcheck_model)))]
         {
             let a = std::ptr::from_ref(w) as usize;
             let (side, i) = side(a);
@@ -537,7 +537,7 @@ mod san {
                 Some("maple node read"),
             );
         }
-        #[cfg(all(feature = "sanitize", any(mmcheck_loom, feature = "shuttle")))]
+        #[cfg(all(feature = "sanitize", mmcheck_model))]
         shadow::registry::check_in(std::ptr::from_ref(w) as usize, 8, Some("maple node read"));
         let _ = w;
     }
