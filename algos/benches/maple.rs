@@ -913,7 +913,7 @@ fn main() {
         // allocator as it is. `MMCHECK_NO_HUGEPAGES=1` turns the advice off, and
         // `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` gives glibc's heap (the peers') huge pages
         // too, to compare like with like.
-        let cache = algos::maple::node::cache_stats();
+        let cache = algos::maple::cache_stats();
         println!(
             "NODES maple node cache: {} chunks of {} KiB, huge pages {}",
             cache.chunks,

@@ -18,7 +18,7 @@
 
 #[cfg(any(test, feature = "model"))]
 pub mod model;
-pub mod node;
+pub(crate) mod node;
 mod state;
 mod validate;
 mod write;
@@ -26,6 +26,7 @@ mod write;
 #[cfg(all(test, not(mmcheck_model)))]
 mod tests;
 
+pub use node::cache_stats;
 pub use state::MaState;
 pub use validate::ValidateError;
 

@@ -1,6 +1,7 @@
 //! `mmcheck campaign`: cargo-fuzz over the targets, live progress, crash triage, summary.
 
-use crate::check::save_crash;
+use crate::cargo::{cargo, ensure_cargo_fuzz, fuzz_flags};
+use crate::crashes::save_crash;
 use crate::{corpus_files, repo_root, resolve_targets, CliError, CliResult};
 use harness::registry::{self, DynTarget, RunError, TargetKind};
 use harness::report::fnv1a;
@@ -36,53 +37,6 @@ struct Stats {
     error: Option<String>,
 }
 
-/// The shared flags of every `cargo fuzz` build and run of target `t`.
-///
-/// `--no-trace-compares`: no comparison tracing. cargo-fuzz can only set it for every crate
-/// at once, and traced comparisons were over half of `maple_ops`' time (a callback per
-/// comparison of the tree, the model and the checks); without them it runs 2-3 times as
-/// many inputs and reached at least the same coverage in the same time. Edge coverage is
-/// unchanged. (The shadow runtime is untraced either way: see `shadow::words`.)
-pub fn fuzz_flags(root: &Path, t: &dyn DynTarget) -> Vec<String> {
-    let mut v: Vec<String> = [
-        "--sanitizer",
-        "none",
-        "-O",
-        "--no-trace-compares",
-        "--fuzz-dir",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    v.push(root.join("fuzz").display().to_string());
-    if t.kind() == TargetKind::Schedule {
-        v.extend(["--features".to_string(), "shuttle".to_string()]);
-    }
-    v
-}
-
-/// Makes sure `cargo fuzz` runs, installing it if needed.
-pub fn ensure_cargo_fuzz() -> Result<(), CliError> {
-    let ok = Command::new("cargo")
-        .args(["fuzz", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return Ok(());
-    }
-    eprintln!("mmcheck: cargo-fuzz not found, installing it (cargo install cargo-fuzz --locked)");
-    let installed = Command::new("cargo")
-        .args(["install", "cargo-fuzz", "--locked"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        bail!("cargo-fuzz is not installed and `cargo install cargo-fuzz --locked` failed");
-    }
-    Ok(())
-}
-
 /// Runs the campaign.
 pub fn run(a: &CampaignArgs) -> CliResult {
     let root = repo_root()?;
@@ -109,7 +63,7 @@ pub fn run(a: &CampaignArgs) -> CliResult {
     order.sort_by_key(|t| t.kind() == TargetKind::Schedule);
     for t in &order {
         eprintln!("mmcheck: building fuzz target {}", t.name());
-        let status = Command::new("cargo")
+        let status = Command::new(cargo())
             .args(["fuzz", "build"])
             .args(fuzz_flags(&root, *t))
             .arg(t.name())
@@ -247,7 +201,7 @@ fn fuzz_one(
         std::fs::create_dir_all(d)
             .map_err(|e| CliError(format!("cannot create {}: {e}", d.display())))?;
     }
-    let mut cmd = Command::new("cargo");
+    let mut cmd = Command::new(cargo());
     cmd.args(["fuzz", "run"])
         .args(fuzz_flags(root, t))
         .arg(name)
@@ -405,7 +359,7 @@ fn title_of(
         return Some(o.clone());
     }
     let data = std::fs::read(file).ok()?;
-    if t.kind() == TargetKind::Sequential || crate::has_shuttle() {
+    if t.kind() == TargetKind::Sequential || crate::cargo::has_shuttle() {
         if let Err(RunError::Failure(f)) = registry::run(t.name(), &data) {
             return Some((f.title(), f.render()));
         }
@@ -413,7 +367,7 @@ fn title_of(
     if t.kind() == TargetKind::Sequential {
         return None;
     }
-    let out = Command::new("cargo")
+    let out = Command::new(cargo())
         .args(["fuzz", "run"])
         .args(fuzz_flags(root, t))
         .arg(t.name())
@@ -508,4 +462,36 @@ fn triage(
         titles.push(title);
     }
     titles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libfuzzer_status_lines_are_parsed() {
+        let mut st = Stats::default();
+        parse_status(
+            "#65536\tpulse  cov: 2310 ft: 12906 corp: 1366/210Kb lim: 233 exec/s: 1285 rss: 39Mb",
+            &mut st,
+        );
+        assert_eq!(
+            (st.execs, st.cov, st.corpus, st.exec_s),
+            (65536, 2310, 1366, 1285)
+        );
+        parse_status(
+            "#70000\tNEW    cov: 2312 ft: 12910 corp: 1367/211Kb",
+            &mut st,
+        );
+        assert_eq!((st.execs, st.cov, st.corpus), (70000, 2312, 1367));
+        assert_eq!(st.exec_s, 1285, "a line without exec/s keeps the last rate");
+        parse_status("stat::number_of_executed_units: 80141", &mut st);
+        parse_status("stat::average_exec_per_sec:     1313", &mut st);
+        assert_eq!((st.execs, st.exec_s), (80141, 1313));
+        // Anything else changes nothing.
+        let before = (st.execs, st.cov, st.corpus, st.exec_s);
+        parse_status("INFO: Seed: 1", &mut st);
+        parse_status("#garbage cov: x", &mut st);
+        assert_eq!(before, (st.execs, st.cov, st.corpus, st.exec_s));
+    }
 }

@@ -13,7 +13,9 @@ macro_rules! bail {
 }
 
 mod campaign;
+mod cargo;
 mod check;
+mod crashes;
 mod mutants;
 mod replay;
 mod seed;
@@ -21,7 +23,7 @@ mod seed;
 use clap::{Parser, Subcommand};
 use harness::registry::{self, DynTarget};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 /// Checks Linux memory-management algorithms: corpus replay, random and PCT schedules,
 /// proptest, libFuzzer campaigns, and planted-bug (mutant) runs.
@@ -157,53 +159,6 @@ pub fn resolve_targets(names: &[String]) -> Result<Vec<&'static dyn DynTarget>, 
         }
     }
     Ok(out)
-}
-
-/// True if this build runs schedule targets in-process.
-pub fn has_shuttle() -> bool {
-    cfg!(mmcheck_shuttle)
-}
-
-/// Re-runs this command, built with `--features shuttle` (in `<workspace>/target/shuttle`),
-/// with `args`, from `root`; returns its exit code.
-pub fn reexec_shuttle(root: &Path, args: &[String]) -> CliResult {
-    let ws = source_workspace(root);
-    eprintln!(
-        "mmcheck: schedule targets need the shuttle backend; re-running as `cargo run --release -q -p harness --features shuttle --bin mmcheck -- {}` (CARGO_TARGET_DIR={})",
-        args.join(" "),
-        ws.join("target/shuttle").display()
-    );
-    let status = Command::new(cargo())
-        .arg("run")
-        .arg("--release")
-        .arg("-q")
-        .arg("--manifest-path")
-        .arg(ws.join("Cargo.toml"))
-        .args([
-            "-p",
-            "harness",
-            "--features",
-            "shuttle",
-            "--bin",
-            "mmcheck",
-            "--",
-        ])
-        .args(args)
-        .env("CARGO_TARGET_DIR", ws.join("target/shuttle"))
-        .env("MMCHECK_ROOT", root)
-        .current_dir(root)
-        .status()
-        .map_err(|e| CliError(format!("cannot run cargo for the shuttle build: {e}")))?;
-    match status.code() {
-        Some(c @ 0..=2) => Ok(c as u8),
-        Some(c) => bail!("the shuttle build of mmcheck failed (cargo exited with {c})"),
-        None => bail!("the shuttle build of mmcheck was killed by a signal"),
-    }
-}
-
-/// The cargo to run: `$CARGO` when set (under cargo), else `cargo`.
-pub fn cargo() -> std::ffi::OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
 /// The input files of `corpus/<target>/` (the rule is [`harness::corpus`]'s).

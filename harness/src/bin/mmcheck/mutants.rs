@@ -4,7 +4,8 @@
 //! schedule engine in random and PCT mode) and print mutant × engine → caught in N s, or
 //! missed (Magma's table); `--json` prints one JSON object per line and cell.
 
-use crate::{cargo, repo_root, CliError, CliResult};
+use crate::cargo::{cargo, fuzz_flags, mutant_timeout, output_within};
+use crate::{repo_root, CliError, CliResult};
 use harness::mutant::{parse_header, targets_of, AlgoConf, Header};
 use harness::registry::{self, Engine, TargetKind};
 use std::path::{Path, PathBuf};
@@ -481,9 +482,9 @@ fn run_cell(root: &Path, scratch: &Path, cell: &Cell) -> (Verdict, f64) {
             };
             // One fuzz build directory for every mutant, so each build is incremental.
             let fuzz_dir = root.join("target/mutants-fuzz");
-            let b = Command::new("cargo")
+            let b = Command::new(cargo())
                 .args(["fuzz", "build"])
-                .args(crate::campaign::fuzz_flags(scratch, t))
+                .args(fuzz_flags(scratch, t))
                 .arg("--target-dir")
                 .arg(&fuzz_dir)
                 .arg(t.name())
@@ -504,9 +505,9 @@ fn run_cell(root: &Path, scratch: &Path, cell: &Cell) -> (Verdict, f64) {
                 }
             }
             let secs = cell.secs.unwrap_or(120);
-            let mut c = Command::new("cargo");
+            let mut c = Command::new(cargo());
             c.args(["fuzz", "run"])
-                .args(crate::campaign::fuzz_flags(scratch, t))
+                .args(fuzz_flags(scratch, t))
                 .arg("--target-dir")
                 .arg(&fuzz_dir)
                 .arg(t.name())
@@ -644,58 +645,6 @@ fn test_verdict(out: std::io::Result<Output>) -> Verdict {
             }
         }
     }
-}
-
-/// Seconds a `loom` or `test` mutant run may take (`MMCHECK_MUTANT_TIMEOUT`, default 900):
-/// a planted bug can make a test loop forever, which must not hang the whole run.
-fn mutant_timeout() -> std::time::Duration {
-    let secs = std::env::var("MMCHECK_MUTANT_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(900);
-    std::time::Duration::from_secs(secs)
-}
-
-/// Runs `c` to completion, or kills it after `limit` and reports that as an error (so the
-/// cell shows as `ERROR: timed out`, never as caught).
-fn output_within(c: &mut Command, limit: std::time::Duration) -> std::io::Result<Output> {
-    use std::io::Read;
-    let mut child = c
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let t_out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = out.read_to_end(&mut b);
-        b
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = err.read_to_end(&mut b);
-        b
-    });
-    let deadline = std::time::Instant::now() + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait()? {
-            break st;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("timed out after {} s", limit.as_secs()),
-            ));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
-    Ok(Output {
-        status,
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-    })
 }
 
 #[cfg(test)]

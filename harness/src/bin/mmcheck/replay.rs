@@ -1,9 +1,8 @@
 //! `mmcheck replay`: every corpus file through the fuzz target's own code path (regression
 //! files as regressions: a drifted schedule is noted and its scenario re-checked).
 
-use crate::{
-    corpus_files, has_shuttle, reexec_shuttle, rel, repo_root, resolve_targets, CliResult,
-};
+use crate::cargo::{has_shuttle, reexec_shuttle};
+use crate::{corpus_files, rel, repo_root, resolve_targets, CliResult};
 use harness::registry::{RunError, TargetKind};
 
 /// Replays `corpus/<t>/*` for the named targets (all if empty).

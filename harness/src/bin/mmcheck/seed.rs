@@ -2,7 +2,7 @@
 //! framing (the 2-byte scenario header of schedule targets included), so a new target gets
 //! a non-empty corpus without hand-made files.
 
-use crate::check::save_failure;
+use crate::crashes::save_failure;
 use crate::{repo_root, CliError, CliResult};
 use harness::engine::random::Rng;
 use harness::registry::{self, RunError};
