@@ -52,6 +52,8 @@ pub struct FaultStats {
 struct State {
     plan: FaultPlan,
     stats: FaultStats,
+    /// Nesting depth of [`without_faults`].
+    suspended: u32,
 }
 
 super::backend_thread_local! {
@@ -65,6 +67,9 @@ pub fn should_fail(site: &'static str) -> bool {
     {
         STATE.with(|s| {
             let mut s = s.borrow_mut();
+            if s.suspended > 0 {
+                return false;
+            }
             let call = s.stats.calls;
             s.stats.calls += 1;
             let fail = s.plan.fails(call);
@@ -80,6 +85,22 @@ pub fn should_fail(site: &'static str) -> bool {
         let _ = site;
         false
     }
+}
+
+/// Runs `f` with no injected failure on this thread (like clearing the kernel's
+/// `make_it_fail` for a section): its allocations succeed and are not counted, so the plan
+/// picks up where it was afterwards. For callers with no failure path, or whose failure
+/// path the check cannot model.
+pub fn without_faults<R>(f: impl FnOnce() -> R) -> R {
+    struct Resume;
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            STATE.with(|s| s.borrow_mut().suspended -= 1);
+        }
+    }
+    STATE.with(|s| s.borrow_mut().suspended += 1);
+    let _resume = Resume;
+    f()
 }
 
 /// Installs `plan` on the current thread and resets its counters; returns the old plan.
@@ -99,6 +120,17 @@ pub fn stats() -> FaultStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(mmcheck_hooks)]
+    #[test]
+    fn without_faults_suspends_and_does_not_count() {
+        let prev = install(FaultPlan::Nth(2));
+        assert!(!should_fail("a"));
+        assert!(!without_faults(|| should_fail("b") || should_fail("c")));
+        assert!(should_fail("d"), "the second counted call fails");
+        assert_eq!(stats().calls, 2);
+        install(prev);
+    }
 
     #[test]
     fn plans_pick_the_right_calls() {

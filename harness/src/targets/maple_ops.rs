@@ -144,6 +144,23 @@ pub enum MapleOp {
         /// Most calls.
         steps: u16,
     },
+    /// An iteration that writes as it goes, as a VMA merge does: from a fresh state at
+    /// `index`, `mas_find(max)`, then grow the found range by `grow` indexes and
+    /// `mas_store(val)` over it, then find again (which must move past the stored range),
+    /// `steps` times. Runs without injected allocation failures (a failed store in the
+    /// middle of an iteration has no retry the target could model).
+    MasFindStore {
+        /// Start index.
+        index: u64,
+        /// Upper limit of the finds.
+        max: u64,
+        /// Most find/store rounds.
+        steps: u16,
+        /// Indexes added past each found range's end before storing.
+        grow: u8,
+        /// The value stored.
+        val: Val,
+    },
     /// `mas_find_rev(min)`, `steps` times, from a fresh state at `index`.
     MasFindRev {
         /// Start index.
@@ -244,7 +261,17 @@ impl<'a> Arbitrary<'a> for MapleOp {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         let tag = u8::arbitrary(u)?;
         Ok(match tag {
-            0..=49 => {
+            44..=49 => {
+                let (index, max) = range(u)?;
+                MapleOp::MasFindStore {
+                    index,
+                    max,
+                    steps: steps(u)?,
+                    grow: u8::arbitrary(u)? % 8,
+                    val: Val::arbitrary(u)?,
+                }
+            }
+            0..=43 => {
                 let (first, last) = range(u)?;
                 MapleOp::Store {
                     first,
@@ -831,6 +858,31 @@ impl Target for MapleOpsTarget {
             MapleOp::MasFind { index, max, steps } => {
                 Self::chain_real(t, ChainKind::Find, index, max, steps)
             }
+            MapleOp::MasFindStore {
+                index,
+                max,
+                steps,
+                grow,
+                val,
+            } => fault::without_faults(|| {
+                let mut g = t.lock();
+                let mut mas = g.ma_state(index, index);
+                let mut out = Vec::new();
+                for _ in 0..steps {
+                    let Some(v) = mas.find(max) else { break };
+                    let (i, l) = (mas.index(), mas.last());
+                    out.push((i, l, v));
+                    let end = l.saturating_add(u64::from(grow));
+                    mas.set_range(i, end);
+                    if let Err(e) = mas.store(Some(val)) {
+                        panic!("mas_store({i}, {end}) failed without injected faults: {e}");
+                    }
+                    if end == u64::MAX {
+                        break;
+                    }
+                }
+                MapleRet::Chain(out)
+            }),
             MapleOp::MasFindRev { index, min, steps } => {
                 Self::chain_real(t, ChainKind::FindRev, index, min, steps)
             }
@@ -960,6 +1012,30 @@ impl Target for MapleOpsTarget {
             MapleOp::MasFind { index, max, steps } => {
                 Self::chain_model(m, ChainKind::Find, index, max, steps)
             }
+            MapleOp::MasFindStore {
+                index,
+                max,
+                steps,
+                grow,
+                val,
+            } => {
+                let mut out = Vec::new();
+                let mut at = index;
+                for _ in 0..steps {
+                    let Some((f, l, v)) = m.map.find_range(at, max) else {
+                        break;
+                    };
+                    out.push((f, l, v));
+                    let end = l.saturating_add(u64::from(grow));
+                    m.store(f, end, Some(val))
+                        .expect("a range the model just found stores");
+                    if end == u64::MAX {
+                        break;
+                    }
+                    at = end + 1;
+                }
+                MapleRet::Chain(out)
+            }
             MapleOp::MasFindRev { index, min, steps } => {
                 Self::chain_model(m, ChainKind::FindRev, index, min, steps)
             }
@@ -1032,6 +1108,8 @@ impl Target for MapleOpsTarget {
                 let r = populate_ranges(first, count, stride, len, false);
                 r.first().zip(r.last()).map(|(a, b)| (a.0, b.1))
             }
+            // Writes wherever its finds lead: only the full checks can tell.
+            MapleOp::MasFindStore { .. } => return None,
             MapleOp::Destroy | MapleOp::Reset { .. } if t.is_empty() != m.map.is_empty() => {
                 return Some(Err(format!(
                     "the tree is {}empty, the model {}",
