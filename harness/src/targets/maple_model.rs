@@ -7,3 +7,7 @@
 //! (the root-entry and RCU-mode tracking of the `maple_ops` target) stays with the targets.
 
 pub use algos::maple::model::{ModelError, RangeModel};
+
+/// The values the maple targets store: small integers, kept in the slot word as value
+/// entries (`xa_mk_value`) by the tree.
+pub type Val = u16;

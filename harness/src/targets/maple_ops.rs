@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The values stored in the tree.
-pub type Val = u16;
+pub use super::maple_model::Val;
 
 /// `mas_next`/`mas_prev`/`mas_find`/`mas_find_rev` chains this long run until the first
 /// `None` (the tree never holds that many ranges).
@@ -464,15 +464,6 @@ impl MapleModel {
     }
 }
 
-fn model_err(e: MapleError) -> ModelError {
-    match e {
-        MapleError::Exists => ModelError::Exists,
-        MapleError::Invalid => ModelError::Invalid,
-        MapleError::NoMem => ModelError::NoMem,
-        MapleError::Busy => ModelError::Busy,
-    }
-}
-
 /// How often the allocation-failure path ran on this thread (all `maple_ops` runs so far).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NomemCounts {
@@ -594,7 +585,7 @@ impl MapleSut {
         f: impl FnMut() -> Result<(), MapleError>,
     ) -> Result<(), ModelError> {
         self.retry(tree, what, f, |_, r| r == &Err(MapleError::NoMem))
-            .map_err(model_err)
+            .map_err(ModelError::from)
     }
 }
 
@@ -827,7 +818,7 @@ impl Target for MapleOpsTarget {
                     || t.alloc_range(min, max, size, val),
                     |_, r| r == &Err(MapleError::NoMem),
                 )
-                .map_err(model_err),
+                .map_err(ModelError::from),
             ),
             MapleOp::AllocRrange {
                 min,
@@ -841,7 +832,7 @@ impl Target for MapleOpsTarget {
                     || t.alloc_rrange(min, max, size, val),
                     |_, r| r == &Err(MapleError::NoMem),
                 )
-                .map_err(model_err),
+                .map_err(ModelError::from),
             ),
             MapleOp::MasWalk(index) => {
                 let mut g = t.lock();
@@ -899,7 +890,10 @@ impl Target for MapleOpsTarget {
                 } else {
                     mas.empty_area(min, max, size)
                 };
-                MapleRet::Area(r.map(|()| (mas.index(), mas.last())).map_err(model_err))
+                MapleRet::Area(
+                    r.map(|()| (mas.index(), mas.last()))
+                        .map_err(ModelError::from),
+                )
             }
             MapleOp::Populate {
                 first,

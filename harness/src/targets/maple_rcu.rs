@@ -13,12 +13,12 @@
 
 use super::maple_model::{ModelError, RangeModel};
 use crate::target::Target;
-use algos::maple::{MapleError, MapleTree};
+use algos::maple::MapleTree;
 use algos::sync::fault;
 use arbitrary::{Arbitrary, Unstructured};
 
 /// The values stored in the tree.
-pub type Val = u16;
+pub use super::maple_model::Val;
 
 /// What the tree under test holds: a [`Val`] the tree keeps behind a pointer. Small
 /// integers would be value entries inside the slot words; a struct is an entry object of
@@ -35,7 +35,7 @@ pub const INDEX_SPACE: u64 = 10 * INIT_RANGES + 16;
 
 /// One operation of `maple_rcu`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RcuOp {
+pub enum MapleRcuOp {
     /// `mtree_load(index)`: a lock-free RCU reader.
     Load(u64),
     /// `mt_find(&index, max)`: a lock-free RCU reader.
@@ -82,17 +82,17 @@ fn range(u: &mut Unstructured<'_>) -> arbitrary::Result<(u64, u64)> {
     Ok((first, first + len))
 }
 
-impl<'a> Arbitrary<'a> for RcuOp {
+impl<'a> Arbitrary<'a> for MapleRcuOp {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(match u8::arbitrary(u)? % 8 {
-            0..=2 => RcuOp::Load(index(u)?),
+            0..=2 => MapleRcuOp::Load(index(u)?),
             3 => {
                 let (index, max) = range(u)?;
-                RcuOp::Find { index, max }
+                MapleRcuOp::Find { index, max }
             }
             4 | 5 => {
                 let (first, last) = range(u)?;
-                RcuOp::Store {
+                MapleRcuOp::Store {
                     first,
                     last,
                     val: Val::arbitrary(u)?,
@@ -100,17 +100,17 @@ impl<'a> Arbitrary<'a> for RcuOp {
             }
             6 => {
                 let (first, last) = range(u)?;
-                RcuOp::StoreNull { first, last }
+                MapleRcuOp::StoreNull { first, last }
             }
-            _ => RcuOp::Erase(index(u)?),
+            _ => MapleRcuOp::Erase(index(u)?),
         })
     }
 }
 
-impl RcuOp {
+impl MapleRcuOp {
     /// Whether this is a reader (a lock-free operation).
     pub fn is_read(&self) -> bool {
-        matches!(self, RcuOp::Load(_) | RcuOp::Find { .. })
+        matches!(self, MapleRcuOp::Load(_) | MapleRcuOp::Find { .. })
     }
 }
 
@@ -125,15 +125,6 @@ pub enum RcuRet {
     Write(Result<(), ModelError>),
 }
 
-fn model_err(e: MapleError) -> ModelError {
-    match e {
-        MapleError::Exists => ModelError::Exists,
-        MapleError::Invalid => ModelError::Invalid,
-        MapleError::NoMem => ModelError::NoMem,
-        MapleError::Busy => ModelError::Busy,
-    }
-}
-
 /// The `maple_rcu` target.
 #[derive(Debug, Clone)]
 pub struct MapleRcuTarget {
@@ -146,23 +137,23 @@ impl MapleRcuTarget {
         MapleRcuTarget { name }
     }
 
-    fn apply_once(&self, t: &MapleTree<Boxed>, op: &RcuOp) -> RcuRet {
+    fn apply_once(&self, t: &MapleTree<Boxed>, op: &MapleRcuOp) -> RcuRet {
         let val = |b: Option<Boxed>| b.map(|b| b.0);
         match *op {
-            RcuOp::Load(index) => RcuRet::Value(val(t.load(index))),
-            RcuOp::Find { index, max } => {
+            MapleRcuOp::Load(index) => RcuRet::Value(val(t.load(index))),
+            MapleRcuOp::Find { index, max } => {
                 let mut i = index;
                 let v = val(t.find(&mut i, max));
                 RcuRet::Found(v, i)
             }
-            RcuOp::Store { first, last, val } => RcuRet::Write(
+            MapleRcuOp::Store { first, last, val } => RcuRet::Write(
                 t.store_range(first, last, Some(Boxed(val)))
-                    .map_err(model_err),
+                    .map_err(ModelError::from),
             ),
-            RcuOp::StoreNull { first, last } => {
-                RcuRet::Write(t.store_range(first, last, None).map_err(model_err))
+            MapleRcuOp::StoreNull { first, last } => {
+                RcuRet::Write(t.store_range(first, last, None).map_err(ModelError::from))
             }
-            RcuOp::Erase(index) => RcuRet::Value(val(t.erase(index))),
+            MapleRcuOp::Erase(index) => RcuRet::Value(val(t.erase(index))),
         }
     }
 }
@@ -173,7 +164,7 @@ pub fn init_ranges() -> impl Iterator<Item = (u64, u64, Val)> {
 }
 
 impl Target for MapleRcuTarget {
-    type Op = RcuOp;
+    type Op = MapleRcuOp;
     type Ret = RcuRet;
     type Model = RangeModel<Val>;
     type Sut = MapleTree<Boxed>;
@@ -200,7 +191,7 @@ impl Target for MapleRcuTarget {
         m
     }
 
-    fn apply(&self, t: &MapleTree<Boxed>, op: &RcuOp) -> RcuRet {
+    fn apply(&self, t: &MapleTree<Boxed>, op: &MapleRcuOp) -> RcuRet {
         // Allocation failures are only injected when the proptest bridge runs these
         // operations sequentially: a write that fails for memory is retried, as a kernel
         // caller would (the `maple_ops` target checks the failure path itself).
@@ -209,7 +200,7 @@ impl Target for MapleRcuTarget {
             let r = self.apply_once(t, op);
             let failed = match (op, r) {
                 (_, RcuRet::Write(Err(ModelError::NoMem))) => true,
-                (RcuOp::Erase(i), RcuRet::Value(Some(_))) => {
+                (MapleRcuOp::Erase(i), RcuRet::Value(Some(_))) => {
                     fault::stats().failed != faults && t.load(*i).is_some()
                 }
                 _ => false,
@@ -221,19 +212,21 @@ impl Target for MapleRcuTarget {
         panic!("maple: {op:?} still fails for memory after 10000 attempts");
     }
 
-    fn step(&self, m: &mut RangeModel<Val>, op: &RcuOp) -> RcuRet {
+    fn step(&self, m: &mut RangeModel<Val>, op: &MapleRcuOp) -> RcuRet {
         match *op {
-            RcuOp::Load(index) => RcuRet::Value(m.load(index)),
-            RcuOp::Find { index, max } => {
+            MapleRcuOp::Load(index) => RcuRet::Value(m.load(index)),
+            MapleRcuOp::Find { index, max } => {
                 let mut i = index;
                 let v = m.find(&mut i, max);
                 RcuRet::Found(v, i)
             }
-            RcuOp::Store { first, last, val } => {
+            MapleRcuOp::Store { first, last, val } => {
                 RcuRet::Write(m.store_range(first, last, Some(val)))
             }
-            RcuOp::StoreNull { first, last } => RcuRet::Write(m.store_range(first, last, None)),
-            RcuOp::Erase(index) => RcuRet::Value(m.erase(index)),
+            MapleRcuOp::StoreNull { first, last } => {
+                RcuRet::Write(m.store_range(first, last, None))
+            }
+            MapleRcuOp::Erase(index) => RcuRet::Value(m.erase(index)),
         }
     }
 

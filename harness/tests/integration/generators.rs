@@ -12,7 +12,7 @@ use harness::registry;
 use harness::target::{decode, split_input, Scenario, SeqInput, Target};
 use harness::targets::counter::CounterOp;
 use harness::targets::maple_ops::{MapleOp, MapleOpsTarget};
-use harness::targets::maple_rcu::RcuOp as MapleRcuOp;
+use harness::targets::maple_rcu::MapleRcuOp;
 use harness::targets::rcu_cell::RcuOp as CellOp;
 use harness::targets::shadow_ops::ShadowOp;
 use harness::targets::stack::StackOp;

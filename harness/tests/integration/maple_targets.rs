@@ -177,7 +177,7 @@ mod schedule {
     use super::*;
     use harness::engine::schedule::{self, Mode, Options};
     use harness::target::Scenario;
-    use harness::targets::maple_rcu::RcuOp;
+    use harness::targets::maple_rcu::MapleRcuOp;
 
     #[test]
     fn maple_rcu_passes_random_and_pct_schedules() {
@@ -198,37 +198,37 @@ mod schedule {
         // ranges across a node boundary, an erase) while two readers load indexes around
         // them.
         let writer = vec![
-            RcuOp::Store {
+            MapleRcuOp::Store {
                 first: 95,
                 last: 170,
                 val: 500,
             },
-            RcuOp::Store {
+            MapleRcuOp::Store {
                 first: 201,
                 last: 201,
                 val: 501,
             },
-            RcuOp::StoreNull {
+            MapleRcuOp::StoreNull {
                 first: 40,
                 last: 62,
             },
-            RcuOp::Erase(250),
+            MapleRcuOp::Erase(250),
         ];
-        let reader = |base: u64| -> Vec<RcuOp> {
+        let reader = |base: u64| -> Vec<MapleRcuOp> {
             vec![
-                RcuOp::Load(base),
-                RcuOp::Find {
+                MapleRcuOp::Load(base),
+                MapleRcuOp::Find {
                     index: base + 40,
                     max: base + 90,
                 },
-                RcuOp::Load(base + 55),
-                RcuOp::Load(base + 150),
+                MapleRcuOp::Load(base + 55),
+                MapleRcuOp::Load(base + 150),
             ]
         };
         let sc = Scenario {
             init: Vec::new(),
             threads: vec![writer, reader(50), reader(100)],
-            post: vec![RcuOp::Load(201), RcuOp::Load(250)],
+            post: vec![MapleRcuOp::Load(201), MapleRcuOp::Load(250)],
             irqs: Vec::new(),
             faults: Vec::new(),
         };
