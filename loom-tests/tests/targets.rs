@@ -4,9 +4,9 @@
 
 use harness::engine::scenario;
 use harness::target::Scenario;
-use harness::targets::counter::{CounterBug, CounterOp, CounterTarget};
-use harness::targets::rcu_cell::{RcuBug, RcuCellTarget, RcuOp};
-use harness::targets::stack::{StackBug, StackOp, StackTarget};
+use harness::targets::toy::counter::{CounterBug, CounterOp, CounterTarget};
+use harness::targets::toy::rcu_cell::{RcuBug, RcuCellTarget, RcuOp};
+use harness::targets::toy::stack::{StackBug, StackOp, StackTarget};
 
 fn sc<Op>(threads: Vec<Vec<Op>>, post: Vec<Op>) -> Scenario<Op> {
     Scenario::new(vec![], threads, post)

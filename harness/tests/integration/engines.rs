@@ -7,8 +7,8 @@ use harness::engine::{proptest, sequential};
 use harness::registry::{DynTarget, Engine, RunError, Sequential};
 use harness::report::Repro;
 use harness::target::{FaultSpec, IrqKind, IrqSpec, SeqInput};
-use harness::targets::counter::{CounterBug, CounterOp, CounterTarget};
-use harness::targets::stack::{StackBug, StackOp, StackTarget};
+use harness::targets::toy::counter::{CounterBug, CounterOp, CounterTarget};
+use harness::targets::toy::stack::{StackBug, StackOp, StackTarget};
 
 fn seq(bug: CounterBug) -> Sequential<CounterTarget> {
     Sequential {

@@ -10,12 +10,12 @@
 use harness::engine::random::Rng;
 use harness::registry;
 use harness::target::{decode, split_input, Scenario, SeqInput, Target};
-use harness::targets::counter::CounterOp;
-use harness::targets::maple_ops::{MapleOp, MapleOpsTarget};
-use harness::targets::maple_rcu::MapleRcuOp;
-use harness::targets::rcu_cell::RcuOp as CellOp;
-use harness::targets::shadow_ops::ShadowOp;
-use harness::targets::stack::StackOp;
+use harness::targets::maple::ops::{MapleOp, MapleOpsTarget};
+use harness::targets::maple::rcu::MapleRcuOp;
+use harness::targets::shadow::ops::ShadowOp;
+use harness::targets::toy::counter::CounterOp;
+use harness::targets::toy::rcu_cell::RcuOp as CellOp;
+use harness::targets::toy::stack::StackOp;
 use std::collections::BTreeSet;
 
 const INPUTS: usize = 2_000;

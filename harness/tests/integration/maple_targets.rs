@@ -6,8 +6,8 @@ use harness::engine::random::Budget;
 use harness::engine::sequential;
 use harness::registry::{self, DynTarget, Engine, Sequential};
 use harness::target::{FaultSpec, IrqKind, IrqSpec, SeqInput, Target};
-use harness::targets::maple_ops::{nomem_counts, MapleOp, MapleOpsTarget};
-use harness::targets::maple_rcu::MapleRcuTarget;
+use harness::targets::maple::ops::{nomem_counts, MapleOp, MapleOpsTarget};
+use harness::targets::maple::rcu::MapleRcuTarget;
 
 fn ops_target(alloc: bool, rcu: bool) -> MapleOpsTarget {
     MapleOpsTarget::new("maple_ops", alloc, rcu)
@@ -177,7 +177,7 @@ mod schedule {
     use super::*;
     use harness::engine::schedule::{self, Mode, Options};
     use harness::target::Scenario;
-    use harness::targets::maple_rcu::MapleRcuOp;
+    use harness::targets::maple::rcu::MapleRcuOp;
 
     #[test]
     fn maple_rcu_passes_random_and_pct_schedules() {

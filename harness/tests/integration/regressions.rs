@@ -3,7 +3,7 @@
 //! the correct code, so they pass; each was generated from the planted bug named above it.
 
 use harness::target::{FaultSpec, SeqInput};
-use harness::targets::counter::CounterOp::*;
+use harness::targets::toy::counter::CounterOp::*;
 
 /// Pins `mutants/toy/counter_add_off_by_one` (`Counter::add(0x7f)` added 0x80): found by the
 /// sequential engine as `INVARIANT: structure and model disagree in counter::Add`.

@@ -8,9 +8,9 @@ use harness::engine::schedule::{self, Mode, Options, PriorityFilter, Record, Rec
 use harness::registry::{DynTarget, Engine, Replay, RunError, Schedule};
 use harness::report::{unhex, Failure, Repro};
 use harness::target::{Scenario, Target};
-use harness::targets::counter::{CounterBug, CounterOp, CounterTarget};
-use harness::targets::rcu_cell::{RcuBug, RcuCellTarget, RcuOp};
-use harness::targets::stack::{StackBug, StackTarget};
+use harness::targets::toy::counter::{CounterBug, CounterOp, CounterTarget};
+use harness::targets::toy::rcu_cell::{RcuBug, RcuCellTarget, RcuOp};
+use harness::targets::toy::stack::{StackBug, StackTarget};
 use std::sync::{Arc, Mutex};
 
 fn entry<T: Target + Clone>(target: T) -> Schedule<T> {
@@ -101,7 +101,7 @@ fn model_rcu_catches_the_early_free() {
     );
     assert!(
         f.details
-            .contains("rcu free at harness/src/targets/rcu_cell.rs"),
+            .contains("rcu free at harness/src/targets/toy/rcu_cell.rs"),
         "{}",
         f.render()
     );

@@ -1,5 +1,5 @@
 //! Target `maple_ops`: `algos::maple` against the range-map model
-//! ([`RangeModel`](super::maple_model::RangeModel)), one operation at a time.
+//! ([`RangeModel`](super::model::RangeModel)), one operation at a time.
 //!
 //! Operations are the normal API (`mtree_store_range`, `mtree_insert_range`, `mtree_erase`,
 //! `mtree_load`, `mt_find`, `mtree_alloc_range`, `mtree_alloc_rrange`, `mtree_destroy`), the
@@ -31,7 +31,7 @@
 //! `mas_find_rev` then return that entry for any start above `min`, whatever `min` is. The
 //! model tracks that representation ([`MapleModel::root_entry`]) to predict it.
 
-use super::maple_model::{ModelError, RangeModel};
+use super::model::{ModelError, RangeModel};
 use crate::target::Target;
 use algos::maple::{MapleError, MapleTree};
 use algos::sync::cpu::Interrupt;
@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The values stored in the tree.
-pub use super::maple_model::Val;
+pub use super::model::Val;
 
 /// `mas_next`/`mas_prev`/`mas_find`/`mas_find_rev` chains this long run until the first
 /// `None` (the tree never holds that many ranges).

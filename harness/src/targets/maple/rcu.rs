@@ -11,14 +11,14 @@
 //! target exists for is one writer and two readers; generated scenarios mix reads and writes
 //! on every thread, which contains that shape.
 
-use super::maple_model::{ModelError, RangeModel};
+use super::model::{ModelError, RangeModel};
 use crate::target::Target;
 use algos::maple::MapleTree;
 use algos::sync::fault;
 use arbitrary::{Arbitrary, Unstructured};
 
 /// The values stored in the tree.
-pub use super::maple_model::Val;
+pub use super::model::Val;
 
 /// What the tree under test holds: a [`Val`] the tree keeps behind a pointer. Small
 /// integers would be value entries inside the slot words; a struct is an entry object of

@@ -1,0 +1,3 @@
+//! The sanitizer's target: [`ops`] checks `shadow` against an independent byte-array model.
+
+pub mod ops;
