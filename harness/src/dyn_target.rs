@@ -532,3 +532,54 @@ impl<T: Target + Clone> Schedule<T> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decoder_that_rejects_everything_is_an_error_not_a_pass_or_a_hang() {
+        let mut runs = 0;
+        let r = budget_loop(
+            Budget::iterations(10),
+            1,
+            |rng| rng.bytes(4),
+            |_, _| {
+                runs += 1;
+                Err(RunError::Decode("never".into()))
+            },
+        );
+        match r {
+            Err(RunError::Decode(e)) => assert!(e.contains("none of 160"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(runs, 160, "bounded: 16 attempts per wanted input");
+    }
+
+    #[test]
+    fn budgets_count_decoded_inputs_and_operations() {
+        let mut n = 0u64;
+        let stats = budget_loop(
+            Budget::iterations(5),
+            1,
+            |rng| rng.bytes(4),
+            |_, _| {
+                n += 1;
+                if n % 2 == 0 {
+                    return Err(RunError::Decode("odd".into()));
+                }
+                Ok(InputStats {
+                    diverged: false,
+                    ops: 3,
+                    executions: 1,
+                    inconclusive: 0,
+                })
+            },
+        )
+        .expect("passes");
+        assert_eq!(
+            (stats.inputs, stats.decoded, stats.ops, stats.executions),
+            (9, 5, 15, 5)
+        );
+    }
+}
