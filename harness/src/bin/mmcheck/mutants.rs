@@ -180,7 +180,10 @@ fn cells_of(h: &Header, conf: &AlgoConf, algo: &str, a: &MutantsArgs) -> Vec<Cel
             });
         }
     }
-    if !cells.iter().any(|c| c.label() == header_cell.label()) {
+    // The header's own cell, when it is one of the matrix's engines (`seq-random` and
+    // `proptest` cells appear only when `--engines` asks for them, so the matrix's engine
+    // field stays `test`, `loom`, `fuzz:<t>`, `sched-random:<t>` or `sched-pct:<t>`).
+    if wanted(h.engine) && !cells.iter().any(|c| c.label() == header_cell.label()) {
         cells.insert(0, header_cell);
     }
     cells
@@ -698,7 +701,6 @@ mod tests {
             .map(Cell::label)
             .collect();
         for want in [
-            "proptest:counter",
             "test",
             "fuzz:counter",
             "fuzz:counter_sched",
@@ -715,6 +717,21 @@ mod tests {
             !labels.iter().any(|l| l == "sched-random:counter"),
             "{labels:?}"
         );
+        // The matrix's engine field stays within the documented five kinds by default...
+        assert!(
+            !labels.iter().any(|l| l.starts_with("proptest:")),
+            "{labels:?}"
+        );
+        // ...and the header's proptest cells run when asked for.
+        let asked = MutantsArgs {
+            engines: vec![Engine::Proptest],
+            ..args
+        };
+        let labels: Vec<String> = cells_of(&h, &conf, "platform", &asked)
+            .iter()
+            .map(Cell::label)
+            .collect();
+        assert_eq!(labels, ["proptest:counter", "proptest:counter_sched"]);
         assert!(parse_conf("targets: nope\n").is_err());
         assert!(parse_conf("colour: red\n").is_err());
     }
