@@ -213,16 +213,24 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Execute
             .find(|(th, _)| *th == i)
             .map(|(_, f)| fault::FaultPlan::from(f));
         handles.push(thread::spawn(move || {
+            // Uninstalled on the way out, unwinding included: a plan left in a model
+            // backend's thread-local would be dropped after the execution, outside it.
+            struct Uninstall;
+            impl Drop for Uninstall {
+                fn drop(&mut self) {
+                    cpu::uninstall();
+                    fault::install(fault::FaultPlan::Never);
+                }
+            }
             cpu::bind(i);
             if let Some(plan) = faults {
                 fault::install(plan);
             }
             install_thread_plan(&t2, &sut2, &clock2, &log2, n + 2 + i, irqs);
+            let _uninstall = Uninstall;
             for (k, op) in ops2.iter().enumerate() {
                 record(&t2, &sut2, &clock2, &log2, i + 1, k, op);
             }
-            cpu::uninstall();
-            fault::install(fault::FaultPlan::Never);
         }));
     }
     for h in handles {
