@@ -97,6 +97,23 @@ impl Header {
     }
 }
 
+/// Between loading an RCU pointer and using what it points to lies the window of every RCU
+/// use-after-free (StackRot's among them): a writer that unpublishes and frees the object
+/// there, without waiting for a grace period, leaves the reader with freed memory. Under
+/// shuttle a task switches only at the facade's operations, so nothing would let a writer
+/// run inside that window; this makes `rcu_dereference` a scheduling point there (a load of a
+/// shuttle atomic that holds nothing), so fuzz-byte, random and PCT schedules can open it.
+/// Loom explores its own switch points and the std backend has none: it compiles to nothing.
+#[inline(always)]
+fn dereference_point() {
+    #[cfg(mmcheck_shuttle)]
+    {
+        static POINT: shuttle::sync::atomic::AtomicUsize =
+            shuttle::sync::atomic::AtomicUsize::new(0);
+        POINT.load(std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// An RCU-managed allocation: a header and the value. `repr(C)` puts the header first, so
 /// the sanitizer's region for an object is keyed by the allocation's address.
 #[repr(C)]
@@ -330,6 +347,7 @@ impl<T: Send + 'static> Shared<T> {
     /// `guard`'s read section, or belong to the updater.
     #[inline]
     pub unsafe fn deref<'g>(self, _guard: &'g Guard) -> Option<Ref<'g, T>> {
+        dereference_point();
         // SAFETY: the caller's guarantee; the model checks it on every dereference.
         let b = unsafe { self.ptr.as_ref()? };
         Some(Ref { b })
@@ -650,6 +668,7 @@ impl<T: Send + 'static> Atomic<T> {
     #[track_caller]
     pub fn load<'g>(&self, ord: Ordering, _guard: &'g Guard) -> Option<Ref<'g, T>> {
         let p = self.ptr.load(ord);
+        dereference_point();
         // SAFETY: the guard keeps everything reachable at load time alive until it drops;
         // the model checks this claim on every dereference.
         let b = unsafe { p.as_ref()? };
