@@ -9,8 +9,8 @@
 
 use harness::engine::random::Rng;
 use harness::registry;
-use harness::target::{decode, split_input, Scenario, SeqInput, Target};
-use harness::targets::maple::ops::{MapleOp, MapleOpsTarget};
+use harness::target::{decode, split_input, Scenario, SeqInput};
+use harness::targets::maple::ops::MapleOp;
 use harness::targets::maple::rcu::MapleRcuOp;
 use harness::targets::shadow::ops::ShadowOp;
 use harness::targets::toy::counter::CounterOp;
@@ -207,6 +207,8 @@ fn maple_rcu_sched_reaches_every_operation() {
 #[cfg(not(feature = "shuttle"))]
 #[test]
 fn maple_ops_reaches_every_write_path() {
+    use harness::target::Target;
+    use harness::targets::maple::ops::MapleOpsTarget;
     let t = MapleOpsTarget::new("maple_ops", false, false);
     let reg = registry::find("maple_ops").expect("registered");
     let mut rng = Rng::new(0x3a9e);
