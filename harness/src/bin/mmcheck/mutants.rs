@@ -600,11 +600,33 @@ fn run_cell(root: &Path, scratch: &Path, cell: &Cell) -> (Verdict, f64) {
                 Ok(o) => match (o.status.code(), mmcheck_title(&o.stdout)) {
                     (Some(1), Some(t)) => Verdict::Caught(t),
                     (Some(0), _) => Verdict::Missed,
+                    // The planted bug crashed the engine's process (a wild read through a
+                    // node rewritten under a reader): caught, as libFuzzer counts a SIGSEGV.
+                    (None, _) if crashed_by_signal(&o.status) => Verdict::Caught(format!(
+                        "crashed: {} ({})",
+                        o.status,
+                        last_lines(&o.stderr, 1)
+                    )),
                     _ => Verdict::Error(format!("{}: {}", o.status, last_lines(&o.stderr, 2))),
                 },
             };
             (v, took)
         }
+    }
+}
+
+/// Whether a child died of a memory-error or abort signal (SIGSEGV, SIGBUS, SIGABRT, SIGILL,
+/// SIGFPE), not of a timeout kill.
+fn crashed_by_signal(st: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        matches!(st.signal(), Some(4 | 6 | 7 | 8 | 11))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = st;
+        false
     }
 }
 
