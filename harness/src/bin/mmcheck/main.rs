@@ -183,7 +183,7 @@ fn list() -> CliResult {
         .max()
         .unwrap_or(6)
         .max(6);
-    println!("{:w$}  {:10}  {:>6}  about", "target", "engine", "corpus");
+    println!("{:w$}  {:10}  {:>6}  about", "target", "kind", "corpus");
     for t in targets {
         let n = match &root {
             Some(r) => corpus_files(r, t.name()).map_or("?".to_string(), |f| f.len().to_string()),
