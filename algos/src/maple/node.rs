@@ -474,7 +474,7 @@ mod san {
     /// The side word of the node holding `addr`, and the index of the data word at `addr`.
     #[cfg(all(feature = "sanitize", not(mmcheck_model)))]
     #[inline(always)]
-    fn side(addr: usize) -> (&'static std::sync::atomic::AtomicU64, usize) {
+    fn side(addr: usize) -> (&'static crate::sync::slab::SideWord, usize) {
         // SAFETY: `addr` is in a node, and every node comes from `NODES`, which has side
         // words.
         let side = unsafe { super::NODES.side_word(addr) };

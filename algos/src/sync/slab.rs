@@ -21,6 +21,11 @@ use std::ptr::NonNull;
 #[cfg(not(mmcheck_model))]
 pub(crate) use raw::{side_word, Shape, Slab};
 
+/// A slot's side word (see [`rcu::Cache::side_word`](super::rcu::Cache::side_word)): a
+/// `std` atomic on every backend, because it holds sanitizer metadata, not state the model
+/// checkers explore.
+pub type SideWord = std::sync::atomic::AtomicU64;
+
 /// Counters of a cache (all zero on the model backends, which have no slab).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheStats {

@@ -505,7 +505,7 @@ impl<T: Send + 'static> Cache<T> {
     /// object allocated from it (live, or freed but not yet reused is fine: chunks are never
     /// given back).
     #[inline(always)]
-    pub unsafe fn side_word(&self, addr: usize) -> Option<&'static std::sync::atomic::AtomicU64> {
+    pub unsafe fn side_word(&self, addr: usize) -> Option<&'static super::slab::SideWord> {
         #[cfg(not(mmcheck_model))]
         {
             // SAFETY: the caller's guarantee.
