@@ -102,15 +102,15 @@ impl Header {
 /// there, without waiting for a grace period, leaves the reader with freed memory. Under
 /// shuttle a task switches only at the facade's operations, so nothing would let a writer
 /// run inside that window; this makes `rcu_dereference` a scheduling point there (a load of a
-/// shuttle atomic that holds nothing), so fuzz-byte, random and PCT schedules can open it.
+/// fresh shuttle atomic), so fuzz-byte, random and PCT schedules can open it.
 /// Loom explores its own switch points and the std backend has none: it compiles to nothing.
 #[inline(always)]
 fn dereference_point() {
     #[cfg(mmcheck_shuttle)]
     {
-        static POINT: shuttle::sync::atomic::AtomicUsize =
-            shuttle::sync::atomic::AtomicUsize::new(0);
-        POINT.load(std::sync::atomic::Ordering::Relaxed);
+        // A fresh atomic each time: a shuttle atomic keeps its state in `RefCell`s, so one
+        // shared `static` would be touched by the executions of several test threads at once.
+        shuttle::sync::atomic::AtomicUsize::new(0).load(std::sync::atomic::Ordering::Relaxed);
     }
 }
 
