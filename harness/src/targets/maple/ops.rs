@@ -266,7 +266,10 @@ impl<'a> Arbitrary<'a> for MapleOp {
                 MapleOp::MasFindStore {
                     index,
                     max,
-                    steps: steps(u)?,
+                    // A bounded walk (a VMA merge touches a few neighbours): the bug class
+                    // shows from the second round on, and an unbounded one would store over
+                    // every range of a populated tree.
+                    steps: 1 + u16::from(u8::arbitrary(u)? % 16),
                     grow: u8::arbitrary(u)? % 8,
                     val: Val::arbitrary(u)?,
                 }
@@ -793,13 +796,13 @@ impl Target for MapleOpsTarget {
             MapleOp::Insert { first, last, val } => {
                 MapleRet::Write(sut.write(t, "insert", || t.insert_range(first, last, val)))
             }
-            MapleOp::Erase(index) => MapleRet::Value(sut.retry(
-                t,
-                "erase",
-                || t.erase(index),
-                // The erase failed if the entry it returned is still there.
-                |t, r| r.is_some() && t.load(index).is_some(),
-            )),
+            // Without injected allocation failures: like the kernel's `mas_erase`, ours
+            // stores NULL over the range it found *before* `mas_nomem` dropped the lock, so a
+            // store an interrupt made in that window inside the range is wiped (found by this
+            // target: an IRQ's Store(0, 0) lost to Erase(100) of [0, 289]); no order of the two
+            // operations gives that, so the target cannot check it, only pin it
+            // (corpus/maple_ops/regress-erase-wipes-a-store-made-during-nomem).
+            MapleOp::Erase(index) => MapleRet::Value(fault::without_faults(|| t.erase(index))),
             MapleOp::Load(index) => MapleRet::Value(t.load(index)),
             MapleOp::Find { index, max } => {
                 let mut i = index;
