@@ -11,8 +11,29 @@
 //! nested operation on the same CPU before the interrupted code continues. IRQs are not
 //! delivered while interrupts are disabled or inside another interrupt; NMIs are delivered
 //! anywhere except inside another NMI, as on real hardware. Without the hooks every function
-//! here except [`current`] compiles to nothing.
+//! here except [`current`], [`irq_save`] and [`IrqGuard`] compiles to nothing.
+//!
+//! **Exclusivity of a logical CPU.** In the kernel, code with interrupts disabled owns its CPU:
+//! no other task runs there until it re-enables them. [`irq_save`] gives the same rule on
+//! every backend: it *claims* the current logical CPU, and a second thread whose CPU is the
+//! same (bound to it with [`bind`], or spread onto it) waits at its own [`irq_save`] until the
+//! first section ends, as a task waits to be scheduled on a busy CPU. Sections nest on one
+//! thread (an injected interrupt runs on the interrupted thread, inside its section), so the
+//! claim is re-entrant per thread and costs one uncontended compare-and-swap at the outermost
+//! level. The claim is released with `Release` and taken with `Acquire`, so per-CPU state
+//! touched only inside sections needs no further synchronisation, and
+//! [`PerCpu::local`](super::percpu::PerCpu::local) hands out a CPU's slot only against the
+//! guard that claims it. Two threads therefore never run one CPU's sections at once, from
+//! safe code, on the std backend as on the models; tasks on one CPU still interleave
+//! *between* sections, as preemptible kernel code does (`preempted_bpf_ma_op`). Under
+//! shuttle a waiting thread yields to the scheduler; loom models bind their threads to
+//! distinct CPUs, and a contended claim there is reported as a harness bug.
+//!
+//! **irq_work.** When the outermost section ends (interrupts come back on), the irq_work
+//! raised on this CPU runs before the claim is released, as the self-IPI of `irq_work_queue`
+//! fires at `local_irq_restore`; see [`super::irq_work`].
 
+use std::cell::Cell;
 use std::marker::PhantomData;
 
 /// The kind of interrupt that arrives at an interrupt point.
@@ -60,16 +81,73 @@ impl std::fmt::Debug for InterruptPlan {
 #[derive(Default)]
 #[cfg_attr(not(mmcheck_hooks), allow(dead_code))]
 struct CpuState {
-    cpu: Option<usize>,
-    irq_disable_depth: u32,
     in_irq: u32,
     in_nmi: u32,
     delivered: u64,
 }
 
+/// The claim a thread holds on a logical CPU (see the module header). Kept apart from the
+/// hook state in `Cell`s: [`irq_save`] is on every fast path.
+struct Claim {
+    /// The bound CPU, or `usize::MAX`.
+    bound: Cell<usize>,
+    /// Nesting depth of [`irq_save`] sections.
+    depth: Cell<u32>,
+    /// The CPU claimed by the outermost section.
+    cpu: Cell<usize>,
+}
+
 super::backend_thread_local! {
     static STATE: std::cell::RefCell<CpuState> = std::cell::RefCell::new(CpuState::default());
     static PLAN: std::cell::RefCell<Option<InterruptPlan>> = std::cell::RefCell::new(None);
+    static CLAIM: Claim = Claim {
+        bound: Cell::new(usize::MAX),
+        depth: Cell::new(0),
+        cpu: Cell::new(0),
+    };
+}
+
+/// What the platform keeps per logical CPU: who holds it, and its raised irq_work.
+pub(crate) struct CpuRt {
+    /// `thread_key() + 1` of the thread inside a section on this CPU, or 0.
+    owner: std::sync::atomic::AtomicUsize,
+    /// irq_work raised on this CPU and not yet run.
+    pub(crate) raised: super::Mutex<Vec<std::sync::Arc<super::irq_work::IrqWork>>>,
+    /// How many items `raised` holds: the lock-free check at every section end.
+    pub(crate) nr_raised: std::sync::atomic::AtomicUsize,
+}
+
+fn new_rt() -> Box<[CpuRt]> {
+    (0..nr_cpus())
+        .map(|_| CpuRt {
+            owner: std::sync::atomic::AtomicUsize::new(0),
+            raised: super::Mutex::new(Vec::new()),
+            nr_raised: std::sync::atomic::AtomicUsize::new(0),
+        })
+        .collect()
+}
+
+#[cfg(not(mmcheck_model))]
+pub(crate) fn rt(cpu: usize) -> &'static CpuRt {
+    static RT: std::sync::OnceLock<Box<[CpuRt]>> = std::sync::OnceLock::new();
+    let rt = RT.get_or_init(new_rt);
+    &rt[cpu % rt.len()]
+}
+
+#[cfg(mmcheck_loom)]
+loom::lazy_static! {
+    static ref RT: Box<[CpuRt]> = new_rt();
+}
+#[cfg(mmcheck_shuttle)]
+shuttle::lazy_static! {
+    static ref RT: Box<[CpuRt]> = new_rt();
+}
+
+/// The runtime of `cpu` (indexes wrap at [`nr_cpus`]); one per model execution under loom
+/// and shuttle.
+#[cfg(mmcheck_model)]
+pub(crate) fn rt(cpu: usize) -> &'static CpuRt {
+    &RT[cpu % RT.len()]
 }
 
 /// The number of logical CPUs threads are spread over when not bound with [`bind`].
@@ -92,57 +170,185 @@ pub fn nr_cpus() -> usize {
 
 /// The logical CPU of the current thread (`smp_processor_id`): the one given to [`bind`], or
 /// a stable spread of thread keys over [`nr_cpus`].
+/// Within a section, the CPU it claimed (a bound thread's CPU cannot change mid-section).
+#[inline]
 pub fn current() -> usize {
-    STATE
-        .with(|s| s.borrow().cpu)
-        .unwrap_or_else(|| super::thread_key() % nr_cpus())
+    CLAIM.with(|c| {
+        if c.depth.get() > 0 {
+            return c.cpu.get();
+        }
+        match c.bound.get() {
+            usize::MAX => super::thread_key() % nr_cpus(),
+            b => b % nr_cpus(),
+        }
+    })
 }
 
-/// Binds the current thread to logical CPU `cpu`. The harness binds thread `i` of a scenario
-/// to CPU `i`, so per-CPU data has one owner thread plus its interrupts, as in the kernel.
+/// Binds the current thread to logical CPU `cpu` (indexes wrap at [`nr_cpus`]). The harness
+/// binds thread `i` of a scenario to CPU `i`, so per-CPU data has one owner thread plus its
+/// interrupts, as in the kernel. Several threads may be bound to one CPU: their sections
+/// then take turns (see the module header).
+///
+/// # Panics
+/// Inside an [`irq_save`] section: a task does not migrate with interrupts disabled.
 pub fn bind(cpu: usize) {
-    STATE.with(|s| s.borrow_mut().cpu = Some(cpu));
+    CLAIM.with(|c| {
+        assert_eq!(
+            c.depth.get(),
+            0,
+            "cpu::bind inside an irq_save section (a task cannot migrate with IRQs off)"
+        );
+        c.bound.set(cpu);
+    });
 }
 
-/// An interrupt-disabled section; interrupts are restored when it is dropped. Not `Send`.
+/// An interrupt-disabled section on a claimed CPU; interrupts are restored (and raised
+/// irq_work runs) when it is dropped. Not `Send`.
 #[derive(Debug)]
 pub struct IrqGuard {
+    cpu: usize,
     _not_send: PhantomData<*const ()>,
 }
 
-/// `local_irq_save`: holds off IRQ injection on this thread until the guard drops.
-/// Sections nest. NMIs still arrive.
-#[inline(always)]
+impl IrqGuard {
+    /// The CPU this section runs on (and holds).
+    #[inline]
+    pub fn cpu(&self) -> usize {
+        self.cpu
+    }
+}
+
+/// `local_irq_save`: claims the current logical CPU (waiting while another thread is in a
+/// section on it) and holds off IRQ injection on this thread until the guard drops. Sections
+/// nest. NMIs still arrive.
+#[inline]
 pub fn irq_save() -> IrqGuard {
-    #[cfg(mmcheck_hooks)]
-    STATE.with(|s| s.borrow_mut().irq_disable_depth += 1);
+    let cpu = CLAIM.with(|c| {
+        let d = c.depth.get();
+        if d > 0 {
+            c.depth.set(d + 1);
+            return c.cpu.get();
+        }
+        let cpu = match c.bound.get() {
+            usize::MAX => super::thread_key() % nr_cpus(),
+            b => b % nr_cpus(),
+        };
+        acquire(cpu);
+        c.cpu.set(cpu);
+        c.depth.set(1);
+        cpu
+    });
     IrqGuard {
+        cpu,
         _not_send: PhantomData,
     }
 }
 
-impl Drop for IrqGuard {
-    #[inline(always)]
-    fn drop(&mut self) {
-        #[cfg(mmcheck_hooks)]
-        STATE.with(|s| s.borrow_mut().irq_disable_depth -= 1);
+/// Takes the CPU's owner word.
+#[inline]
+fn acquire(cpu: usize) {
+    use std::sync::atomic::Ordering;
+    let me = super::thread_key() + 1;
+    let owner = &rt(cpu).owner;
+    if owner
+        .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        return;
+    }
+    acquire_slow(owner, me, cpu);
+}
+
+#[cold]
+fn acquire_slow(owner: &std::sync::atomic::AtomicUsize, me: usize, cpu: usize) {
+    use std::sync::atomic::Ordering;
+    #[cfg(not(mmcheck_loom))]
+    let mut spins = 0u32;
+    loop {
+        if owner.load(Ordering::Relaxed) == 0
+            && owner
+                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return;
+        }
+        #[cfg(mmcheck_loom)]
+        panic!(
+            "cpu::irq_save: CPU {cpu} is held by another loom thread; bind a model's threads to \
+             distinct CPUs"
+        );
+        #[cfg(not(mmcheck_loom))]
+        {
+            let _ = cpu;
+            spins += 1;
+            if spins < 64 && !super::MODEL {
+                std::hint::spin_loop();
+            } else {
+                super::thread::yield_now();
+            }
+        }
     }
 }
 
-/// `irqs_disabled()`: inside [`irq_save`] or an interrupt handler. Always false without hooks.
+impl Drop for IrqGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let outermost = CLAIM.with(|c| c.depth.get() == 1);
+        if outermost {
+            // Interrupts come back on: irq_work raised on this CPU fires now (a self-IPI), in
+            // hardirq context, still on this CPU. Not inside an injected interrupt handler:
+            // its work runs when the interrupted code re-enables interrupts.
+            if !in_interrupt() && super::irq_work::raised_on(self.cpu) {
+                run_raised_irq_work(self.cpu);
+            }
+            CLAIM.with(|c| c.depth.set(0));
+            rt(self.cpu)
+                .owner
+                .store(0, std::sync::atomic::Ordering::Release);
+        } else {
+            CLAIM.with(|c| c.depth.set(c.depth.get() - 1));
+        }
+    }
+}
+
+/// Runs the irq_work raised on `cpu` as a hard interrupt of the current thread, which holds
+/// `cpu`.
+#[cold]
+fn run_raised_irq_work(cpu: usize) {
+    #[cfg(mmcheck_hooks)]
+    STATE.with(|s| s.borrow_mut().in_irq += 1);
+    super::irq_work::run_raised(cpu);
+    #[cfg(mmcheck_hooks)]
+    STATE.with(|s| s.borrow_mut().in_irq -= 1);
+}
+
+/// Delivers the irq_work raised on `cpu` now, as the IPI would: claims `cpu` (waiting for a
+/// thread inside a section there), runs the work in hardirq context, releases it. This is
+/// the explicit step the schedule targets and `irq_work_sync` use. A no-op when called in a
+/// section on another CPU's behalf would have to wait on itself: inside a section on `cpu`
+/// the work runs at that section's end instead.
+pub fn deliver_irq_work(cpu: usize) {
+    if CLAIM.with(|c| c.depth.get() > 0) {
+        // This thread already holds a CPU; the work of its own CPU runs at its section end.
+        return;
+    }
+    let saved = CLAIM.with(|c| c.bound.replace(cpu));
+    {
+        let _irqs = irq_save();
+    }
+    CLAIM.with(|c| c.bound.set(saved));
+}
+
+/// True inside an [`irq_save`] section.
+#[inline]
+pub fn in_section() -> bool {
+    CLAIM.with(|c| c.depth.get() > 0)
+}
+
+/// `irqs_disabled()`: inside [`irq_save`] or an interrupt handler.
 #[inline(always)]
 pub fn irqs_disabled() -> bool {
-    #[cfg(mmcheck_hooks)]
-    {
-        STATE.with(|s| {
-            let s = s.borrow();
-            s.irq_disable_depth > 0 || s.in_irq > 0 || s.in_nmi > 0
-        })
-    }
-    #[cfg(not(mmcheck_hooks))]
-    {
-        false
-    }
+    in_section() || in_interrupt()
 }
 
 /// `in_nmi()`: running an injected NMI handler. Always false without hooks.
@@ -186,19 +392,16 @@ pub fn interrupt_point(name: &'static str) {
 
 #[cfg(mmcheck_hooks)]
 fn hooked_interrupt_point(name: &'static str) {
+    let section = in_section();
     let site = STATE.with(|s| {
         let s = s.borrow();
         Site {
             name,
-            cpu: s.cpu.unwrap_or(0),
-            irq_deliverable: s.irq_disable_depth == 0 && s.in_irq == 0 && s.in_nmi == 0,
+            cpu: current(),
+            irq_deliverable: !section && s.in_irq == 0 && s.in_nmi == 0,
             nmi_deliverable: s.in_nmi == 0,
         }
     });
-    let site = Site {
-        cpu: current(),
-        ..site
-    };
     // Decide with the plan borrowed, then release it so the handler's own interrupt points
     // can consult it again (an NMI inside an IRQ handler).
     let Some((kind, handler)) = PLAN.with(|p| {
@@ -236,8 +439,15 @@ fn hooked_interrupt_point(name: &'static str) {
             });
         }
     }
-    let _leave = Leave(kind);
-    handler(kind, &site);
+    {
+        let _leave = Leave(kind);
+        handler(kind, &site);
+    }
+    // Back in the interrupted code: if interrupts are on here, irq_work the handler raised
+    // fires now (its section could not run it from inside the handler).
+    if site.irq_deliverable && super::irq_work::raised_on(site.cpu) {
+        deliver_irq_work(site.cpu);
+    }
 }
 
 /// Installs `plan` on the current thread, returning the previous one. Without hooks the plan

@@ -30,6 +30,7 @@ compile_error!(
 
 pub mod cpu;
 pub mod fault;
+pub mod irq_work;
 pub mod percpu;
 pub mod rcu;
 pub mod slab;

@@ -22,8 +22,9 @@
 //!   (a panic the harness titles) instead of undefined behaviour. Quarantined memory is
 //!   released when the model execution ends.
 //!
-//! What differs from the kernel: there is one global RCU flavour (no SRCU, no tasks-RCU), and
-//! a read section is tied to a guard value rather than to preemption being disabled.
+//! What differs from the kernel: two flavours, normal RCU and RCU tasks-trace
+//! ([`tasks_trace`]), not SRCU or tasks-RCU; a read section is tied to a guard value rather
+//! than to preemption being disabled.
 
 #[cfg(not(mmcheck_model))]
 mod epoch;
@@ -128,6 +129,16 @@ pub struct Guard {
     _section: backend::Section,
 }
 
+/// The RCU flavours: each has its own readers, grace periods and callbacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// Normal RCU (`rcu_read_lock`, `call_rcu`).
+    Rcu,
+    /// RCU tasks-trace (`rcu_read_lock_trace`, `call_rcu_tasks_trace`): the flavour sleepable
+    /// BPF programs read under.
+    TasksTrace,
+}
+
 impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("rcu::Guard")
@@ -138,13 +149,13 @@ impl std::fmt::Debug for Guard {
 #[inline]
 pub fn read_lock() -> Guard {
     Guard {
-        _section: backend::section(),
+        _section: backend::section(Flavor::Rcu),
     }
 }
 
 /// True if the current thread is inside a read-side critical section.
 pub fn in_read_section() -> bool {
-    backend::in_section()
+    backend::in_section(Flavor::Rcu)
 }
 
 /// Waits for a full grace period (`synchronize_rcu`): every read section that was running
@@ -160,7 +171,7 @@ pub fn synchronize() {
         "BUG: RCU: synchronize() inside a read-side critical section at {}",
         Location::caller()
     );
-    backend::synchronize();
+    backend::synchronize(Flavor::Rcu);
 }
 
 /// Queues `f` to run after a grace period (`call_rcu`).
@@ -168,7 +179,7 @@ pub fn synchronize() {
 /// In production it runs on whichever thread next collects crossbeam-epoch garbage; in the
 /// model it runs when a grace period that started after this call completes.
 pub fn call_rcu(f: impl FnOnce() + Send + 'static) {
-    backend::call_rcu(Box::new(f));
+    backend::call_rcu(Flavor::Rcu, Box::new(f));
 }
 
 /// Waits until every callback queued before this call has run (`rcu_barrier`).
@@ -179,7 +190,7 @@ pub fn barrier() {
         "BUG: RCU: barrier() inside a read-side critical section at {}",
         Location::caller()
     );
-    backend::barrier();
+    backend::barrier(Flavor::Rcu);
 }
 
 /// Takes one step of grace-period processing without blocking: completes the grace period in
@@ -188,7 +199,7 @@ pub fn barrier() {
 /// GP-driver threads move the model forward; in production it only helps crossbeam-epoch
 /// collect.
 pub fn poll() -> bool {
-    backend::poll()
+    backend::poll(Flavor::Rcu)
 }
 
 /// Counters of the model RCU, for tests and reports. All zero in production.
@@ -206,7 +217,89 @@ pub struct Stats {
 
 /// The model's counters (all zero in production).
 pub fn stats() -> Stats {
-    backend::stats()
+    backend::stats(Flavor::Rcu)
+}
+
+pub mod tasks_trace {
+    //! RCU tasks-trace, the second flavour (`rcu_read_lock_trace`, `call_rcu_tasks_trace`,
+    //! `synchronize_rcu_tasks_trace`, `rcu_barrier_tasks_trace`): sleepable BPF programs
+    //! read under it, and the BPF allocator waits for it before memory leaves its caches.
+    //!
+    //! Its grace periods are independent of normal RCU's: a normal read section does not hold
+    //! off a tasks-trace grace period, and a tasks-trace section does not hold off a normal
+    //! one, on every backend (std: a second crossbeam-epoch collector; model: a second
+    //! explicit-step model). Nor does one imply the other (the kernel's
+    //! `rcu_trace_implies_rcu_gp()` is taken as false): a user that needs both waits for
+    //! both, as the BPF allocator does.
+    use super::{backend, Flavor, Location, Stats};
+
+    /// A tasks-trace read-side section; ends when dropped. Sections nest; not `Send`.
+    pub struct Guard {
+        _section: backend::Section,
+    }
+
+    impl std::fmt::Debug for Guard {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("rcu::tasks_trace::Guard")
+        }
+    }
+
+    /// Enters a tasks-trace read section (`rcu_read_lock_trace`).
+    #[inline]
+    pub fn read_lock() -> Guard {
+        Guard {
+            _section: backend::section(Flavor::TasksTrace),
+        }
+    }
+
+    /// True inside a tasks-trace read section.
+    pub fn in_read_section() -> bool {
+        backend::in_section(Flavor::TasksTrace)
+    }
+
+    /// Waits for a full tasks-trace grace period (`synchronize_rcu_tasks_trace`).
+    ///
+    /// # Panics
+    /// Inside a tasks-trace read section.
+    #[track_caller]
+    pub fn synchronize() {
+        assert!(
+            !in_read_section(),
+            "BUG: RCU: synchronize_rcu_tasks_trace() inside a tasks-trace read section at {}",
+            Location::caller()
+        );
+        backend::synchronize(Flavor::TasksTrace);
+    }
+
+    /// Queues `f` to run after a tasks-trace grace period (`call_rcu_tasks_trace`).
+    pub fn call_rcu(f: impl FnOnce() + Send + 'static) {
+        backend::call_rcu(Flavor::TasksTrace, Box::new(f));
+    }
+
+    /// Waits until every tasks-trace callback queued before has run
+    /// (`rcu_barrier_tasks_trace`).
+    ///
+    /// # Panics
+    /// Inside a tasks-trace read section.
+    #[track_caller]
+    pub fn barrier() {
+        assert!(
+            !in_read_section(),
+            "BUG: RCU: rcu_barrier_tasks_trace() inside a tasks-trace read section at {}",
+            Location::caller()
+        );
+        backend::barrier(Flavor::TasksTrace);
+    }
+
+    /// One step of tasks-trace grace-period processing, as [`super::poll`].
+    pub fn poll() -> bool {
+        backend::poll(Flavor::TasksTrace)
+    }
+
+    /// The tasks-trace model's counters (all zero in production).
+    pub fn stats() -> Stats {
+        backend::stats(Flavor::TasksTrace)
+    }
 }
 
 /// An owned, not yet published RCU object.
@@ -400,7 +493,7 @@ impl<T: Send + 'static> Shared<T> {
                 "BUG: RCU: double-free in {site}: object retired twice"
             );
             let p = SendPtr(self.ptr);
-            model::call_rcu(Box::new(move || {
+            model::call_rcu(Flavor::Rcu, Box::new(move || {
                 let p = p;
                 // SAFETY: the grace period has elapsed; the object moves to quarantine.
                 unsafe { model::quarantine(p.0, site) }
@@ -746,6 +839,51 @@ mod tests {
 
     /// A cache used by one test only (the counters are per cache).
     static TEST_CACHE: Cache<Tracked> = Cache::new("test");
+
+    #[test]
+    fn the_two_flavours_do_not_hold_off_each_other() {
+        // A normal reader does not delay a tasks-trace grace period...
+        let g = read_lock();
+        tasks_trace::synchronize();
+        assert!(in_read_section() && !tasks_trace::in_read_section());
+        drop(g);
+        // ...nor a tasks-trace reader a normal one.
+        let t = tasks_trace::read_lock();
+        synchronize();
+        assert!(tasks_trace::in_read_section());
+        drop(t);
+        // A tasks-trace reader on another thread does hold off a tasks-trace callback.
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let reader = std::thread::spawn(move || {
+            let _t = tasks_trace::read_lock();
+            ready_tx.send(()).expect("main waits");
+            rx.recv().expect("main signals");
+        });
+        ready_rx.recv().expect("reader entered");
+        let r2 = ran.clone();
+        tasks_trace::call_rcu(move || r2.store(true, Ordering::SeqCst));
+        for _ in 0..50 {
+            tasks_trace::poll();
+            poll();
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "a tasks-trace callback ran inside a tasks-trace reader's section"
+        );
+        tx.send(()).expect("reader waits");
+        reader.join().expect("no panic");
+        tasks_trace::barrier();
+        for _ in 0..1000 {
+            if ran.load(Ordering::SeqCst) {
+                break;
+            }
+            tasks_trace::synchronize();
+        }
+        assert!(ran.load(Ordering::SeqCst), "the callback ran after the reader left");
+    }
 
     #[test]
     fn cache_reuses_slots_and_drops_objects_once() {

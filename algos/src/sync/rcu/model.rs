@@ -1,5 +1,5 @@
 //! The explicit-step RCU model used under loom and shuttle.
-use super::{RcuBox, FREED};
+use super::{Flavor, RcuBox, FREED};
 use std::collections::{HashMap, VecDeque};
 use std::panic::Location;
 use std::sync::Mutex;
@@ -49,28 +49,40 @@ impl Drop for Model {
     }
 }
 
+// One model per flavour: a normal-RCU reader does not hold off a tasks-trace grace period,
+// nor the reverse. The quarantine lives in the normal flavour's model.
 #[cfg(mmcheck_loom)]
 loom::lazy_static! {
     static ref MODEL: Model = Model(Mutex::new(State::default()));
+    static ref TRACE_MODEL: Model = Model(Mutex::new(State::default()));
 }
 #[cfg(mmcheck_shuttle)]
 shuttle::lazy_static! {
     static ref MODEL: Model = Model(Mutex::new(State::default()));
+    static ref TRACE_MODEL: Model = Model(Mutex::new(State::default()));
 }
 
-fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
-    let mut st = MODEL.0.lock().unwrap_or_else(|e| e.into_inner());
+fn with_flavor<R>(fl: Flavor, f: impl FnOnce(&mut State) -> R) -> R {
+    let m: &Model = match fl {
+        Flavor::Rcu => &MODEL,
+        Flavor::TasksTrace => &TRACE_MODEL,
+    };
+    let mut st = m.0.lock().unwrap_or_else(|e| e.into_inner());
     f(&mut st)
 }
 
-pub(super) fn enter() {
-    let me = crate::sync::thread_key();
-    with(|st| st.readers.entry(me).or_default().depth += 1);
+fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    with_flavor(Flavor::Rcu, f)
 }
 
-pub(super) fn exit() {
+pub(super) fn enter(fl: Flavor) {
     let me = crate::sync::thread_key();
-    with(|st| {
+    with_flavor(fl, |st| st.readers.entry(me).or_default().depth += 1);
+}
+
+pub(super) fn exit(fl: Flavor) {
+    let me = crate::sync::thread_key();
+    with_flavor(fl, |st| {
         let r = st.readers.entry(me).or_default();
         r.depth -= 1;
         if r.depth == 0 {
@@ -79,13 +91,13 @@ pub(super) fn exit() {
     });
 }
 
-pub(super) fn depth() -> u32 {
+pub(super) fn depth(fl: Flavor) -> u32 {
     let me = crate::sync::thread_key();
-    with(|st| st.readers.get(&me).map_or(0, |r| r.depth))
+    with_flavor(fl, |st| st.readers.get(&me).map_or(0, |r| r.depth))
 }
 
-pub(super) fn call_rcu(f: Box<dyn FnOnce() + Send>) {
-    with(|st| {
+pub(super) fn call_rcu(fl: Flavor, f: Box<dyn FnOnce() + Send>) {
+    with_flavor(fl, |st| {
         let needed = st.started + 1;
         st.callbacks.push_back((needed, f));
     });
@@ -114,8 +126,8 @@ fn start_gp(st: &mut State) {
 }
 
 /// One step; with `want` set, starts a grace period even with no callbacks waiting.
-fn step(want: Option<u64>) -> bool {
-    let ready: Vec<Callback> = with(|st| {
+fn step(fl: Flavor, want: Option<u64>) -> bool {
+    let ready: Vec<Callback> = with_flavor(fl, |st| {
         let mut changed = false;
         if !gp_in_flight(st) {
             let wanted = want.is_some_and(|w| st.completed < w);
@@ -150,35 +162,37 @@ fn step(want: Option<u64>) -> bool {
     changed
 }
 
-pub(super) fn poll() -> bool {
-    step(None)
+pub(super) fn poll(fl: Flavor) -> bool {
+    step(fl, None)
 }
 
-pub(super) fn synchronize() {
-    let target = with(|st| st.started + 1);
+pub(super) fn synchronize(fl: Flavor) {
+    let target = with_flavor(fl, |st| st.started + 1);
     loop {
-        step(Some(target));
-        if with(|st| st.completed >= target) {
+        step(fl, Some(target));
+        if with_flavor(fl, |st| st.completed >= target) {
             return;
         }
         crate::sync::thread::yield_now();
     }
 }
 
-pub(super) fn barrier() {
-    let target = with(|st| st.callbacks.back().map(|(n, _)| *n));
+pub(super) fn barrier(fl: Flavor) {
+    let target = with_flavor(fl, |st| st.callbacks.back().map(|(n, _)| *n));
     let Some(target) = target else { return };
     loop {
-        step(Some(target));
-        if with(|st| st.completed >= target && st.callbacks.front().is_none_or(|c| c.0 > target)) {
+        step(fl, Some(target));
+        if with_flavor(fl, |st| {
+            st.completed >= target && st.callbacks.front().is_none_or(|c| c.0 > target)
+        }) {
             return;
         }
         crate::sync::thread::yield_now();
     }
 }
 
-pub(super) fn stats() -> super::Stats {
-    with(|st| super::Stats {
+pub(super) fn stats(fl: Flavor) -> super::Stats {
+    with_flavor(fl, |st| super::Stats {
         gp_started: st.started,
         gp_completed: st.completed,
         callbacks_pending: st.callbacks.len(),
@@ -219,21 +233,21 @@ pub(super) unsafe fn quarantine<T>(p: *mut RcuBox<T>, site: &'static Location<'s
 }
 
 /// What a read section holds under the model: a marker whose drop leaves the section.
-pub(super) struct Section(std::marker::PhantomData<*const ()>);
+pub(super) struct Section(Flavor, std::marker::PhantomData<*const ()>);
 
 impl Drop for Section {
     fn drop(&mut self) {
-        exit();
+        exit(self.0);
     }
 }
 
-/// Enters a read section.
-pub(super) fn section() -> Section {
-    enter();
-    Section(std::marker::PhantomData)
+/// Enters a read section of flavour `fl`.
+pub(super) fn section(fl: Flavor) -> Section {
+    enter(fl);
+    Section(fl, std::marker::PhantomData)
 }
 
-/// True inside a read section.
-pub(super) fn in_section() -> bool {
-    depth() > 0
+/// True inside a read section of flavour `fl`.
+pub(super) fn in_section(fl: Flavor) -> bool {
+    depth(fl) > 0
 }

@@ -1,0 +1,217 @@
+//! irq_work: deferred work raised from any context (NMI included) that runs soon after, in
+//! hardirq context, on the CPU that raised it (`irq_work_queue`, `irq_work_queue_on`,
+//! `irq_work_sync`).
+//!
+//! Kernel mapping. Faithful: a work item is *claimed* when raised (PENDING|BUSY); raising an
+//! item that is already pending does nothing and returns false; PENDING is cleared just
+//! before the function runs, so the function may raise its own item again; BUSY is cleared
+//! after it returns unless it was raised again; [`sync`] waits until the item is neither
+//! pending nor running. The work runs on the CPU it was raised on, when that CPU next has
+//! interrupts enabled: at the end of the outermost [`irq_save`](super::cpu::irq_save)
+//! section (the self-IPI fires at `local_irq_restore`), at once when raised with interrupts
+//! on, or when an injected interrupt returns to code with interrupts on.
+//! Different: there is no lazy (tick-driven) mode and no PREEMPT_RT kthread; the harness
+//! can deliver a CPU's raised work as an explicit step ([`super::cpu::deliver_irq_work`]),
+//! which is how schedule targets put "the IPI arrives now" anywhere in an interleaving.
+
+use super::atomic::{AtomicU8, Ordering};
+use super::cpu;
+use std::sync::Arc;
+
+const PENDING: u8 = 1;
+const BUSY: u8 = 2;
+
+/// A work item (`struct irq_work`): a function and its claim state.
+pub struct IrqWork {
+    state: AtomicU8,
+    /// The CPU it was last raised on.
+    cpu: std::sync::atomic::AtomicUsize,
+    func: Box<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for IrqWork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IrqWork")
+            .field("state", &self.state.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl IrqWork {
+    /// A work item running `func` (`init_irq_work`). Items are shared: the per-CPU queue
+    /// holds a reference while the item is raised, so `func` usually captures a `Weak` to its
+    /// owner, which the owner's teardown [`sync`]s.
+    pub fn new(func: impl Fn() + Send + Sync + 'static) -> Arc<Self> {
+        Arc::new(IrqWork {
+            state: AtomicU8::new(0),
+            cpu: std::sync::atomic::AtomicUsize::new(0),
+            func: Box::new(func),
+        })
+    }
+
+    /// Raised and not yet started.
+    pub fn is_pending(&self) -> bool {
+        self.state.load(Ordering::Acquire) & PENDING != 0
+    }
+
+    /// Raised or running (`irq_work_is_busy`).
+    pub fn is_busy(&self) -> bool {
+        self.state.load(Ordering::Acquire) & BUSY != 0
+    }
+}
+
+/// Raises `work` on the current CPU (`irq_work_queue`). Returns false, doing nothing, if it
+/// was already pending.
+pub fn queue(work: &Arc<IrqWork>) -> bool {
+    queue_on(work, cpu::current())
+}
+
+/// Raises `work` on `cpu` (`irq_work_queue_on`). Returns false if it was already pending.
+pub fn queue_on(work: &Arc<IrqWork>, cpu: usize) -> bool {
+    let prev = work.state.fetch_or(PENDING | BUSY, Ordering::AcqRel);
+    if prev & PENDING != 0 {
+        return false;
+    }
+    let cpu = cpu % cpu::nr_cpus();
+    work.cpu.store(cpu, std::sync::atomic::Ordering::Relaxed);
+    let rt = cpu::rt(cpu);
+    rt.raised.lock().push(work.clone());
+    rt.nr_raised
+        .fetch_add(1, std::sync::atomic::Ordering::Release);
+    // With interrupts on, the IPI fires at once.
+    if !cpu::irqs_disabled() {
+        cpu::deliver_irq_work(cpu);
+    }
+    true
+}
+
+/// True if work is raised on `cpu` and not yet run (a racy hint; the queue is the truth).
+#[inline]
+pub(crate) fn raised_on(cpu: usize) -> bool {
+    cpu::rt(cpu)
+        .nr_raised
+        .load(std::sync::atomic::Ordering::Acquire)
+        != 0
+}
+
+/// Runs every work raised on `cpu`; the caller holds `cpu` in hardirq context.
+pub(crate) fn run_raised(cpu: usize) {
+    let rt = cpu::rt(cpu);
+    // A work may raise itself again while it runs; it then runs again, a bounded number of
+    // rounds here (the rest waits for the next time interrupts come on).
+    for _ in 0..64 {
+        let works = std::mem::take(&mut *rt.raised.lock());
+        if works.is_empty() {
+            return;
+        }
+        rt.nr_raised
+            .fetch_sub(works.len(), std::sync::atomic::Ordering::AcqRel);
+        for w in works {
+            w.state.fetch_and(!PENDING, Ordering::AcqRel);
+            (w.func)();
+            // Clear BUSY unless it was raised again meanwhile.
+            let _ = w
+                .state
+                .compare_exchange(BUSY, 0, Ordering::AcqRel, Ordering::Acquire);
+        }
+    }
+}
+
+/// Waits until `work` is neither pending nor running (`irq_work_sync`). A pending item is
+/// delivered on its CPU now, as its IPI would be.
+///
+/// # Panics
+/// Inside an [`irq_save`](super::cpu::irq_save) section, where waiting for an interrupt of
+/// one's own CPU would never end.
+#[track_caller]
+pub fn sync(work: &IrqWork) {
+    assert!(
+        !cpu::irqs_disabled(),
+        "irq_work_sync with interrupts disabled at {}",
+        std::panic::Location::caller()
+    );
+    while work.is_busy() {
+        if work.is_pending() {
+            cpu::deliver_irq_work(work.cpu.load(std::sync::atomic::Ordering::Relaxed));
+        } else {
+            super::thread::yield_now();
+        }
+    }
+}
+
+/// Delivers every CPU's raised work (the harness's quiescence step).
+pub fn run_all() {
+    for c in 0..cpu::nr_cpus() {
+        if raised_on(c) {
+            cpu::deliver_irq_work(c);
+        }
+    }
+}
+
+#[cfg(all(test, not(mmcheck_model)))]
+mod tests {
+    use super::*;
+    use crate::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn raised_in_a_section_runs_at_its_end_on_that_cpu() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let seen_cpu = Arc::new(AtomicUsize::new(usize::MAX));
+        let (r, s) = (runs.clone(), seen_cpu.clone());
+        let w = IrqWork::new(move || {
+            assert!(cpu::irqs_disabled(), "irq_work runs with interrupts off");
+            s.store(cpu::current(), Ordering::Relaxed);
+            r.fetch_add(1, Ordering::Relaxed);
+        });
+        let h = std::thread::spawn(move || {
+            cpu::bind(1);
+            {
+                let _g = cpu::irq_save();
+                assert!(queue(&w));
+                assert!(!queue(&w), "raising a pending item does nothing");
+                assert!(w.is_pending());
+                assert_eq!(runs.load(Ordering::Relaxed), 0, "not while IRQs are off");
+            }
+            assert_eq!(runs.load(Ordering::Relaxed), 1, "ran when IRQs came back on");
+            assert!(!w.is_busy());
+            // Raised with IRQs on: runs at once.
+            assert!(queue(&w));
+            assert_eq!(runs.load(Ordering::Relaxed), 2);
+            sync(&w);
+        });
+        h.join().expect("no panic");
+        assert_eq!(seen_cpu.load(Ordering::Relaxed), 1 % cpu::nr_cpus());
+    }
+
+    #[test]
+    fn two_threads_on_one_cpu_never_share_a_section() {
+        use crate::sync::cell::UnsafeCell;
+        struct Shared(UnsafeCell<u64>);
+        // SAFETY: only touched inside sections on CPU 0, which exclude each other.
+        unsafe impl Sync for Shared {}
+        let shared = Arc::new(Shared(UnsafeCell::new(0)));
+        let hs: Vec<_> = (0..3)
+            .map(|_| {
+                let sh = shared.clone();
+                std::thread::spawn(move || {
+                    cpu::bind(0);
+                    for _ in 0..20_000 {
+                        let _g = cpu::irq_save();
+                        // SAFETY: the section on CPU 0 is exclusive.
+                        sh.0.with_mut(|p| unsafe {
+                            let v = p.read_volatile();
+                            std::hint::spin_loop();
+                            p.write_volatile(v + 1);
+                        });
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().expect("no panic");
+        }
+        // SAFETY: all writers joined.
+        let total = shared.0.with(|p| unsafe { *p });
+        assert_eq!(total, 60_000, "no increment lost: sections excluded each other");
+    }
+}
