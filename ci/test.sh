@@ -48,7 +48,7 @@ facade() {
 unit() {
   # Schedule-target corpora are replayed by the shuttle stage below. `algos/model` is named
   # although the harness already turns it on: the port of lib/test_maple_tree.c
-  # (algos/tests/maple_kernel) requires it and must not drop out silently.
+  # (algos/tests/integration/maple_kernel) requires it and must not drop out silently.
   cargo test --workspace --features algos/model
   # The benches' smoke runs: small structures, every workload once, the peers' answers
   # cross-checked against the structure under test (no timing).
@@ -95,7 +95,7 @@ miri() {
   # The sanitizer's one unsafe block (the shadow pointer of `Sandbox::window`), under both
   # aliasing models.
   CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-ignore-leaks" \
-    cargo +nightly miri test -p shadow --test window
+    cargo +nightly miri test -p shadow --test integration window::
 }
 
 mutants() {

@@ -2,7 +2,8 @@
 //! lock, allocate with the blocking allocation, take the lock again and walk again. An
 //! interrupt arrives while the lock is dropped (the `maple_nomem` interrupt point) and
 //! changes the tree; the retried store must be planned against the changed tree.
-//! Needs the checking hooks: `cargo test -p algos --features hooks --test maple_nomem`.
+//! Needs the checking hooks (and the `model` feature the `integration` binary requires):
+//! `cargo test -p algos --features hooks,model --test integration maple_nomem::`.
 #![cfg(all(feature = "hooks", not(any(mmcheck_loom, feature = "shuttle"))))]
 
 use algos::maple::{MapleError, MapleTree};

@@ -23,7 +23,7 @@ impl PerCpu {
 }
 
 fn run(protect: bool) {
-    loom::model(move || {
+    crate::model(move || {
         let pc = Arc::new(PerCpu {
             slots: (0..2).map(|_| AtomicU64::new(0)).collect(),
         });

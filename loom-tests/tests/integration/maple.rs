@@ -9,8 +9,9 @@ use algos::maple::MapleTree;
 use algos::sync::{rcu, thread, Arc};
 
 /// `loom::model` with room for the many atomic accesses of building nodes (a node is 32
-/// atomic words).
+/// atomic words), after [`crate::panic_hooks_in_order`].
 fn model(f: impl Fn() + Sync + Send + 'static) {
+    crate::panic_hooks_in_order();
     let mut b = loom::model::Builder::new();
     b.max_branches = 200_000;
     b.check(f);

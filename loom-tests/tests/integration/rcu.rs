@@ -19,7 +19,7 @@ fn new_obj(v: u64) -> rcu::Owned<Obj> {
 /// reader's loads, the writer's swap, and the grace period.
 #[test]
 fn reader_in_section_never_sees_its_object_freed() {
-    loom::model(|| {
+    crate::model(|| {
         let slot = Arc::new(rcu::Atomic::new(Obj {
             v: AtomicU64::new(1),
         }));
@@ -50,7 +50,7 @@ fn reader_in_section_never_sees_its_object_freed() {
 /// synchronize() returns only after a reader that was inside its section has left it.
 #[test]
 fn synchronize_waits_for_preexisting_readers() {
-    loom::model(|| {
+    crate::model(|| {
         let inside = Arc::new(AtomicU64::new(0));
         let i2 = inside.clone();
         let reader = thread::spawn(move || {
@@ -85,7 +85,7 @@ fn panic_message(r: std::thread::Result<()>) -> String {
 #[test]
 fn planted_early_free_is_caught() {
     let r = std::panic::catch_unwind(|| {
-        loom::model(|| {
+        crate::model(|| {
             let slot = Arc::new(rcu::Atomic::new(Obj {
                 v: AtomicU64::new(1),
             }));
@@ -114,7 +114,7 @@ fn planted_early_free_is_caught() {
 /// Callbacks run only after a grace period that started after they were queued.
 #[test]
 fn call_rcu_waits_for_a_grace_period() {
-    loom::model(|| {
+    crate::model(|| {
         let ran = Arc::new(AtomicU64::new(0));
         let g = rcu::read_lock();
         let r2 = ran.clone();

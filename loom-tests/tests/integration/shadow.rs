@@ -10,7 +10,7 @@ use shadow::{registry, BugKind};
 /// point implies, and no report is lost or duplicated.
 #[test]
 fn registry_is_consistent_under_concurrent_use() {
-    loom::model(|| {
+    crate::model(|| {
         let a = Box::leak(vec![0u8; 16].into_boxed_slice()).as_ptr() as usize;
         let b = Box::leak(vec![0u8; 16].into_boxed_slice()).as_ptr() as usize;
         registry::register(a, 16, false);
@@ -52,7 +52,7 @@ fn registry_is_consistent_under_concurrent_use() {
 /// report, in any interleaving.
 #[test]
 fn disable_is_per_thread() {
-    loom::model(|| {
+    crate::model(|| {
         let v = shadow::Tainted::<u64>::uninit(0, 0xff);
         let t = thread::spawn(move || {
             let _d = shadow::disable();

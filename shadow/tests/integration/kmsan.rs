@@ -744,7 +744,7 @@ fn report_title_and_text_follow_kmsan() {
     assert!(lines[0].starts_with("=========="), "{text}");
     assert_eq!(lines[1], format!("BUG: {title}"));
     assert!(text.contains("Uninit was created at:"), "{text}");
-    assert!(text.contains(&format!("tests/kmsan.rs:{at}:")), "{text}");
+    assert!(text.contains(&format!("{}:{at}:", file!())), "{text}");
     assert!(lines.last().unwrap().starts_with("=========="), "{text}");
 
     // A memory check adds the byte range and the access.

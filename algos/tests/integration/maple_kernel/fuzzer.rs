@@ -4,7 +4,7 @@
 //! compared, and the tree is validated and its contents compared with the model's. (Run on
 //! the model alone these would compare it with itself, so they are not instantiated twice.)
 
-use crate::api::*;
+use super::api::*;
 
 /// A tree and a model driven together; every result is compared.
 struct Checked<'a> {

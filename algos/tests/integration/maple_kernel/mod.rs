@@ -30,8 +30,9 @@
 //! * `mt_validate` becomes `validate()`, a no-op on the model. Checks the kernel does not
 //!   make are marked as additions.
 //!
-//! Needs `algos`' `model` feature (`cargo test -p algos --features model`; the workspace
-//! run gets it from the harness's dependency on `algos`).
+//! Needs `algos`' `model` feature, as the whole `integration` binary does (`cargo test -p
+//! algos --features model --test integration maple_kernel::`; the workspace run gets it from
+//! the harness's dependency on `algos`).
 // Plain std runs only: under loom or shuttle the tree's atomics need a model execution.
 #![cfg(not(any(mmcheck_loom, feature = "shuttle")))]
 
@@ -44,16 +45,16 @@ mod tree;
 macro_rules! tree_and_model {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            use crate::api::{Model, Tree};
+            use super::api::{Model, Tree};
 
             #[test]
             fn tree() {
-                crate::shared::$name::<Tree>();
+                super::shared::$name::<Tree>();
             }
 
             #[test]
             fn model() {
-                crate::shared::$name::<Model>();
+                super::shared::$name::<Model>();
             }
         }
     )*};

@@ -6,7 +6,7 @@
 //! Where the two earlier ports (one per implementation) asserted different things about a
 //! sequence, the version here asserts both.
 
-use crate::api::*;
+use super::api::*;
 
 /// The ranges' entries only.
 fn entries(ranges: Vec<(u64, u64, u64)>) -> Vec<u64> {

@@ -4,7 +4,7 @@
 //! the spanning store and tree copy written through cursors. They observe cursor states and
 //! node boundaries the model has no notion of, so they run on the tree only.
 
-use crate::api::*;
+use super::api::*;
 
 /// Port of `check_rev_find`.
 #[test]

@@ -695,11 +695,14 @@ mod tests {
             assert!(parse_header(bad).is_err(), "{bad}");
         }
         let t = parse_header(
-            "# mmcheck-mutant: x\n# engine: test\n# target: `-p algos --features hooks`\n# loom: -p loom-tests --test cpu\n",
+            "# mmcheck-mutant: x\n# engine: test\n# target: `-p algos --features hooks`\n# loom: -p loom-tests --test integration cpu::\n",
         )
         .unwrap();
         assert_eq!(t.target, "-p algos --features hooks");
-        assert_eq!(t.loom.as_deref(), Some("-p loom-tests --test cpu"));
+        assert_eq!(
+            t.loom.as_deref(),
+            Some("-p loom-tests --test integration cpu::")
+        );
     }
 
     #[test]
