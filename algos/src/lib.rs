@@ -6,8 +6,10 @@
 //! facade has three backends (std, loom, shuttle; see `DESIGN.md`), so the same code runs in
 //! production, under loom's exhaustive model checker and under shuttle's schedulers.
 //!
-//! Today it holds the platform layer and the maple tree ([`maple`]); the BPF per-CPU
-//! allocator, the PREEMPT_RT locks and the multi-gen LRU arrive with their own issues.
+//! Today it holds the platform layer, the maple tree ([`maple`]) and the BPF memory
+//! allocator ([`percpu`]); the PREEMPT_RT locks and the multi-gen LRU arrive with their own
+//! issues.
 
 pub mod maple;
+pub mod percpu;
 pub mod sync;

@@ -172,7 +172,11 @@ mod tests {
                 assert!(w.is_pending());
                 assert_eq!(runs.load(Ordering::Relaxed), 0, "not while IRQs are off");
             }
-            assert_eq!(runs.load(Ordering::Relaxed), 1, "ran when IRQs came back on");
+            assert_eq!(
+                runs.load(Ordering::Relaxed),
+                1,
+                "ran when IRQs came back on"
+            );
             assert!(!w.is_busy());
             // Raised with IRQs on: runs at once.
             assert!(queue(&w));
@@ -212,6 +216,9 @@ mod tests {
         }
         // SAFETY: all writers joined.
         let total = shared.0.with(|p| unsafe { *p });
-        assert_eq!(total, 60_000, "no increment lost: sections excluded each other");
+        assert_eq!(
+            total, 60_000,
+            "no increment lost: sections excluded each other"
+        );
     }
 }

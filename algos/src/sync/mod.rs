@@ -34,6 +34,7 @@ pub mod irq_work;
 pub mod percpu;
 pub mod rcu;
 pub mod slab;
+pub mod stat;
 pub mod task;
 
 /// True when this build runs on a model backend (loom or shuttle), where RCU is the explicit

@@ -493,11 +493,14 @@ impl<T: Send + 'static> Shared<T> {
                 "BUG: RCU: double-free in {site}: object retired twice"
             );
             let p = SendPtr(self.ptr);
-            model::call_rcu(Flavor::Rcu, Box::new(move || {
-                let p = p;
-                // SAFETY: the grace period has elapsed; the object moves to quarantine.
-                unsafe { model::quarantine(p.0, site) }
-            }));
+            model::call_rcu(
+                Flavor::Rcu,
+                Box::new(move || {
+                    let p = p;
+                    // SAFETY: the grace period has elapsed; the object moves to quarantine.
+                    unsafe { model::quarantine(p.0, site) }
+                }),
+            );
         }
     }
 
@@ -882,7 +885,10 @@ mod tests {
             }
             tasks_trace::synchronize();
         }
-        assert!(ran.load(Ordering::SeqCst), "the callback ran after the reader left");
+        assert!(
+            ran.load(Ordering::SeqCst),
+            "the callback ran after the reader left"
+        );
     }
 
     #[test]

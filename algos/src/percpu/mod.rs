@@ -1,0 +1,1438 @@
+//! The BPF memory allocator (`kernel/bpf/memalloc.c`, `include/linux/bpf_mem_alloc.h`):
+//! per-CPU caches of free objects that any context, NMI included, can allocate from and free
+//! to without blocking, refilled and trimmed by irq_work, with frees that may need a normal
+//! RCU grace period (`free_rcu`) and memory that leaves the caches only after an RCU
+//! tasks-trace grace period *and* a normal one.
+//!
+//! # Kernel mapping
+//!
+//! Faithful (the modern mainline design, about v6.11 and later): the 11 size classes in the
+//! kernel's `sizes[]` order and its `size_index` table ([`UNIT_SIZES`], [`size_class`]);
+//! the 8-byte object header that is the free-list link while free and the owning cache (the
+//! *hint*) while allocated, from which the free side picks the class (7ac5c53e0073) and the
+//! trim target (822fb26bdb55); the watermarks and prefill counts ([`watermarks`]); per CPU
+//! and class a cache with `free_llist`, `free_llist_extra`, `free_by_rcu`, `waiting_for_gp`,
+//! `free_by_rcu_ttrace`, `waiting_for_gp_ttrace`, `free_llist_extra_rcu`, `free_cnt`, the
+//! `active` re-entrancy counter, `tgt`, `draining` and the two in-progress flags; the fast
+//! paths inside an interrupt-disabled section with irq_work raised before interrupts come
+//! back (d2fc491bc41d, 9d7f77f997d9); `bpf_mem_refill` (alloc_bulk reusing the tasks-trace
+//! lists under the cache lock of 1c21452d02ee, then fresh zeroed objects from the backing
+//! allocator, 997849c4b969; free_bulk trimming to (low+high)/2 into `tgt`'s tasks-trace
+//! list), `check_free_by_rcu`, the two grace-period callbacks with one in flight per list,
+//! and destroy (draining flag, `irq_work_sync`, draining the seven lists, deferring the
+//! final free while callbacks are pending, the leak check of 4ed8b5bcfada).
+//!
+//! Different, and why:
+//! - A tasks-trace grace period does not imply a normal one here (the kernel's
+//!   `rcu_trace_implies_rcu_gp()` is taken as false): the tasks-trace callback queues a
+//!   normal-RCU callback that frees, so both grace periods always pass.
+//! - The backing allocator is the process allocator (`std::alloc::System`, glibc's malloc)
+//!   in place of kmalloc, asked through the fault injector (`bpf_mem_refill` may fail; the
+//!   prefill, GFP_KERNEL in the kernel, is not failed).
+//! - Destroy defers the final free by reference counting: every queued callback and irq_work
+//!   holds the allocator's shared state, which goes away (with its leak check) when the last
+//!   of them has run; the kernel copies the allocator and queues a work item that waits with
+//!   `rcu_barrier` for the same end.
+//! - Per-CPU object mode exists for the fixed-size allocator (`MemAlloc::new(size, true)`:
+//!   a 16-byte object whose second word points to a per-CPU area of `size` bytes per CPU,
+//!   low 1/high 3/batch 1, prefill 1). The kernel's separate
+//!   `bpf_mem_alloc_percpu_init`/`percpu_unit_init` for the global per-CPU allocator, the
+//!   memcg accounting (`objcg`) and the 2026 destructor hooks are not modelled.
+//! - A CPU is the logical CPU of [`crate::sync::cpu`]: the fast paths run inside
+//!   [`irq_save`](crate::sync::cpu::irq_save), which claims the CPU against every other
+//!   thread, so two threads never run one CPU's fast path at once, and interrupts are the
+//!   injected ones of the checking hooks. `bpf_mem_cache_alloc_flags(GFP_KERNEL)`'s direct
+//!   fallback is [`MemAlloc::cache_alloc_or_backing`].
+//! - `free`/`free_rcu` in fixed-size mode and `cache_free` in size-class mode follow the
+//!   hint to the right cache instead of dereferencing the other mode's missing array.
+
+mod llist;
+
+use crate::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicUsize, Ordering};
+use crate::sync::irq_work::{self, IrqWork};
+#[cfg(any(mmcheck_hooks, all(feature = "sanitize", mmcheck_model)))]
+use crate::sync::stat::CheckLock;
+use crate::sync::stat::Counter;
+use crate::sync::{cpu, fault, rcu, Arc, Mutex};
+use llist::{for_each, link, Llist, LINK_PREFIX};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::ptr::NonNull;
+
+/// The kernel's `sizes[]`: the unit sizes of the 11 classes, in its index order.
+pub const UNIT_SIZES: [usize; 11] = [96, 192, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
+
+/// Number of size classes (`NUM_CACHES`).
+pub const NUM_CACHES: usize = 11;
+
+/// The largest unit (`BPF_MEM_ALLOC_SIZE_MAX`).
+pub const SIZE_MAX: usize = 4096;
+
+/// The object header (`LLIST_NODE_SZ`): the link while free, the hint while allocated.
+pub const HEADER: usize = 8;
+
+/// The object of the per-CPU mode: the header and the per-CPU area pointer.
+pub const PERCPU_OBJ_SIZE: usize = 16;
+
+/// The kernel's `size_index`: the class (1-based) of each 8-byte step up to 192.
+const SIZE_INDEX: [u8; 24] = [
+    3, 3, 4, 4, 5, 5, 5, 5, 1, 1, 1, 1, 6, 6, 6, 6, 2, 2, 2, 2, 2, 2, 2, 2,
+];
+
+/// `bpf_mem_cache_idx(size)`: the index into [`UNIT_SIZES`] of the smallest class holding
+/// `size` bytes (header included); `None` for 0 and above 4096.
+pub fn size_class(size: usize) -> Option<usize> {
+    if size == 0 || size > SIZE_MAX {
+        return None;
+    }
+    if size <= 192 {
+        return Some(usize::from(SIZE_INDEX[(size - 1) / 8]) - 1);
+    }
+    // fls(size - 1) - 2: 193..=256 → 6, …, 2049..=4096 → 10.
+    let fls = (usize::BITS - (size - 1).leading_zeros()) as usize;
+    Some(fls - 2)
+}
+
+/// A cache's watermarks and prefill count (`init_refill_work`, `prefill_mem_cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Watermarks {
+    /// Below this many free objects a refill is raised.
+    pub low: usize,
+    /// Above this many a trim is raised.
+    pub high: usize,
+    /// Objects a refill adds.
+    pub batch: usize,
+    /// Objects put in each cache at init.
+    pub prefill: usize,
+}
+
+/// The kernel's watermarks for a cache of `unit_size` (per-CPU mode: 1/3/1, prefill 1;
+/// units up to 256: 32/96/48, prefill 4; larger: scaled to 32·256 and 96·256 bytes).
+pub fn watermarks(unit_size: usize, percpu: bool) -> Watermarks {
+    let (low, high) = if percpu {
+        (1, 3)
+    } else if unit_size <= 256 {
+        (32, 96)
+    } else {
+        ((32 * 256 / unit_size).max(1), (96 * 256 / unit_size).max(3))
+    };
+    Watermarks {
+        low,
+        high,
+        // Division before the multiplication, as the kernel writes it.
+        batch: ((high - low) / 4 * 3).max(1),
+        prefill: if !percpu && unit_size <= 256 { 4 } else { 1 },
+    }
+}
+
+/// Why an allocator could not be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemAllocError {
+    /// `MemAlloc::new(0, true)`: a per-CPU allocator needs a size (`-EINVAL`).
+    InvalidSize,
+    /// The backing allocator could not provide the caches (`-ENOMEM`).
+    NoMem,
+}
+
+impl std::fmt::Display for MemAllocError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MemAllocError::InvalidSize => "invalid size for a per-CPU allocator",
+            MemAllocError::NoMem => "out of memory",
+        })
+    }
+}
+
+impl std::error::Error for MemAllocError {}
+
+/// A broken invariant found by [`MemAlloc::validate`] (or by the checking hooks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation(pub String);
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One CPU's cache of one class (`struct bpf_mem_cache`).
+#[repr(align(128))]
+struct Cache {
+    /// Owner-only free list (`__llist_add`/`__llist_del_first` inside `active`).
+    free_llist: Llist,
+    /// Length of `free_llist`; written only by the owner, read by anyone.
+    free_cnt: AtomicIsize,
+    /// Re-entrancy counter (`local_t active`): plain load and store by the owning CPU.
+    active: AtomicU32,
+    /// Frees that found `active` busy (an NMI inside a fast path): atomic pushes.
+    free_llist_extra: Llist,
+    /// `free_rcu` objects, owner-only, with their tail.
+    free_by_rcu: Llist,
+    free_by_rcu_tail: AtomicUsize,
+    /// `free_rcu` objects waiting for a normal grace period, with their tail.
+    waiting_for_gp: Llist,
+    waiting_for_gp_tail: AtomicUsize,
+    /// Objects on their way to the backing allocator; other CPUs push here.
+    free_by_rcu_ttrace: Llist,
+    /// Objects waiting for the tasks-trace (then normal) grace period.
+    waiting_for_gp_ttrace: Llist,
+    /// Nested `free_rcu`s.
+    free_llist_extra_rcu: Llist,
+    call_rcu_in_progress: AtomicU32,
+    call_rcu_ttrace_in_progress: AtomicU32,
+    /// The cache that allocated the last object freed here (the trim target).
+    tgt: AtomicUsize,
+    draining: AtomicBool,
+    /// Serialises `del_first` on the tasks-trace lists against their `del_all`
+    /// (1c21452d02ee).
+    lock: Mutex<()>,
+    unit_size: usize,
+    percpu_size: usize,
+    low: isize,
+    high: isize,
+    batch: usize,
+    cpu: usize,
+    class: usize,
+    /// The refill irq_work (`refill_work`).
+    refill: Arc<IrqWork>,
+    // Accounting for `validate` (single-writer counters where noted).
+    /// Objects obtained from the backing allocator.
+    obtained: Counter,
+    /// Objects returned to it.
+    returned: Counter,
+    /// Objects handed out by this cache (owner only).
+    allocs: Counter,
+    /// Objects freed to this cache (owner only).
+    frees: Counter,
+}
+
+impl Cache {
+    #[inline(always)]
+    fn addr(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// `local_inc_return(&c->active)`.
+    #[inline(always)]
+    fn inc_active(&self) -> u32 {
+        let a = self.active.load(Ordering::Relaxed) + 1;
+        self.active.store(a, Ordering::Relaxed);
+        a
+    }
+
+    /// `local_dec(&c->active)`.
+    #[inline(always)]
+    fn dec_active(&self) {
+        let a = self.active.load(Ordering::Relaxed);
+        self.active.store(a.wrapping_sub(1), Ordering::Relaxed);
+    }
+
+    #[inline(always)]
+    fn cnt(&self) -> isize {
+        self.free_cnt.load(Ordering::Relaxed)
+    }
+
+    #[inline(always)]
+    fn set_cnt(&self, n: isize) {
+        self.free_cnt.store(n, Ordering::Relaxed);
+    }
+}
+
+/// What the checking hooks remember of every object (`mmcheck_hooks` builds).
+#[cfg(mmcheck_hooks)]
+#[derive(Debug, Clone, Copy)]
+struct ObjState {
+    /// Handed out and not freed.
+    live: bool,
+    /// The class of the cache that handed it out last.
+    class: usize,
+    /// Grace periods completed (normal, tasks-trace) when it last entered
+    /// `waiting_for_gp_ttrace`, or when it was freed with `free_rcu`.
+    gp_stamp: Option<(u64, u64)>,
+    /// Normal grace periods completed when it was last freed with `free_rcu`.
+    rcu_freed_at: Option<u64>,
+}
+
+/// The allocator's shared state. Callbacks and irq_work hold it, so it outlives a
+/// [`MemAlloc`] dropped while they are pending.
+struct Inner {
+    caches: Box<[Cache]>,
+    /// Classes per CPU: 11, or 1 in fixed-size mode.
+    nclasses: usize,
+    fixed: bool,
+    percpu: bool,
+    /// The per-CPU area size of per-CPU mode (0 otherwise).
+    percpu_unit: usize,
+    /// Grace-period callbacks queued and not yet run.
+    in_flight: Counter,
+    /// The final accounting once the allocator was destroyed: objects returned to the
+    /// backing allocator by destroy and by late callbacks.
+    destroyed: AtomicBool,
+    #[cfg(mmcheck_hooks)]
+    objects: CheckLock<std::collections::HashMap<usize, ObjState>>,
+    /// Freed objects kept poisoned until the allocator's state goes away (model backends
+    /// with the sanitizer), so a late reader is a use-after-free report.
+    #[cfg(all(feature = "sanitize", mmcheck_model))]
+    quarantine: CheckLock<Vec<(usize, Layout)>>,
+}
+
+// SAFETY: the raw object addresses in the lists are owned by the allocator, and every list
+// follows the access rules written at its field (owner CPU under the claim, or atomics).
+unsafe impl Send for Inner {}
+// SAFETY: as above.
+unsafe impl Sync for Inner {}
+
+/// A BPF memory allocator (`struct bpf_mem_alloc`): either 11 size classes
+/// (`MemAlloc::new(0, false)`) or one fixed-size cache (`MemAlloc::new(size, percpu)`).
+/// Dropping it is `bpf_mem_alloc_destroy`.
+pub struct MemAlloc {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for MemAlloc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemAlloc")
+            .field("fixed", &self.inner.fixed)
+            .field("percpu", &self.inner.percpu)
+            .field("cpus", &self.nr_cpus())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemAlloc {
+    /// `bpf_mem_alloc_init(ma, size, percpu)`: `size == 0` gives the 11 size classes (not
+    /// with `percpu`: [`MemAllocError::InvalidSize`]); otherwise one cache per CPU of unit
+    /// `size + 8` (per-CPU mode: 16-byte objects pointing at `size` bytes per CPU). Every
+    /// cache of every CPU is prefilled.
+    pub fn new(size: usize, percpu: bool) -> Result<MemAlloc, MemAllocError> {
+        if percpu && size == 0 {
+            return Err(MemAllocError::InvalidSize);
+        }
+        let fixed = size != 0;
+        let units: Vec<usize> = if !fixed {
+            UNIT_SIZES.to_vec()
+        } else if percpu {
+            vec![size]
+        } else {
+            vec![size.checked_add(HEADER).ok_or(MemAllocError::InvalidSize)?]
+        };
+        if Layout::from_size_align(units[0] + LINK_PREFIX, 8).is_err() {
+            return Err(MemAllocError::InvalidSize);
+        }
+        let nclasses = units.len();
+        let ncpus = cpu::nr_cpus();
+        let mut caches = Vec::new();
+        caches
+            .try_reserve_exact(ncpus * nclasses)
+            .map_err(|_| MemAllocError::NoMem)?;
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+            for c in 0..ncpus {
+                for (k, &unit) in units.iter().enumerate() {
+                    let wm = watermarks(unit, percpu);
+                    let w = weak.clone();
+                    let idx = c * nclasses + k;
+                    caches.push(Cache {
+                        free_llist: Llist::new(),
+                        free_cnt: AtomicIsize::new(0),
+                        active: AtomicU32::new(0),
+                        free_llist_extra: Llist::new(),
+                        free_by_rcu: Llist::new(),
+                        free_by_rcu_tail: AtomicUsize::new(0),
+                        waiting_for_gp: Llist::new(),
+                        waiting_for_gp_tail: AtomicUsize::new(0),
+                        free_by_rcu_ttrace: Llist::new(),
+                        waiting_for_gp_ttrace: Llist::new(),
+                        free_llist_extra_rcu: Llist::new(),
+                        call_rcu_in_progress: AtomicU32::new(0),
+                        call_rcu_ttrace_in_progress: AtomicU32::new(0),
+                        tgt: AtomicUsize::new(0),
+                        draining: AtomicBool::new(false),
+                        lock: Mutex::new(()),
+                        unit_size: unit,
+                        percpu_size: if percpu { PERCPU_OBJ_SIZE } else { 0 },
+                        low: wm.low as isize,
+                        high: wm.high as isize,
+                        batch: wm.batch,
+                        cpu: c,
+                        class: k,
+                        refill: IrqWork::new(move || {
+                            if let Some(inner) = w.upgrade() {
+                                inner.refill(&inner.caches[idx]);
+                            }
+                        }),
+                        obtained: Counter::new(),
+                        returned: Counter::new(),
+                        allocs: Counter::new(),
+                        frees: Counter::new(),
+                    });
+                }
+            }
+            Inner {
+                caches: std::mem::take(&mut caches).into_boxed_slice(),
+                nclasses,
+                fixed,
+                percpu,
+                percpu_unit: if percpu { size } else { 0 },
+                in_flight: Counter::new(),
+                destroyed: AtomicBool::new(false),
+                #[cfg(mmcheck_hooks)]
+                objects: CheckLock::new(std::collections::HashMap::new()),
+                #[cfg(all(feature = "sanitize", mmcheck_model))]
+                quarantine: CheckLock::new(Vec::new()),
+            }
+        });
+        for c in inner.caches.iter() {
+            c.tgt.store(c.addr(), Ordering::Relaxed);
+        }
+        // Prefill (GFP_KERNEL in the kernel: not failed by the injector), from this thread
+        // on every CPU's behalf, as `prefill_mem_cache` runs on the init task.
+        fault::without_faults(|| {
+            for c in inner.caches.iter() {
+                let n = watermarks(c.unit_size, percpu).prefill;
+                inner.alloc_bulk(c, n);
+            }
+        });
+        Ok(MemAlloc { inner })
+    }
+
+    /// The number of CPUs the allocator has caches for.
+    pub fn nr_cpus(&self) -> usize {
+        self.inner.caches.len() / self.inner.nclasses
+    }
+
+    /// True for the fixed-size mode.
+    pub fn is_fixed_size(&self) -> bool {
+        self.inner.fixed
+    }
+
+    /// True for per-CPU object mode.
+    pub fn is_percpu(&self) -> bool {
+        self.inner.percpu
+    }
+
+    /// `bpf_mem_alloc(ma, size)`: an object of at least `size` bytes from the current CPU's
+    /// cache of the class of `size + 8`. `None` for 0, for `size + 8 > 4096`, in fixed-size
+    /// mode, or when the cache is empty or busy (an NMI inside its fast path).
+    #[inline]
+    pub fn alloc(&self, size: usize) -> Option<NonNull<u8>> {
+        if self.inner.fixed || size == 0 {
+            return None;
+        }
+        let class = size_class(size.checked_add(HEADER)?)?;
+        self.inner.unit_alloc(class).map(user_ptr)
+    }
+
+    /// `bpf_mem_free(ma, ptr)`: returns the object to the current CPU's cache of the class
+    /// its header names; it may be handed out again at once (type-stable memory).
+    ///
+    /// # Safety
+    /// `ptr` came from [`MemAlloc::alloc`] (or `cache_alloc`) of this allocator and is freed
+    /// once; nothing uses it afterwards except RCU readers that tolerate reuse.
+    #[inline]
+    pub unsafe fn free(&self, ptr: NonNull<u8>) {
+        let obj = ptr.as_ptr() as usize - HEADER;
+        // SAFETY: the caller's guarantee.
+        let class = unsafe { self.inner.class_of(obj) };
+        // SAFETY: as above.
+        unsafe { self.inner.unit_free(obj, class) }
+    }
+
+    /// `bpf_mem_free_rcu(ma, ptr)`: as [`MemAlloc::free`], but the object is not handed out
+    /// again before a normal RCU grace period has passed.
+    ///
+    /// # Safety
+    /// As for [`MemAlloc::free`].
+    pub unsafe fn free_rcu(&self, ptr: NonNull<u8>) {
+        let obj = ptr.as_ptr() as usize - HEADER;
+        // SAFETY: the caller's guarantee.
+        let class = unsafe { self.inner.class_of(obj) };
+        // SAFETY: as above.
+        unsafe { self.inner.unit_free_rcu(obj, class) }
+    }
+
+    /// `bpf_mem_cache_alloc(ma)`: an object of the fixed-size cache; `None` in size-class
+    /// mode or when the cache is empty or busy.
+    #[inline]
+    pub fn cache_alloc(&self) -> Option<NonNull<u8>> {
+        if !self.inner.fixed {
+            return None;
+        }
+        self.inner.unit_alloc(0).map(user_ptr)
+    }
+
+    /// `bpf_mem_cache_alloc_flags(ma, GFP_KERNEL)`: [`MemAlloc::cache_alloc`], and when that
+    /// gives nothing, an object straight from the backing allocator with its owner hint
+    /// written (75a442581d05).
+    pub fn cache_alloc_or_backing(&self) -> Option<NonNull<u8>> {
+        if let Some(p) = self.cache_alloc() {
+            return Some(p);
+        }
+        if !self.inner.fixed {
+            return None;
+        }
+        let c = self.inner.cache(cpu::current(), 0);
+        let obj = self.inner.backing_alloc(c)?;
+        // SAFETY: a fresh object we own.
+        unsafe { link(obj) }.store(c.addr(), Ordering::Relaxed);
+        self.inner.note_alloc(obj, c);
+        // Counted as handed out by that cache, so conservation holds.
+        c.allocs.add(1);
+        Some(user_ptr(obj))
+    }
+
+    /// `bpf_mem_cache_free(ma, ptr)`.
+    ///
+    /// # Safety
+    /// As for [`MemAlloc::free`].
+    #[inline]
+    pub unsafe fn cache_free(&self, ptr: NonNull<u8>) {
+        // SAFETY: the caller's guarantee; the hint finds the cache in either mode.
+        unsafe { self.free(ptr) }
+    }
+
+    /// `bpf_mem_cache_free_rcu(ma, ptr)`.
+    ///
+    /// # Safety
+    /// As for [`MemAlloc::free`].
+    pub unsafe fn cache_free_rcu(&self, ptr: NonNull<u8>) {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.free_rcu(ptr) }
+    }
+
+    /// The per-CPU area of `cpu` of a per-CPU-mode object (`per_cpu_ptr` of the pointer the
+    /// object holds); `None` in the other modes.
+    ///
+    /// # Safety
+    /// `ptr` is a live object of this allocator.
+    pub unsafe fn percpu_area(&self, ptr: NonNull<u8>, cpu: usize) -> Option<NonNull<u8>> {
+        if !self.inner.percpu {
+            return None;
+        }
+        // SAFETY: the object's second word holds the area pointer.
+        let area = unsafe { ptr.as_ptr().cast::<usize>().read() };
+        NonNull::new((area + (cpu % self.nr_cpus()) * self.inner.percpu_unit) as *mut u8)
+    }
+
+    /// Runs every pending irq_work and grace-period callback of the allocator until none is
+    /// left (quiescence). Must not be called inside an RCU read section.
+    pub fn drain_deferred(&self) {
+        self.inner.drain_deferred();
+    }
+
+    /// `free_cnt` of `cpu`'s cache of `class` (0 in fixed-size mode). Out-of-range
+    /// arguments give 0.
+    pub fn free_count(&self, cpu: usize, class: usize) -> usize {
+        if cpu >= self.nr_cpus() || class >= self.inner.nclasses {
+            return 0;
+        }
+        usize::try_from(self.inner.cache(cpu, class).cnt()).unwrap_or(0)
+    }
+
+    /// Objects obtained from and returned to the backing allocator so far, over all caches.
+    pub fn backing_stats(&self) -> (u64, u64) {
+        let obtained = self.inner.caches.iter().map(|c| c.obtained.get()).sum();
+        let returned = self.inner.caches.iter().map(|c| c.returned.get()).sum();
+        (obtained, returned)
+    }
+
+    /// Bytes held by the allocator's caches on `cpu` (objects on any of its lists, at their
+    /// unit size): the per-CPU memory the kernel's comment estimates.
+    pub fn cached_bytes(&self, cpu: usize) -> usize {
+        let inner = &self.inner;
+        (0..inner.nclasses)
+            .map(|k| {
+                let c = inner.cache(cpu % self.nr_cpus(), k);
+                inner.lists(c).iter().map(|(_, n)| n.len()).sum::<usize>() * c.unit_size
+            })
+            .sum()
+    }
+
+    /// Checks every invariant that holds at a quiescent point (no operation in flight):
+    /// per-cache `free_cnt` equals the length of `free_llist` and `active` is 0; no object is
+    /// on two lists; objects obtained − returned == objects on lists + live objects; every
+    /// object on a cache's lists has that cache's unit size (checking builds: was handed
+    /// out by a cache of that class); at most one callback in flight per list, and a
+    /// waiting list non-empty only while its callback is in flight; `tgt` has the same unit
+    /// size.
+    pub fn validate(&self) -> Result<(), Violation> {
+        self.inner.validate()
+    }
+}
+
+impl Drop for MemAlloc {
+    /// `bpf_mem_alloc_destroy`.
+    fn drop(&mut self) {
+        self.inner.destroy();
+    }
+}
+
+#[inline(always)]
+fn user_ptr(obj: usize) -> NonNull<u8> {
+    // SAFETY: objects are non-null allocations; the header is inside them.
+    unsafe { NonNull::new_unchecked((obj + HEADER) as *mut u8) }
+}
+
+/// Raises a checking failure: a panic the harness titles (the kernel WARNs).
+#[cold]
+#[track_caller]
+fn warn(msg: std::fmt::Arguments<'_>) -> ! {
+    panic!("WARNING: bpf_mem_alloc: {msg}")
+}
+
+impl Inner {
+    #[inline(always)]
+    fn cache(&self, cpu: usize, class: usize) -> &Cache {
+        &self.caches[(cpu % (self.caches.len() / self.nclasses)) * self.nclasses + class]
+    }
+
+    fn ncpus(&self) -> usize {
+        self.caches.len() / self.nclasses
+    }
+
+    /// The cache named by an object's hint, checked to be one of ours.
+    ///
+    /// # Safety
+    /// `obj` is an allocated object of some allocator.
+    #[inline(always)]
+    unsafe fn hint(&self, obj: usize) -> &Cache {
+        // SAFETY: the caller's guarantee.
+        let h = unsafe { link(obj) }.load(Ordering::Relaxed);
+        let base = self.caches.as_ptr() as usize;
+        let size = std::mem::size_of::<Cache>();
+        if h < base || h >= base + self.caches.len() * size || (h - base) % size != 0 {
+            warn(format_args!(
+                "object {:#x} is not allocated from this allocator (header {h:#x})",
+                obj + HEADER
+            ));
+        }
+        &self.caches[(h - base) / size]
+    }
+
+    /// The class the free side uses: `bpf_mem_cache_idx(hint->unit_size)`.
+    ///
+    /// # Safety
+    /// As for [`Inner::hint`].
+    #[inline(always)]
+    unsafe fn class_of(&self, obj: usize) -> usize {
+        // SAFETY: the caller's guarantee.
+        let c = unsafe { self.hint(obj) };
+        if self.fixed {
+            return 0;
+        }
+        match size_class(c.unit_size) {
+            Some(k) => k,
+            None => warn(format_args!("hint unit size {} has no class", c.unit_size)),
+        }
+    }
+
+    // ---- the fast paths --------------------------------------------------------------
+
+    /// `unit_alloc`.
+    #[inline]
+    fn unit_alloc(&self, class: usize) -> Option<usize> {
+        cpu::interrupt_point("unit_alloc:entry");
+        let irqs = cpu::irq_save();
+        let c = self.cache(irqs.cpu(), class);
+        let mut obj = None;
+        let mut cnt: isize = 0;
+        if c.inc_active() == 1 {
+            cpu::interrupt_point("unit_alloc:active");
+            // SAFETY: `active` is ours and the CPU is claimed: nobody else touches the list.
+            if let Some(o) = unsafe { c.free_llist.pop_local() } {
+                cnt = c.cnt() - 1;
+                c.set_cnt(cnt);
+                // The hint: the owning cache, in the header.
+                // SAFETY: we own `o` now.
+                unsafe { link(o) }.store(c.addr(), Ordering::Relaxed);
+                c.allocs.add(1);
+                obj = Some(o);
+            }
+        }
+        c.dec_active();
+        if cnt < 0 {
+            warn(format_args!("free_cnt below zero on cpu {}", c.cpu));
+        }
+        if cnt < c.low {
+            irq_work::queue(&c.refill);
+        }
+        drop(irqs);
+        if let Some(o) = obj {
+            self.note_alloc(o, c);
+        }
+        obj
+    }
+
+    /// `unit_free`.
+    ///
+    /// # Safety
+    /// `obj` is a live object of this allocator of class `class`, freed once.
+    #[inline]
+    unsafe fn unit_free(&self, obj: usize, class: usize) {
+        self.note_free(obj, class, false);
+        // SAFETY: the caller's guarantee.
+        let hint = unsafe { link(obj) }.load(Ordering::Relaxed);
+        cpu::interrupt_point("unit_free:entry");
+        let irqs = cpu::irq_save();
+        let c = self.cache(irqs.cpu(), class);
+        c.tgt.store(hint, Ordering::Relaxed);
+        let mut cnt: isize = 0;
+        if c.inc_active() == 1 {
+            cpu::interrupt_point("unit_free:active");
+            // SAFETY: `active` is ours on the claimed CPU.
+            unsafe { c.free_llist.push_local(obj) };
+            cnt = c.cnt() + 1;
+            c.set_cnt(cnt);
+        } else {
+            // Re-entered (an NMI inside a fast path): the atomic side list.
+            // SAFETY: we own `obj`.
+            unsafe { c.free_llist_extra.push(obj) };
+        }
+        c.frees.add(1);
+        c.dec_active();
+        if cnt > c.high {
+            irq_work::queue(&c.refill);
+        }
+        drop(irqs);
+    }
+
+    /// `unit_free_rcu`.
+    ///
+    /// # Safety
+    /// As for [`Inner::unit_free`].
+    unsafe fn unit_free_rcu(&self, obj: usize, class: usize) {
+        self.note_free(obj, class, true);
+        // SAFETY: the caller's guarantee.
+        let hint = unsafe { link(obj) }.load(Ordering::Relaxed);
+        cpu::interrupt_point("unit_free_rcu:entry");
+        let irqs = cpu::irq_save();
+        let c = self.cache(irqs.cpu(), class);
+        c.tgt.store(hint, Ordering::Relaxed);
+        if c.inc_active() == 1 {
+            cpu::interrupt_point("unit_free_rcu:active");
+            // SAFETY: `active` is ours on the claimed CPU.
+            unsafe {
+                if c.free_by_rcu.is_empty() {
+                    c.free_by_rcu_tail.store(obj, Ordering::Relaxed);
+                }
+                c.free_by_rcu.push_local(obj);
+            }
+        } else {
+            // SAFETY: we own `obj`.
+            unsafe { c.free_llist_extra_rcu.push(obj) };
+        }
+        c.frees.add(1);
+        c.dec_active();
+        if c.call_rcu_in_progress.load(Ordering::Acquire) == 0 {
+            irq_work::queue(&c.refill);
+        }
+        drop(irqs);
+    }
+
+    // ---- deferred work ---------------------------------------------------------------
+
+    /// `bpf_mem_refill`: the irq_work, on the cache's own CPU.
+    fn refill(&self, c: &Cache) {
+        let cnt = c.cnt();
+        if cnt < c.low {
+            self.alloc_bulk(c, c.batch);
+        } else if cnt > c.high {
+            self.free_bulk(c);
+        }
+        self.check_free_by_rcu(c);
+    }
+
+    /// `add_obj_to_free_list`.
+    fn add_obj_to_free_list(&self, c: &Cache, obj: usize) {
+        let irqs = cpu::irq_save();
+        if c.inc_active() != 1 {
+            warn(format_args!(
+                "refill re-entered a busy cache on cpu {}",
+                c.cpu
+            ));
+        }
+        // SAFETY: `active` is ours on the claimed CPU; we own `obj`.
+        unsafe { c.free_llist.push_local(obj) };
+        c.set_cnt(c.cnt() + 1);
+        c.dec_active();
+        drop(irqs);
+    }
+
+    /// `alloc_bulk`: up to `n` objects onto `free_llist`, first from the tasks-trace lists
+    /// (objects on their way out, type-stable memory), then fresh from the backing
+    /// allocator, stopping at its first failure.
+    fn alloc_bulk(&self, c: &Cache, n: usize) {
+        let mut got = 0;
+        {
+            let _lock = c.lock.lock();
+            while got < n {
+                let Some(obj) = c.free_by_rcu_ttrace.del_first() else {
+                    break;
+                };
+                self.note_reuse(obj);
+                self.add_obj_to_free_list(c, obj);
+                got += 1;
+                cpu::interrupt_point("alloc_bulk:reuse");
+            }
+            while got < n {
+                let Some(obj) = c.waiting_for_gp_ttrace.del_first() else {
+                    break;
+                };
+                self.note_reuse(obj);
+                self.add_obj_to_free_list(c, obj);
+                got += 1;
+            }
+        }
+        while got < n {
+            if fault::should_fail("bpf_mem_refill") {
+                break;
+            }
+            let Some(obj) = self.backing_alloc(c) else {
+                break;
+            };
+            self.add_obj_to_free_list(c, obj);
+            got += 1;
+            cpu::interrupt_point("alloc_bulk:fresh");
+        }
+    }
+
+    /// `free_bulk`: trims `free_llist` to (low + high) / 2 and hands the surplus, and the
+    /// nested frees of `free_llist_extra`, to the owner cache `tgt`'s tasks-trace path.
+    fn free_bulk(&self, c: &Cache) {
+        let tgt_addr = c.tgt.load(Ordering::Relaxed);
+        // SAFETY: `tgt` is always a cache of this allocator (set from checked hints).
+        let tgt = unsafe { &*(tgt_addr as *const Cache) };
+        if tgt.unit_size != c.unit_size || tgt.percpu_size != c.percpu_size {
+            warn(format_args!(
+                "free_bulk: target unit size {} differs from {}",
+                tgt.unit_size, c.unit_size
+            ));
+        }
+        let target = (c.low + c.high) / 2;
+        loop {
+            let irqs = cpu::irq_save();
+            if c.inc_active() != 1 {
+                warn(format_args!("free_bulk re-entered a busy cache"));
+            }
+            // SAFETY: `active` is ours on the claimed CPU.
+            let obj = unsafe { c.free_llist.pop_local() };
+            let cnt = if obj.is_some() {
+                let n = c.cnt() - 1;
+                c.set_cnt(n);
+                n
+            } else {
+                0
+            };
+            c.dec_active();
+            drop(irqs);
+            if let Some(o) = obj {
+                // SAFETY: we own `o`.
+                unsafe { tgt.free_by_rcu_ttrace.push(o) };
+            }
+            cpu::interrupt_point("free_bulk:loop");
+            if cnt <= target {
+                break;
+            }
+        }
+        // SAFETY: the chain is ours after `del_all`.
+        unsafe {
+            for_each(c.free_llist_extra.del_all(), |o| {
+                tgt.free_by_rcu_ttrace.push(o);
+            })
+        };
+        self.do_call_rcu_ttrace(tgt);
+    }
+
+    /// `do_call_rcu_ttrace`: starts the tasks-trace grace period of `c`'s
+    /// `free_by_rcu_ttrace` unless one is in flight.
+    fn do_call_rcu_ttrace(&self, c: &Cache) {
+        if c.call_rcu_ttrace_in_progress.swap(1, Ordering::AcqRel) == 1 {
+            if c.draining.load(Ordering::Acquire) {
+                let first = {
+                    let _lock = c.lock.lock();
+                    c.free_by_rcu_ttrace.del_all()
+                };
+                self.free_all(c, first);
+            }
+            return;
+        }
+        if !c.waiting_for_gp_ttrace.is_empty() {
+            warn(format_args!(
+                "waiting_for_gp_ttrace not empty at a new grace period"
+            ));
+        }
+        {
+            let _lock = c.lock.lock();
+            // SAFETY: the chain is ours after `del_all`.
+            unsafe {
+                for_each(c.free_by_rcu_ttrace.del_all(), |o| {
+                    self.note_gp_stamp(o);
+                    c.waiting_for_gp_ttrace.push(o);
+                })
+            };
+        }
+        if c.draining.load(Ordering::Acquire) {
+            self.free_rcu_ttrace_done(c);
+            return;
+        }
+        let (me, idx) = self.callback_ref(c);
+        rcu::tasks_trace::call_rcu(move || {
+            // A tasks-trace grace period does not imply a normal one: wait for that too.
+            rcu::call_rcu(move || {
+                me.free_rcu_ttrace_done(&me.caches[idx]);
+                me.in_flight.sub(1);
+            });
+        });
+    }
+
+    /// `__free_rcu`: after both grace periods, the waiting objects go back to the backing
+    /// allocator and the next tasks-trace grace period may start.
+    fn free_rcu_ttrace_done(&self, c: &Cache) {
+        let first = {
+            let _lock = c.lock.lock();
+            c.waiting_for_gp_ttrace.del_all()
+        };
+        self.free_all(c, first);
+        c.call_rcu_ttrace_in_progress.store(0, Ordering::Release);
+    }
+
+    /// `check_free_by_rcu`: moves nested `free_rcu`s to `free_by_rcu` and starts a normal
+    /// grace period for `free_by_rcu` unless one is in flight.
+    fn check_free_by_rcu(&self, c: &Cache) {
+        if !c.free_llist_extra_rcu.is_empty() {
+            let irqs = cpu::irq_save();
+            if c.inc_active() == 1 {
+                // SAFETY: the chain is ours; `active` is ours on the claimed CPU.
+                unsafe {
+                    for_each(c.free_llist_extra_rcu.del_all(), |o| {
+                        if c.free_by_rcu.is_empty() {
+                            c.free_by_rcu_tail.store(o, Ordering::Relaxed);
+                        }
+                        c.free_by_rcu.push_local(o);
+                    })
+                };
+            }
+            c.dec_active();
+            drop(irqs);
+        }
+        if c.free_by_rcu.is_empty() {
+            return;
+        }
+        if c.call_rcu_in_progress.swap(1, Ordering::AcqRel) == 1 {
+            // The kernel asks RCU to hurry here; the model's grace periods are steps.
+            return;
+        }
+        if !c.waiting_for_gp.is_empty() {
+            warn(format_args!(
+                "waiting_for_gp not empty at a new grace period"
+            ));
+        }
+        {
+            let irqs = cpu::irq_save();
+            if c.inc_active() == 1 {
+                cpu::interrupt_point("check_free_by_rcu:active");
+                c.waiting_for_gp_tail.store(
+                    c.free_by_rcu_tail.load(Ordering::Relaxed),
+                    Ordering::Relaxed,
+                );
+                c.waiting_for_gp.set_local(c.free_by_rcu.take_local());
+            }
+            c.dec_active();
+            drop(irqs);
+        }
+        if c.draining.load(Ordering::Acquire) {
+            let first = c.waiting_for_gp.del_all();
+            self.free_all(c, first);
+            c.call_rcu_in_progress.store(0, Ordering::Release);
+            return;
+        }
+        let (me, idx) = self.callback_ref(c);
+        rcu::call_rcu(move || {
+            me.free_by_rcu_done(&me.caches[idx]);
+            me.in_flight.sub(1);
+        });
+    }
+
+    /// `__free_by_rcu`: after a normal grace period the `free_rcu` objects join `tgt`'s
+    /// tasks-trace path (where its refill may reuse them).
+    fn free_by_rcu_done(&self, c: &Cache) {
+        let tgt_addr = c.tgt.load(Ordering::Relaxed);
+        // SAFETY: `tgt` is always a cache of this allocator.
+        let tgt = unsafe { &*(tgt_addr as *const Cache) };
+        if tgt.unit_size != c.unit_size || tgt.percpu_size != c.percpu_size {
+            warn(format_args!("__free_by_rcu: target unit size differs"));
+        }
+        let first = c.waiting_for_gp.del_all();
+        if first != 0 {
+            let last = c.waiting_for_gp_tail.load(Ordering::Relaxed);
+            // SAFETY: the chain first..=last is ours after `del_all`.
+            unsafe { tgt.free_by_rcu_ttrace.push_batch(first, last) };
+            self.do_call_rcu_ttrace(tgt);
+        }
+        c.call_rcu_in_progress.store(0, Ordering::Release);
+    }
+
+    /// A reference for a grace-period callback on `c`: the shared state (kept alive until
+    /// the callback has run) and the cache's index.
+    fn callback_ref(&self, c: &Cache) -> (Arc<Inner>, usize) {
+        let idx = (c.addr() - self.caches.as_ptr() as usize) / std::mem::size_of::<Cache>();
+        // The caches live inside an `Arc<Inner>`: rebuild a strong reference to it.
+        // SAFETY: `self` is the `Inner` of a live `Arc` (every caller runs on behalf of a
+        // `MemAlloc`, an irq_work that upgraded its `Weak`, or a callback holding one).
+        let me = unsafe {
+            let p = std::ptr::from_ref(self);
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        };
+        self.in_flight.add(1);
+        (me, idx)
+    }
+
+    // ---- the backing allocator --------------------------------------------------------
+
+    fn layout(&self, c: &Cache) -> Layout {
+        let size = if self.percpu {
+            PERCPU_OBJ_SIZE
+        } else {
+            c.unit_size
+        };
+        Layout::from_size_align(size + LINK_PREFIX, 8).expect("checked at init")
+    }
+
+    /// A fresh, zeroed object (`kmalloc_node(..., __GFP_ZERO)`); per-CPU mode also
+    /// allocates its per-CPU area.
+    fn backing_alloc(&self, c: &Cache) -> Option<usize> {
+        let layout = self.layout(c);
+        // SAFETY: the layout has a non-zero size.
+        let base = unsafe { System.alloc_zeroed(layout) } as usize;
+        if base == 0 {
+            return None;
+        }
+        let obj = base + LINK_PREFIX;
+        if crate::sync::MODEL {
+            // SAFETY: the prefix is ours and sized for the link word.
+            unsafe { (base as *mut AtomicUsize).write(AtomicUsize::new(0)) };
+        }
+        if self.percpu {
+            let area_layout =
+                Layout::from_size_align((self.percpu_unit * self.ncpus()).max(1), 8).ok()?;
+            // SAFETY: non-zero size.
+            let area = unsafe { System.alloc_zeroed(area_layout) } as usize;
+            if area == 0 {
+                // SAFETY: allocated just above with `layout`.
+                unsafe { self.dealloc_raw(obj, layout) };
+                return None;
+            }
+            // SAFETY: the object's second word is ours.
+            unsafe { ((obj + HEADER) as *mut usize).write(area) };
+        }
+        #[cfg(all(feature = "sanitize", mmcheck_model))]
+        shadow::registry::register(obj + HEADER, layout.size() - LINK_PREFIX - HEADER, true);
+        c.obtained.add(1);
+        Some(obj)
+    }
+
+    /// Returns a chain of objects to the backing allocator (`free_all`).
+    #[track_caller]
+    fn free_all(&self, c: &Cache, first: usize) {
+        let layout = self.layout(c);
+        // SAFETY: the chain is ours.
+        unsafe {
+            for_each(first, |o| {
+                self.note_backing_free(o);
+                c.returned.add(1);
+                self.release(o, layout);
+            })
+        };
+    }
+
+    /// Gives one object's memory back (model backends with the sanitizer: poisons it as
+    /// freed and keeps it until the allocator's state goes away).
+    ///
+    /// # Safety
+    /// `obj` is ours and on no list.
+    #[track_caller]
+    unsafe fn release(&self, obj: usize, layout: Layout) {
+        if self.percpu {
+            // SAFETY: the object's second word holds its area.
+            let area = unsafe { ((obj + HEADER) as *const usize).read() };
+            let area_layout = Layout::from_size_align((self.percpu_unit * self.ncpus()).max(1), 8)
+                .expect("made at alloc");
+            // SAFETY: allocated by `backing_alloc` with this layout.
+            unsafe { System.dealloc(area as *mut u8, area_layout) };
+        }
+        #[cfg(all(feature = "sanitize", mmcheck_model))]
+        {
+            shadow::registry::poison_freed_at(
+                obj + HEADER,
+                shadow::Site::new(
+                    std::panic::Location::caller(),
+                    Some("bpf_mem_alloc free_all"),
+                ),
+            );
+            self.quarantine.with(|q| q.push((obj, layout)));
+        }
+        #[cfg(not(all(feature = "sanitize", mmcheck_model)))]
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            self.dealloc_raw(obj, layout)
+        }
+    }
+
+    /// # Safety
+    /// `obj` came from `backing_alloc` with `layout` and is not used again.
+    unsafe fn dealloc_raw(&self, obj: usize, layout: Layout) {
+        let base = obj - LINK_PREFIX;
+        if crate::sync::MODEL {
+            // SAFETY: constructed by `backing_alloc`.
+            unsafe { std::ptr::drop_in_place(base as *mut AtomicUsize) };
+        }
+        // SAFETY: the caller's guarantee.
+        unsafe { System.dealloc(base as *mut u8, layout) };
+    }
+
+    // ---- destroy ----------------------------------------------------------------------
+
+    /// `bpf_mem_alloc_destroy`: per cache, set `draining`, wait for the refill irq_work,
+    /// drain the seven lists; callbacks still in flight free what they hold when they run
+    /// (they see `draining`), and the state goes away after the last of them.
+    fn destroy(&self) {
+        for c in self.caches.iter() {
+            c.draining.store(true, Ordering::Release);
+            irq_work::sync(&c.refill);
+            self.drain_cache(c);
+        }
+        self.destroyed.store(true, Ordering::Release);
+    }
+
+    /// `drain_mem_cache`, in the kernel's order.
+    fn drain_cache(&self, c: &Cache) {
+        let lists = [
+            {
+                let _lock = c.lock.lock();
+                c.free_by_rcu_ttrace.del_all()
+            },
+            {
+                let _lock = c.lock.lock();
+                c.waiting_for_gp_ttrace.del_all()
+            },
+            c.free_llist.take_local(),
+            c.free_llist_extra.del_all(),
+            c.free_by_rcu.take_local(),
+            c.free_llist_extra_rcu.del_all(),
+            c.waiting_for_gp.del_all(),
+        ];
+        c.set_cnt(0);
+        for first in lists {
+            self.free_all(c, first);
+        }
+    }
+
+    fn drain_deferred(&self) {
+        // Bounded: each round delivers the irq_work and completes a grace period of each
+        // flavour; a chain needs at most four (normal, tasks-trace, normal, refill).
+        for _ in 0..64 {
+            irq_work::run_all();
+            if self.in_flight.get() == 0 && !self.caches.iter().any(|c| c.refill.is_busy()) {
+                return;
+            }
+            rcu::synchronize();
+            rcu::tasks_trace::synchronize();
+            rcu::synchronize();
+        }
+        // Callbacks of other threads' collectors may still be queued (std backend); they
+        // hold the state alive and run later.
+    }
+
+    // ---- checking ---------------------------------------------------------------------
+
+    /// Every list of `c` with its nodes (at a quiescent point).
+    fn lists(&self, c: &Cache) -> [(&'static str, Vec<usize>); 7] {
+        let walk = |l: &Llist| {
+            let mut v = Vec::new();
+            // SAFETY: quiescent: nobody changes the lists while we walk them.
+            unsafe { for_each(l.first(), |o| v.push(o)) };
+            v
+        };
+        [
+            ("free_llist", walk(&c.free_llist)),
+            ("free_llist_extra", walk(&c.free_llist_extra)),
+            ("free_by_rcu", walk(&c.free_by_rcu)),
+            ("waiting_for_gp", walk(&c.waiting_for_gp)),
+            ("free_by_rcu_ttrace", walk(&c.free_by_rcu_ttrace)),
+            ("waiting_for_gp_ttrace", walk(&c.waiting_for_gp_ttrace)),
+            ("free_llist_extra_rcu", walk(&c.free_llist_extra_rcu)),
+        ]
+    }
+
+    fn validate(&self) -> Result<(), Violation> {
+        let err = |s: String| Err(Violation(s));
+        let mut seen = std::collections::HashMap::new();
+        let (mut on_lists, mut obtained, mut returned, mut allocs, mut frees) =
+            (0u64, 0u64, 0u64, 0u64, 0u64);
+        for c in self.caches.iter() {
+            let at = format!("cpu {} class {} (unit {})", c.cpu, c.class, c.unit_size);
+            if c.active.load(Ordering::Relaxed) != 0 {
+                return err(format!(
+                    "{at}: active is {} at rest",
+                    c.active.load(Ordering::Relaxed)
+                ));
+            }
+            let lists = self.lists(c);
+            if lists[0].1.len() as isize != c.cnt() {
+                return err(format!(
+                    "{at}: free_cnt {} but free_llist holds {}",
+                    c.cnt(),
+                    lists[0].1.len()
+                ));
+            }
+            for (name, nodes) in &lists {
+                for &o in nodes {
+                    if let Some(prev) = seen.insert(o, (*name, c.cpu, c.class)) {
+                        return err(format!(
+                            "object {:#x} on {name} of {at} and on {} of cpu {} class {}",
+                            o + HEADER,
+                            prev.0,
+                            prev.1,
+                            prev.2
+                        ));
+                    }
+                    self.check_listed_class(o, c)
+                        .map_err(|s| Violation(format!("{at}: {s}")))?;
+                }
+                on_lists += nodes.len() as u64;
+            }
+            for (flag, list, name) in [
+                (&c.call_rcu_in_progress, &c.waiting_for_gp, "waiting_for_gp"),
+                (
+                    &c.call_rcu_ttrace_in_progress,
+                    &c.waiting_for_gp_ttrace,
+                    "waiting_for_gp_ttrace",
+                ),
+            ] {
+                let f = flag.load(Ordering::Acquire);
+                if f > 1 {
+                    return err(format!("{at}: in-progress flag of {name} is {f}"));
+                }
+                if f == 0 && !list.is_empty() {
+                    return err(format!(
+                        "{at}: {name} holds objects with no callback in flight"
+                    ));
+                }
+            }
+            // SAFETY: `tgt` is always a cache of this allocator.
+            let tgt = unsafe { &*(c.tgt.load(Ordering::Relaxed) as *const Cache) };
+            if tgt.unit_size != c.unit_size {
+                return err(format!("{at}: tgt has unit size {}", tgt.unit_size));
+            }
+            obtained += c.obtained.get();
+            returned += c.returned.get();
+            allocs += c.allocs.get();
+            frees += c.frees.get();
+        }
+        let live = allocs.wrapping_sub(frees);
+        if obtained.wrapping_sub(returned) != on_lists.wrapping_add(live) {
+            return err(format!(
+                "conservation: obtained {obtained} - returned {returned} != on lists {on_lists} + live {live}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checking builds: an object on `c`'s lists was handed out by a cache of `c`'s class
+    /// (or never handed out).
+    fn check_listed_class(&self, obj: usize, c: &Cache) -> Result<(), String> {
+        #[cfg(mmcheck_hooks)]
+        if let Some(st) = self.objects.with(|m| m.get(&obj).copied()) {
+            if st.live {
+                return Err(format!("object {:#x} is on a list but live", obj + HEADER));
+            }
+            if st.class != c.class {
+                return Err(format!(
+                    "object {:#x} of class {} is on a list of class {}",
+                    obj + HEADER,
+                    st.class,
+                    c.class
+                ));
+            }
+        }
+        let _ = (obj, c);
+        Ok(())
+    }
+
+    /// Checking builds: an object is handed out; it must not be live already, and a
+    /// `free_rcu` object must have waited for a normal grace period.
+    #[inline(always)]
+    fn note_alloc(&self, obj: usize, c: &Cache) {
+        #[cfg(mmcheck_hooks)]
+        self.objects.with(|m| {
+            let st = m.entry(obj).or_insert(ObjState {
+                live: false,
+                class: c.class,
+                gp_stamp: None,
+                rcu_freed_at: None,
+            });
+            if st.live {
+                warn(format_args!("object {:#x} handed out twice", obj + HEADER));
+            }
+            if let Some(at) = st.rcu_freed_at {
+                if crate::sync::MODEL && rcu::stats().gp_completed <= at {
+                    warn(format_args!(
+                        "object {:#x} freed with free_rcu was reused before a normal grace period",
+                        obj + HEADER
+                    ));
+                }
+            }
+            st.live = true;
+            st.class = c.class;
+            st.rcu_freed_at = None;
+        });
+        let _ = (obj, c);
+    }
+
+    /// Checking builds: an object is freed; it must be live, and the free side's class must
+    /// be the class that handed it out.
+    #[inline(always)]
+    fn note_free(&self, obj: usize, class: usize, rcu_free: bool) {
+        #[cfg(mmcheck_hooks)]
+        self.objects.with(|m| match m.get_mut(&obj) {
+            Some(st) if st.live => {
+                if st.class != class {
+                    warn(format_args!(
+                        "object {:#x} allocated from class {} freed to class {}",
+                        obj + HEADER,
+                        st.class,
+                        class
+                    ));
+                }
+                st.live = false;
+                st.rcu_freed_at = rcu_free.then(|| rcu::stats().gp_completed);
+            }
+            _ => warn(format_args!(
+                "free of object {:#x} that is not allocated (double free?)",
+                obj + HEADER
+            )),
+        });
+        let _ = (obj, class, rcu_free);
+    }
+
+    /// Checking builds: an object leaves the tasks-trace lists for reuse.
+    fn note_reuse(&self, obj: usize) {
+        #[cfg(mmcheck_hooks)]
+        self.objects.with(|m| {
+            if let Some(st) = m.get_mut(&obj) {
+                st.gp_stamp = None;
+            }
+        });
+        let _ = obj;
+    }
+
+    /// Checking builds: an object starts waiting for the tasks-trace grace period.
+    fn note_gp_stamp(&self, obj: usize) {
+        #[cfg(mmcheck_hooks)]
+        self.objects.with(|m| {
+            if let Some(st) = m.get_mut(&obj) {
+                st.gp_stamp = Some((
+                    rcu::stats().gp_started,
+                    rcu::tasks_trace::stats().gp_started,
+                ));
+            }
+        });
+        let _ = obj;
+    }
+
+    /// Checking builds: an object goes back to the backing allocator; unless the allocator
+    /// is draining, a normal and a tasks-trace grace period must have completed since it
+    /// started waiting (model backends, which count grace periods).
+    fn note_backing_free(&self, obj: usize) {
+        #[cfg(mmcheck_hooks)]
+        {
+            let st = self.objects.with(|m| m.remove(&obj));
+            if let Some(st) = st {
+                if st.live {
+                    warn(format_args!(
+                        "live object {:#x} freed to the backing allocator",
+                        obj + HEADER
+                    ));
+                }
+                let draining = self
+                    .caches
+                    .iter()
+                    .any(|c| c.draining.load(Ordering::Relaxed));
+                if let (Some((r, t)), true, false) = (st.gp_stamp, crate::sync::MODEL, draining) {
+                    let (rc, tc) = (
+                        rcu::stats().gp_completed,
+                        rcu::tasks_trace::stats().gp_completed,
+                    );
+                    if rc <= r || tc <= t {
+                        warn(format_args!(
+                            "object {:#x} returned to the backing allocator before both grace \
+                             periods (normal {rc}/{r}, tasks-trace {tc}/{t})",
+                            obj + HEADER
+                        ));
+                    }
+                }
+            }
+        }
+        let _ = obj;
+    }
+}
+
+impl Drop for Inner {
+    /// The final free (`free_mem_alloc_no_barrier`) with the kernel's leak check: after
+    /// destroy and every callback, no list holds anything.
+    fn drop(&mut self) {
+        let mut leaked = 0usize;
+        for i in 0..self.caches.len() {
+            let c = &self.caches[i];
+            let lists = self.lists(c);
+            let n: usize = lists.iter().map(|(_, v)| v.len()).sum();
+            leaked += n;
+            if n > 0 {
+                // Free them anyway (a model execution ended with callbacks unrun, or a bug).
+                let first: Vec<usize> = lists.into_iter().flat_map(|(_, v)| v).collect();
+                let layout = self.layout(c);
+                for o in first {
+                    // SAFETY: the state is going away; nothing else reaches the objects.
+                    unsafe { self.dealloc_or_keep(o, layout) };
+                }
+            }
+        }
+        #[cfg(all(feature = "sanitize", mmcheck_model))]
+        for (obj, layout) in self.quarantine.with(std::mem::take) {
+            shadow::registry::unregister(obj + HEADER);
+            // SAFETY: quarantined objects are released once, here.
+            unsafe { self.dealloc_raw(obj, layout) };
+        }
+        let all_ran = self.in_flight.get() == 0;
+        if leaked > 0
+            && all_ran
+            && self.destroyed.load(Ordering::Acquire)
+            && !std::thread::panicking()
+        {
+            warn(format_args!(
+                "{leaked} objects left on the lists after destroy (leak)"
+            ));
+        }
+    }
+}
+
+impl Inner {
+    /// # Safety
+    /// `obj` is ours and unreachable.
+    unsafe fn dealloc_or_keep(&self, obj: usize, layout: Layout) {
+        if self.percpu {
+            // SAFETY: the object's second word holds its area.
+            let area = unsafe { ((obj + HEADER) as *const usize).read() };
+            let area_layout = Layout::from_size_align((self.percpu_unit * self.ncpus()).max(1), 8)
+                .expect("made at alloc");
+            // SAFETY: allocated by `backing_alloc`.
+            unsafe { System.dealloc(area as *mut u8, area_layout) };
+        }
+        #[cfg(all(feature = "sanitize", mmcheck_model))]
+        shadow::registry::unregister(obj + HEADER);
+        // SAFETY: the caller's guarantee.
+        unsafe { self.dealloc_raw(obj, layout) };
+    }
+}
+
+#[cfg(test)]
+mod tests;
