@@ -53,7 +53,8 @@ use crate::sync::irq_work::{self, IrqWork};
 #[cfg(any(mmcheck_hooks, all(feature = "sanitize", mmcheck_model)))]
 use crate::sync::stat::CheckLock;
 use crate::sync::stat::Counter;
-use crate::sync::{cpu, fault, rcu, Arc, Mutex};
+use crate::sync::shared::{Arc, Weak};
+use crate::sync::{cpu, fault, rcu, Mutex};
 use llist::{for_each, link, Llist, LINK_PREFIX};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr::NonNull;
@@ -324,7 +325,7 @@ impl MemAlloc {
         caches
             .try_reserve_exact(ncpus * nclasses)
             .map_err(|_| MemAllocError::NoMem)?;
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
             for c in 0..ncpus {
                 for (k, &unit) in units.iter().enumerate() {
                     let wm = watermarks(unit, percpu);

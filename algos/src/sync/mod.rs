@@ -113,6 +113,14 @@ pub mod atomic {
 /// The backend's reference-counted pointer (loom's tracks leaks; the others are `std`'s).
 pub use imp::Arc;
 
+/// Reference counting that the model backends do not track (`std`'s `Arc` and `Weak` on
+/// every backend): for state whose lifetime is not part of what a model explores, such as
+/// an allocator's state held by its queued callbacks and irq_work until the last one has
+/// run. loom's `Arc` has no `new_cyclic` or `Weak`, and only checks leaks.
+pub mod shared {
+    pub use std::sync::{Arc, Weak};
+}
+
 /// Threads of the active backend, with task sleep and wake-up: [`park`](thread::park) blocks
 /// the current task without using CPU (on std a futex sleep; under loom and shuttle the task
 /// is not runnable until unparked), and [`Thread::unpark`](thread::Thread::unpark) wakes it.
