@@ -50,6 +50,9 @@ unit() {
   # although the harness already turns it on: the port of lib/test_maple_tree.c
   # (algos/tests/integration/maple_kernel) requires it and must not drop out silently.
   cargo test --workspace --features algos/model
+  # The CPU claim's other protocol (compare-and-swap; the default is the biased one):
+  # the platform layer's and the allocator's tests once more under it.
+  MMCHECK_CPU_CLAIM=cas cargo test -p algos --lib -- sync:: percpu::
   # The benches' smoke runs: small structures, every workload once, the peers' answers
   # cross-checked against the structure under test (no timing).
   cargo test --workspace --bench '*'

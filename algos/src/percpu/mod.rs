@@ -50,10 +50,10 @@ mod llist;
 
 use crate::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicUsize, Ordering};
 use crate::sync::irq_work::{self, IrqWork};
+use crate::sync::shared::{Arc, Weak};
 #[cfg(any(mmcheck_hooks, all(feature = "sanitize", mmcheck_model)))]
 use crate::sync::stat::CheckLock;
 use crate::sync::stat::Counter;
-use crate::sync::shared::{Arc, Weak};
 use crate::sync::{cpu, fault, rcu, Mutex};
 use llist::{for_each, link, Llist, LINK_PREFIX};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -470,13 +470,16 @@ impl MemAlloc {
         if !self.inner.fixed {
             return None;
         }
-        let c = self.inner.cache(cpu::current(), 0);
+        let irqs = cpu::irq_save();
+        let c = self.inner.cache(irqs.cpu(), 0);
         let obj = self.inner.backing_alloc(c)?;
         // SAFETY: a fresh object we own.
         unsafe { link(obj) }.store(c.addr(), Ordering::Relaxed);
+        // Counted as handed out by that cache (inside its CPU's section), so conservation
+        // holds.
+        c.allocs.add_local(1);
+        drop(irqs);
         self.inner.note_alloc(obj, c);
-        // Counted as handed out by that cache, so conservation holds.
-        c.allocs.add(1);
         Some(user_ptr(obj))
     }
 
@@ -541,7 +544,7 @@ impl MemAlloc {
         let inner = &self.inner;
         (0..inner.nclasses)
             .map(|k| {
-                let c = inner.cache(cpu % self.nr_cpus(), k);
+                let c = inner.cache(cpu % inner.ncpus(), k);
                 inner.lists(c).iter().map(|(_, n)| n.len()).sum::<usize>() * c.unit_size
             })
             .sum()
@@ -580,9 +583,10 @@ fn warn(msg: std::fmt::Arguments<'_>) -> ! {
 }
 
 impl Inner {
+    /// `cpu`'s cache of `class`; `cpu` is below `nr_cpus` (a claimed CPU, or checked).
     #[inline(always)]
     fn cache(&self, cpu: usize, class: usize) -> &Cache {
-        &self.caches[(cpu % (self.caches.len() / self.nclasses)) * self.nclasses + class]
+        &self.caches[cpu * self.nclasses + class]
     }
 
     fn ncpus(&self) -> usize {
@@ -644,7 +648,7 @@ impl Inner {
                 // The hint: the owning cache, in the header.
                 // SAFETY: we own `o` now.
                 unsafe { link(o) }.store(c.addr(), Ordering::Relaxed);
-                c.allocs.add(1);
+                c.allocs.add_local(1);
                 obj = Some(o);
             }
         }
@@ -687,7 +691,7 @@ impl Inner {
             // SAFETY: we own `obj`.
             unsafe { c.free_llist_extra.push(obj) };
         }
-        c.frees.add(1);
+        c.frees.add_local(1);
         c.dec_active();
         if cnt > c.high {
             irq_work::queue(&c.refill);
@@ -720,7 +724,7 @@ impl Inner {
             // SAFETY: we own `obj`.
             unsafe { c.free_llist_extra_rcu.push(obj) };
         }
-        c.frees.add(1);
+        c.frees.add_local(1);
         c.dec_active();
         if c.call_rcu_in_progress.load(Ordering::Acquire) == 0 {
             irq_work::queue(&c.refill);

@@ -19,8 +19,9 @@
 //! same (bound to it with [`bind`], or spread onto it) waits at its own [`irq_save`] until the
 //! first section ends, as a task waits to be scheduled on a busy CPU. Sections nest on one
 //! thread (an injected interrupt runs on the interrupted thread, inside its section), so the
-//! claim is re-entrant per thread and costs one uncontended compare-and-swap at the outermost
-//! level. The claim is released with `Release` and taken with `Acquire`, so per-CPU state
+//! claim is re-entrant per thread; how the outermost level claims (a compare-and-swap, or
+//! the biased protocol that makes the uncontended case two plain stores and a load) is in
+//! [`super::claim`]. The claim is released with `Release` and taken with `Acquire`, so per-CPU state
 //! touched only inside sections needs no further synchronisation, and
 //! [`PerCpu::local`](super::percpu::PerCpu::local) hands out a CPU's slot only against the
 //! guard that claims it. Two threads therefore never run one CPU's sections at once, from
@@ -89,28 +90,56 @@ struct CpuState {
 /// The claim a thread holds on a logical CPU (see the module header). Kept apart from the
 /// hook state in `Cell`s: [`irq_save`] is on every fast path.
 struct Claim {
-    /// The bound CPU, or `usize::MAX`.
+    /// The CPU the thread runs on when it next claims one: the bound CPU (already reduced
+    /// modulo [`nr_cpus`]), or its spread home; `usize::MAX` until first needed.
     bound: Cell<usize>,
+    /// `thread_key() + 1`, or 0 until first needed.
+    key: Cell<usize>,
     /// Nesting depth of [`irq_save`] sections.
     depth: Cell<u32>,
     /// The CPU claimed by the outermost section.
     cpu: Cell<usize>,
+    /// The thread's record under the biased claim protocol.
+    rec: Cell<Option<&'static super::claim::ThreadRec>>,
 }
 
 super::backend_thread_local! {
     static STATE: std::cell::RefCell<CpuState> = std::cell::RefCell::new(CpuState::default());
     static PLAN: std::cell::RefCell<Option<InterruptPlan>> = std::cell::RefCell::new(None);
+}
+
+// The claim is on every fast path: on std, a `const`-initialised thread-local (no lazy-init
+// check per access).
+#[cfg(not(mmcheck_model))]
+std::thread_local! {
+    static CLAIM: Claim = const {
+        Claim {
+            bound: Cell::new(usize::MAX),
+            key: Cell::new(0),
+            depth: Cell::new(0),
+            cpu: Cell::new(0),
+            rec: Cell::new(None),
+        }
+    };
+}
+#[cfg(mmcheck_model)]
+super::backend_thread_local! {
     static CLAIM: Claim = Claim {
         bound: Cell::new(usize::MAX),
+        key: Cell::new(0),
         depth: Cell::new(0),
         cpu: Cell::new(0),
+        rec: Cell::new(None),
     };
 }
 
 /// What the platform keeps per logical CPU: who holds it, and its raised irq_work.
 pub(crate) struct CpuRt {
-    /// `thread_key() + 1` of the thread inside a section on this CPU, or 0.
-    owner: std::sync::atomic::AtomicUsize,
+    /// Who holds the CPU (see [`super::claim`]): the key of the thread inside a section, or
+    /// 0 (compare-and-swap protocol); the record of the thread that owns it (biased).
+    pub(crate) owner: std::sync::atomic::AtomicUsize,
+    /// Serialises stealers (biased protocol).
+    pub(crate) steal: std::sync::Mutex<()>,
     /// irq_work raised on this CPU and not yet run.
     pub(crate) raised: super::Mutex<Vec<std::sync::Arc<super::irq_work::IrqWork>>>,
     /// How many items `raised` holds: the lock-free check at every section end.
@@ -121,6 +150,7 @@ fn new_rt() -> Box<[CpuRt]> {
     (0..nr_cpus())
         .map(|_| CpuRt {
             owner: std::sync::atomic::AtomicUsize::new(0),
+            steal: std::sync::Mutex::new(()),
             raised: super::Mutex::new(Vec::new()),
             nr_raised: std::sync::atomic::AtomicUsize::new(0),
         })
@@ -128,10 +158,30 @@ fn new_rt() -> Box<[CpuRt]> {
 }
 
 #[cfg(not(mmcheck_model))]
+static RT_PTR: std::sync::atomic::AtomicPtr<CpuRt> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// The runtime of `cpu` (below [`nr_cpus`]).
+#[cfg(not(mmcheck_model))]
+#[inline(always)]
 pub(crate) fn rt(cpu: usize) -> &'static CpuRt {
-    static RT: std::sync::OnceLock<Box<[CpuRt]>> = std::sync::OnceLock::new();
-    let rt = RT.get_or_init(new_rt);
-    &rt[cpu % rt.len()]
+    let p = RT_PTR.load(std::sync::atomic::Ordering::Acquire);
+    if p.is_null() {
+        return rt_init(cpu);
+    }
+    debug_assert!(cpu < nr_cpus(), "CPU {cpu} out of range");
+    // SAFETY: `RT_PTR` points to a leaked array of `nr_cpus()` runtimes, set once, and every
+    // CPU number handed out here is reduced modulo `nr_cpus()` (`bind`, `home`).
+    unsafe { &*p.add(cpu) }
+}
+
+#[cfg(not(mmcheck_model))]
+#[cold]
+fn rt_init(cpu: usize) -> &'static CpuRt {
+    static RT: std::sync::OnceLock<&'static [CpuRt]> = std::sync::OnceLock::new();
+    let rt = RT.get_or_init(|| Box::leak(new_rt()));
+    RT_PTR.store(rt.as_ptr().cast_mut(), std::sync::atomic::Ordering::Release);
+    &rt[cpu]
 }
 
 #[cfg(mmcheck_loom)]
@@ -143,11 +193,11 @@ shuttle::lazy_static! {
     static ref RT: Box<[CpuRt]> = new_rt();
 }
 
-/// The runtime of `cpu` (indexes wrap at [`nr_cpus`]); one per model execution under loom
-/// and shuttle.
+/// The runtime of `cpu` (below [`nr_cpus`]); one per model execution under loom and
+/// shuttle.
 #[cfg(mmcheck_model)]
 pub(crate) fn rt(cpu: usize) -> &'static CpuRt {
-    &RT[cpu % RT.len()]
+    &RT[cpu]
 }
 
 /// The number of logical CPUs threads are spread over when not bound with [`bind`].
@@ -177,11 +227,21 @@ pub fn current() -> usize {
         if c.depth.get() > 0 {
             return c.cpu.get();
         }
-        match c.bound.get() {
-            usize::MAX => super::thread_key() % nr_cpus(),
-            b => b % nr_cpus(),
-        }
+        home(c)
     })
+}
+
+/// The CPU the thread's next section claims.
+#[inline(always)]
+fn home(c: &Claim) -> usize {
+    match c.bound.get() {
+        usize::MAX => {
+            let h = super::thread_key() % nr_cpus();
+            c.bound.set(h);
+            h
+        }
+        b => b,
+    }
 }
 
 /// Binds the current thread to logical CPU `cpu` (indexes wrap at [`nr_cpus`]). The harness
@@ -198,7 +258,7 @@ pub fn bind(cpu: usize) {
             0,
             "cpu::bind inside an irq_save section (a task cannot migrate with IRQs off)"
         );
-        c.bound.set(cpu);
+        c.bound.set(cpu % nr_cpus());
     });
 }
 
@@ -207,6 +267,8 @@ pub fn bind(cpu: usize) {
 #[derive(Debug)]
 pub struct IrqGuard {
     cpu: usize,
+    /// The thread's claim state (saves a second thread-local lookup at the end).
+    claim: *const Claim,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -221,92 +283,68 @@ impl IrqGuard {
 /// `local_irq_save`: claims the current logical CPU (waiting while another thread is in a
 /// section on it) and holds off IRQ injection on this thread until the guard drops. Sections
 /// nest. NMIs still arrive.
-#[inline]
+#[inline(always)]
 pub fn irq_save() -> IrqGuard {
-    let cpu = CLAIM.with(|c| {
-        let d = c.depth.get();
-        if d > 0 {
-            c.depth.set(d + 1);
-            return c.cpu.get();
-        }
-        let cpu = match c.bound.get() {
-            usize::MAX => super::thread_key() % nr_cpus(),
-            b => b % nr_cpus(),
+    // A raw pointer out of the thread-local (a tiny closure that inlines), then the work
+    // outside it: the guard keeps the pointer, valid for the thread's life.
+    let c: *const Claim = CLAIM.with(std::ptr::from_ref);
+    // SAFETY: the thread-local lives as long as the thread, and this guard is not `Send`.
+    let c = unsafe { &*c };
+    let d = c.depth.get();
+    if d > 0 {
+        c.depth.set(d + 1);
+        return IrqGuard {
+            cpu: c.cpu.get(),
+            claim: c,
+            _not_send: PhantomData,
         };
-        acquire(cpu);
-        c.cpu.set(cpu);
-        c.depth.set(1);
-        cpu
-    });
+    }
+    let cpu = home(c);
+    if super::claim::biased() {
+        let rec = super::claim::enter_biased(cpu, c.rec.get());
+        c.rec.set(Some(rec));
+    } else {
+        let key = match c.key.get() {
+            0 => {
+                let k = super::thread_key() + 1;
+                c.key.set(k);
+                k
+            }
+            k => k,
+        };
+        super::claim::enter_cas(&rt(cpu).owner, key, cpu);
+    }
+    c.cpu.set(cpu);
+    c.depth.set(1);
     IrqGuard {
         cpu,
+        claim: c,
         _not_send: PhantomData,
     }
 }
 
-/// Takes the CPU's owner word.
-#[inline]
-fn acquire(cpu: usize) {
-    use std::sync::atomic::Ordering;
-    let me = super::thread_key() + 1;
-    let owner = &rt(cpu).owner;
-    if owner
-        .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
-        .is_ok()
-    {
-        return;
-    }
-    acquire_slow(owner, me, cpu);
-}
-
-#[cold]
-fn acquire_slow(owner: &std::sync::atomic::AtomicUsize, me: usize, cpu: usize) {
-    use std::sync::atomic::Ordering;
-    #[cfg(not(mmcheck_loom))]
-    let mut spins = 0u32;
-    loop {
-        if owner.load(Ordering::Relaxed) == 0
-            && owner
-                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-        {
+impl Drop for IrqGuard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: the guard is not `Send` and lives shorter than its thread, whose
+        // thread-local `Claim` it points to.
+        let c = unsafe { &*self.claim };
+        let d = c.depth.get();
+        if d != 1 {
+            c.depth.set(d - 1);
             return;
         }
-        #[cfg(mmcheck_loom)]
-        panic!(
-            "cpu::irq_save: CPU {cpu} is held by another loom thread; bind a model's threads to \
-             distinct CPUs"
-        );
-        #[cfg(not(mmcheck_loom))]
-        {
-            let _ = cpu;
-            spins += 1;
-            if spins < 64 && !super::MODEL {
-                std::hint::spin_loop();
-            } else {
-                super::thread::yield_now();
-            }
+        let rt = rt(self.cpu);
+        // Interrupts come back on: irq_work raised on this CPU fires now (a self-IPI), in
+        // hardirq context, still on this CPU. Not inside an injected interrupt handler: its
+        // work runs when the interrupted code re-enables interrupts.
+        if rt.nr_raised.load(std::sync::atomic::Ordering::Acquire) != 0 && !in_interrupt() {
+            run_raised_irq_work(self.cpu);
         }
-    }
-}
-
-impl Drop for IrqGuard {
-    #[inline]
-    fn drop(&mut self) {
-        let outermost = CLAIM.with(|c| c.depth.get() == 1);
-        if outermost {
-            // Interrupts come back on: irq_work raised on this CPU fires now (a self-IPI), in
-            // hardirq context, still on this CPU. Not inside an injected interrupt handler:
-            // its work runs when the interrupted code re-enables interrupts.
-            if !in_interrupt() && super::irq_work::raised_on(self.cpu) {
-                run_raised_irq_work(self.cpu);
-            }
-            CLAIM.with(|c| c.depth.set(0));
-            rt(self.cpu)
-                .owner
-                .store(0, std::sync::atomic::Ordering::Release);
-        } else {
-            CLAIM.with(|c| c.depth.set(c.depth.get() - 1));
+        c.depth.set(0);
+        match c.rec.get() {
+            Some(rec) if super::claim::biased() => super::claim::exit_biased(rec),
+            _ => super::claim::exit_cas(&rt.owner),
         }
     }
 }
@@ -332,7 +370,7 @@ pub fn deliver_irq_work(cpu: usize) {
         // This thread already holds a CPU; the work of its own CPU runs at its section end.
         return;
     }
-    let saved = CLAIM.with(|c| c.bound.replace(cpu));
+    let saved = CLAIM.with(|c| c.bound.replace(cpu % nr_cpus()));
     {
         let _irqs = irq_save();
     }

@@ -28,6 +28,7 @@ compile_error!(
     "the loom (--cfg mmcheck_loom) and shuttle (feature `shuttle`) backends cannot be combined"
 );
 
+pub mod claim;
 pub mod cpu;
 pub mod fault;
 pub mod irq_work;

@@ -21,6 +21,14 @@ impl Counter {
         self.0.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Adds `n` for a counter with a single writer at a time (a per-CPU counter changed
+    /// only inside its CPU's sections): a plain load and store, no read-modify-write.
+    #[inline(always)]
+    pub fn add_local(&self, n: u64) {
+        self.0
+            .store(self.0.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
     /// Subtracts `n`.
     #[inline(always)]
     pub fn sub(&self, n: u64) {
