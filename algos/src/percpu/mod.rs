@@ -155,6 +155,64 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// How often each path of the allocator ran, over the whole process (all allocators): what
+/// a generator test asserts random inputs reach.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PathStats {
+    /// `bpf_mem_refill` runs that called `alloc_bulk`.
+    pub refill: u64,
+    /// Objects `alloc_bulk` reused from the tasks-trace lists.
+    pub reused: u64,
+    /// Objects taken fresh from the backing allocator.
+    pub fresh: u64,
+    /// `alloc_bulk` stopped by a backing-allocation failure.
+    pub refill_failed: u64,
+    /// `free_bulk` runs (trims).
+    pub trim: u64,
+    /// Allocations that found the cache busy (`active` taken: a nested NMI).
+    pub nested_null: u64,
+    /// Frees that went to `free_llist_extra` (nested).
+    pub nested_free: u64,
+    /// `free_rcu`s that went to `free_llist_extra_rcu` (nested).
+    pub nested_free_rcu: u64,
+    /// Normal grace periods started by `check_free_by_rcu`.
+    pub rcu_gp: u64,
+    /// Tasks-trace grace periods started by `do_call_rcu_ttrace`.
+    pub ttrace_gp: u64,
+    /// `__free_by_rcu` callbacks run.
+    pub free_by_rcu_done: u64,
+    /// `__free_rcu` runs (objects back to the backing allocator after both grace periods).
+    pub ttrace_done: u64,
+    /// Objects freed directly by a draining cache (destroy).
+    pub drained: u64,
+}
+
+macro_rules! path_counters {
+    ($($f:ident),*) => {
+        struct Paths { $($f: Counter),* }
+        static PATHS: Paths = Paths { $($f: Counter::new()),* };
+        /// The process-wide [`PathStats`].
+        pub fn path_stats() -> PathStats {
+            PathStats { $($f: PATHS.$f.get()),* }
+        }
+    };
+}
+path_counters!(
+    refill,
+    reused,
+    fresh,
+    refill_failed,
+    trim,
+    nested_null,
+    nested_free,
+    nested_free_rcu,
+    rcu_gp,
+    ttrace_gp,
+    free_by_rcu_done,
+    ttrace_done,
+    drained
+);
+
 /// One CPU's cache of one class (`struct bpf_mem_cache`).
 #[repr(align(128))]
 struct Cache {
@@ -651,6 +709,8 @@ impl Inner {
                 c.allocs.add_local(1);
                 obj = Some(o);
             }
+        } else {
+            PATHS.nested_null.add(1);
         }
         c.dec_active();
         if cnt < 0 {
@@ -690,6 +750,7 @@ impl Inner {
             // Re-entered (an NMI inside a fast path): the atomic side list.
             // SAFETY: we own `obj`.
             unsafe { c.free_llist_extra.push(obj) };
+            PATHS.nested_free.add(1);
         }
         c.frees.add_local(1);
         c.dec_active();
@@ -723,6 +784,7 @@ impl Inner {
         } else {
             // SAFETY: we own `obj`.
             unsafe { c.free_llist_extra_rcu.push(obj) };
+            PATHS.nested_free_rcu.add(1);
         }
         c.frees.add_local(1);
         c.dec_active();
@@ -738,8 +800,10 @@ impl Inner {
     fn refill(&self, c: &Cache) {
         let cnt = c.cnt();
         if cnt < c.low {
+            PATHS.refill.add(1);
             self.alloc_bulk(c, c.batch);
         } else if cnt > c.high {
+            PATHS.trim.add(1);
             self.free_bulk(c);
         }
         self.check_free_by_rcu(c);
@@ -774,6 +838,7 @@ impl Inner {
                 };
                 self.note_reuse(obj);
                 self.add_obj_to_free_list(c, obj);
+                PATHS.reused.add(1);
                 got += 1;
                 cpu::interrupt_point("alloc_bulk:reuse");
             }
@@ -783,16 +848,20 @@ impl Inner {
                 };
                 self.note_reuse(obj);
                 self.add_obj_to_free_list(c, obj);
+                PATHS.reused.add(1);
                 got += 1;
             }
         }
         while got < n {
             if fault::should_fail("bpf_mem_refill") {
+                PATHS.refill_failed.add(1);
                 break;
             }
             let Some(obj) = self.backing_alloc(c) else {
+                PATHS.refill_failed.add(1);
                 break;
             };
+            PATHS.fresh.add(1);
             self.add_obj_to_free_list(c, obj);
             got += 1;
             cpu::interrupt_point("alloc_bulk:fresh");
@@ -878,6 +947,7 @@ impl Inner {
             self.free_rcu_ttrace_done(c);
             return;
         }
+        PATHS.ttrace_gp.add(1);
         let (me, idx) = self.callback_ref(c);
         rcu::tasks_trace::call_rcu(move || {
             // A tasks-trace grace period does not imply a normal one: wait for that too.
@@ -891,6 +961,7 @@ impl Inner {
     /// `__free_rcu`: after both grace periods, the waiting objects go back to the backing
     /// allocator and the next tasks-trace grace period may start.
     fn free_rcu_ttrace_done(&self, c: &Cache) {
+        PATHS.ttrace_done.add(1);
         let first = {
             let _lock = c.lock.lock();
             c.waiting_for_gp_ttrace.del_all()
@@ -949,6 +1020,7 @@ impl Inner {
             c.call_rcu_in_progress.store(0, Ordering::Release);
             return;
         }
+        PATHS.rcu_gp.add(1);
         let (me, idx) = self.callback_ref(c);
         rcu::call_rcu(move || {
             me.free_by_rcu_done(&me.caches[idx]);
@@ -959,6 +1031,7 @@ impl Inner {
     /// `__free_by_rcu`: after a normal grace period the `free_rcu` objects join `tgt`'s
     /// tasks-trace path (where its refill may reuse them).
     fn free_by_rcu_done(&self, c: &Cache) {
+        PATHS.free_by_rcu_done.add(1);
         let tgt_addr = c.tgt.load(Ordering::Relaxed);
         // SAFETY: `tgt` is always a cache of this allocator.
         let tgt = unsafe { &*(tgt_addr as *const Cache) };
@@ -1110,6 +1183,7 @@ impl Inner {
 
     /// `drain_mem_cache`, in the kernel's order.
     fn drain_cache(&self, c: &Cache) {
+        PATHS.drained.add(1);
         let lists = [
             {
                 let _lock = c.lock.lock();

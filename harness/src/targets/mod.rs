@@ -1,5 +1,5 @@
 //! The registered targets, one folder per algorithm (the folder name is the algorithm's
-//! `mutants/<algo>/` directory): [`toy`], [`shadow`], [`maple`].
+//! `mutants/<algo>/` directory): [`toy`], [`shadow`], [`maple`], [`percpu`].
 //!
 //! The toy targets exist to prove the engines: each has planted-bug flavours that the
 //! harness's own tests run, asserting that the engines that should catch the bug do, and
@@ -7,6 +7,7 @@
 //! `mutants/toy/` plants the bugs as patches for `mmcheck mutants`.
 
 pub mod maple;
+pub mod percpu;
 pub mod shadow;
 pub mod toy;
 
@@ -67,6 +68,11 @@ pub fn all() -> Vec<Box<dyn DynTarget>> {
             algo: "maple",
             about: "maple tree in RCU mode: lock-free loads/finds vs. writers replacing nodes, linearizability",
             priority_aware: false,
+        }),
+        Box::new(Sequential {
+            target: percpu::ops::PercpuOpsTarget::new("percpu_ops"),
+            algo: "percpu",
+            about: "BPF memory allocator, three modes, vs. a multiset model; IRQ/NMI at every fast-path point, refill failures",
         }),
     ]
 }

@@ -12,6 +12,7 @@ use harness::registry;
 use harness::target::{decode, split_input, Scenario, SeqInput};
 use harness::targets::maple::ops::MapleOp;
 use harness::targets::maple::rcu::MapleRcuOp;
+use harness::targets::percpu::ops::PercpuOp;
 use harness::targets::shadow::ops::ShadowOp;
 use harness::targets::toy::counter::CounterOp;
 use harness::targets::toy::rcu_cell::RcuOp as CellOp;
@@ -269,5 +270,74 @@ fn maple_ops_reaches_every_write_path() {
     assert!(
         missing.is_empty(),
         "maple_ops inputs never reach the write paths {missing:?}: {total:?}"
+    );
+}
+
+#[test]
+fn percpu_ops_reaches_every_operation() {
+    fn v(op: &PercpuOp) -> &'static str {
+        match op {
+            PercpuOp::Alloc { .. } => "Alloc",
+            PercpuOp::AllocBatch { .. } => "AllocBatch",
+            PercpuOp::Free { .. } => "Free",
+            PercpuOp::FreeRcu { .. } => "FreeRcu",
+            PercpuOp::FreeBatch { .. } => "FreeBatch",
+            PercpuOp::Migrate { .. } => "Migrate",
+            PercpuOp::GracePeriod => "GracePeriod",
+            PercpuOp::Drain => "Drain",
+            PercpuOp::Destroy { .. } => "Destroy",
+            PercpuOp::CheckAll => "CheckAll",
+        }
+    }
+    let all = [
+        "Alloc",
+        "AllocBatch",
+        "Free",
+        "FreeRcu",
+        "FreeBatch",
+        "Migrate",
+        "GracePeriod",
+        "Drain",
+        "Destroy",
+        "CheckAll",
+    ];
+    assert_reaches::<PercpuOp>("percpu_ops", &all, v);
+}
+
+/// Every path of the allocator runs under generated `percpu_ops` inputs, run by the
+/// sequential engine with their interrupt and allocation-failure plans: refill, reuse from
+/// the tasks-trace lists, failed refills, trims, nested (NMI) allocations and frees, both
+/// grace-period callbacks, and destroy's draining. The std backend only.
+#[cfg(not(feature = "shuttle"))]
+#[test]
+fn percpu_ops_reaches_every_allocator_path() {
+    let reg = registry::find("percpu_ops").expect("registered");
+    let mut rng = Rng::new(0x9e3c);
+    let before = algos::percpu::path_stats();
+    for _ in 0..INPUTS {
+        let data = reg.generate(&mut rng);
+        reg.run_input(&data).expect("the correct allocator passes");
+    }
+    let after = algos::percpu::path_stats();
+    let d = |a: u64, b: u64| a - b;
+    let paths = [
+        ("refill", d(after.refill, before.refill)),
+        ("reused", d(after.reused, before.reused)),
+        ("fresh", d(after.fresh, before.fresh)),
+        ("refill_failed", d(after.refill_failed, before.refill_failed)),
+        ("trim", d(after.trim, before.trim)),
+        ("nested_null", d(after.nested_null, before.nested_null)),
+        ("nested_free", d(after.nested_free, before.nested_free)),
+        ("nested_free_rcu", d(after.nested_free_rcu, before.nested_free_rcu)),
+        ("rcu_gp", d(after.rcu_gp, before.rcu_gp)),
+        ("ttrace_gp", d(after.ttrace_gp, before.ttrace_gp)),
+        ("free_by_rcu_done", d(after.free_by_rcu_done, before.free_by_rcu_done)),
+        ("ttrace_done", d(after.ttrace_done, before.ttrace_done)),
+        ("drained", d(after.drained, before.drained)),
+    ];
+    let missing: Vec<&str> = paths.iter().filter(|p| p.1 == 0).map(|p| p.0).collect();
+    assert!(
+        missing.is_empty(),
+        "percpu_ops inputs never reach the allocator paths {missing:?}: {paths:?}"
     );
 }

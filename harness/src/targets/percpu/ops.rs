@@ -1,0 +1,608 @@
+//! `percpu_ops`: the BPF memory allocator (`algos::percpu`) in all three modes against a
+//! multiset model of the live objects.
+//!
+//! The model is the harness's own record of every live object: which allocator and mode
+//! it came from, the size asked for, and the bytes written into it (a stamp at both ends of
+//! the requested size; in per-CPU mode, in the CPU 0 area). After every step the record is
+//! checked against the allocator: each live object still holds its stamp (contents survive
+//! until freed, nothing is handed out twice), no two live objects overlap, and `validate()`
+//! holds (per-cache `free_cnt`, no object on two lists, conservation, in-flight callbacks,
+//! and, with the hooks, the class of every free and that `free_rcu` objects waited a grace
+//! period). An allocation may return NULL only for a size the kernel refuses, or when it is
+//! excused: it ran nested in an interrupt (the cache is busy) or the backing allocator has
+//! failed in this run (an empty cache whose refill failed); any other NULL is a failure (the
+//! spurious NULL of d2fc491bc41d, a stuck `active`).
+//!
+//! Interrupts: the engine delivers IRQs and NMIs at the allocator's interrupt points
+//! (`unit_alloc`, `unit_free`, `unit_free_rcu` entry and inside `active`, `alloc_bulk`,
+//! `free_bulk`, `check_free_by_rcu`); the nested operation is an allocation or a free on the
+//! same CPU, so nesting reaches depth two (an NMI inside an IRQ handler's fast path).
+//! Operations that block or migrate (grace periods, drain, destroy, `Migrate`) are not run
+//! nested.
+
+use crate::target::Target;
+use algos::percpu::{size_class, MemAlloc, HEADER};
+use algos::sync::cpu::{self, Interrupt};
+use algos::sync::{fault, rcu};
+use arbitrary::Arbitrary;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// Slots for live objects.
+pub const SLOTS: usize = 256;
+/// A slot being filled.
+const BUSY: usize = 1;
+/// The fixed-size mode's object size.
+pub const FIXED_SIZE: usize = 40;
+/// The per-CPU mode's per-CPU area size.
+pub const PERCPU_SIZE: usize = 24;
+
+/// Which allocator an operation uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Arbitrary)]
+pub enum Mode {
+    /// The 11 size classes (`MemAlloc::new(0, false)`).
+    Classes,
+    /// One fixed-size cache (`MemAlloc::new(40, false)`).
+    Fixed,
+    /// Per-CPU objects (`MemAlloc::new(24, true)`).
+    Percpu,
+}
+
+impl Mode {
+    fn index(self) -> usize {
+        match self {
+            Mode::Classes => 0,
+            Mode::Fixed => 1,
+            Mode::Percpu => 2,
+        }
+    }
+    fn from_index(i: u64) -> Mode {
+        match i {
+            0 => Mode::Classes,
+            1 => Mode::Fixed,
+            _ => Mode::Percpu,
+        }
+    }
+}
+
+/// An operation on the allocators.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Arbitrary)]
+pub enum PercpuOp {
+    /// Allocate into a slot (`bpf_mem_alloc(size)`, or `bpf_mem_cache_alloc` in the fixed
+    /// and per-CPU modes, which ignore `size`). Sizes above 4088 are refused.
+    Alloc {
+        /// Which allocator.
+        mode: Mode,
+        /// The size asked for (size-class mode), taken modulo 4200.
+        size: u16,
+        /// The slot, modulo [`SLOTS`].
+        slot: u8,
+    },
+    /// Allocate up to `n` objects into free slots from `start` on.
+    AllocBatch {
+        /// Which allocator.
+        mode: Mode,
+        /// The size asked for, modulo 4200.
+        size: u16,
+        /// Where to start looking for free slots.
+        start: u8,
+        /// How many.
+        n: u8,
+    },
+    /// Free the object of a slot (`bpf_mem_free` / `bpf_mem_cache_free`).
+    Free {
+        /// The slot.
+        slot: u8,
+    },
+    /// Free with `free_rcu`.
+    FreeRcu {
+        /// The slot.
+        slot: u8,
+    },
+    /// Free up to `n` live objects from slot `start` on, with `free_rcu` if `rcu`.
+    FreeBatch {
+        /// Where to start.
+        start: u8,
+        /// How many.
+        n: u8,
+        /// `free_rcu` instead of `free`.
+        rcu: bool,
+    },
+    /// Move the thread to logical CPU `cpu` (modulo the CPU count): later frees of objects
+    /// allocated before are cross-CPU frees.
+    Migrate {
+        /// The CPU.
+        cpu: u8,
+    },
+    /// Let a normal and a tasks-trace grace period pass (their callbacks run).
+    GracePeriod,
+    /// `drain_deferred` on every allocator.
+    Drain,
+    /// Destroy an allocator with its live objects freed first (some with `free_rcu`, so
+    /// objects sit on every list and callbacks are in flight), and make a fresh one.
+    Destroy {
+        /// Which allocator.
+        mode: Mode,
+    },
+    /// Check every live object's stamp.
+    CheckAll,
+}
+
+/// What an operation returned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PercpuRet {
+    /// Nothing to compare.
+    Done,
+    /// An object was handed out (or the model: one must be).
+    Got,
+    /// NULL; `excused` when nested in an interrupt or after a backing-allocation failure.
+    Null {
+        /// Whether a NULL is allowed here.
+        excused: bool,
+    },
+    /// The size is refused (the model's answer for sizes above 4088 and 0).
+    Refused,
+    /// A batch: how many objects it got.
+    Batch,
+    /// The harness found a broken object (stamp, overlap).
+    Violation(String),
+}
+
+/// One live object.
+struct Slot {
+    /// The user pointer, or 0.
+    ptr: AtomicUsize,
+    /// mode (2 bits) | size (16 bits) << 2 | stamp (8 bits) << 18.
+    meta: AtomicU64,
+}
+
+/// The allocators and the record of live objects.
+pub struct PercpuSut {
+    allocs: [RwLock<Arc<MemAlloc>>; 3],
+    slots: Box<[Slot]>,
+    /// A running stamp.
+    seq: AtomicUsize,
+}
+
+impl std::fmt::Debug for PercpuSut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PercpuSut").finish_non_exhaustive()
+    }
+}
+
+fn new_alloc(mode: Mode) -> Arc<MemAlloc> {
+    let ma = match mode {
+        Mode::Classes => MemAlloc::new(0, false),
+        Mode::Fixed => MemAlloc::new(FIXED_SIZE, false),
+        Mode::Percpu => MemAlloc::new(PERCPU_SIZE, true),
+    };
+    Arc::new(ma.expect("the target's sizes are valid"))
+}
+
+/// The bytes the harness stamps: the requested size (the per-CPU area in per-CPU mode).
+fn stamp_len(mode: Mode, size: usize) -> usize {
+    match mode {
+        Mode::Classes => size,
+        Mode::Fixed => FIXED_SIZE,
+        Mode::Percpu => PERCPU_SIZE,
+    }
+}
+
+impl PercpuSut {
+    fn ma(&self, mode: Mode) -> Arc<MemAlloc> {
+        self.allocs[mode.index()]
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Where the stamp of an object lives.
+    fn stamp_area(ma: &MemAlloc, mode: Mode, ptr: usize) -> usize {
+        match mode {
+            Mode::Percpu => {
+                let p = NonNull::new(ptr as *mut u8).expect("live");
+                // SAFETY: a live per-CPU object of `ma`.
+                unsafe { ma.percpu_area(p, 0) }
+                    .expect("per-CPU mode")
+                    .as_ptr() as usize
+            }
+            _ => ptr,
+        }
+    }
+
+    fn write_stamp(area: usize, len: usize, stamp: u8) {
+        for (i, off) in stamp_offsets(len).enumerate() {
+            // SAFETY: `off < len`, inside the live object.
+            unsafe { ((area + off) as *mut u8).write(stamp.wrapping_add(i as u8)) };
+        }
+    }
+
+    fn check_stamp(area: usize, len: usize, stamp: u8) -> Result<(), String> {
+        for (i, off) in stamp_offsets(len).enumerate() {
+            // SAFETY: as in `write_stamp`.
+            let got = unsafe { ((area + off) as *const u8).read() };
+            let want = stamp.wrapping_add(i as u8);
+            if got != want {
+                return Err(format!(
+                    "live object byte {off} holds {got:#04x}, written {want:#04x}: its memory \
+                     was handed out again or overwritten while live"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn alloc_one(&self, mode: Mode, size: usize) -> (PercpuRet, Option<(usize, u64)>) {
+        let ma = self.ma(mode);
+        let got = match mode {
+            Mode::Classes => ma.alloc(size),
+            Mode::Fixed | Mode::Percpu => ma.cache_alloc(),
+        };
+        let Some(p) = got else {
+            let refused = mode == Mode::Classes && (size == 0 || size_class(size + HEADER).is_none());
+            if refused {
+                return (PercpuRet::Refused, None);
+            }
+            let excused = cpu::in_interrupt() || fault::stats().failed > 0;
+            if !excused && std::env::var_os("PERCPU_DEBUG").is_some() {
+                eprintln!("unexcused NULL: mode {mode:?} cpu {} counts {:?} stats {:?}", cpu::current(), (0..ma.nr_cpus()).map(|c| ma.free_count(c, 0)).collect::<Vec<_>>(), fault::stats());
+            }
+            return (PercpuRet::Null { excused }, None);
+        };
+        if mode == Mode::Classes && (size == 0 || size_class(size + HEADER).is_none()) {
+            return (
+                PercpuRet::Violation(format!("alloc({size}) returned an object for a refused size")),
+                None,
+            );
+        }
+        let stamp = (self.seq.fetch_add(1, Ordering::Relaxed) % 251) as u8;
+        let len = stamp_len(mode, size);
+        Self::write_stamp(Self::stamp_area(&ma, mode, p.as_ptr() as usize), len, stamp);
+        let meta = mode.index() as u64 | (len as u64) << 2 | u64::from(stamp) << 18;
+        (PercpuRet::Got, Some((p.as_ptr() as usize, meta)))
+    }
+
+    /// Puts an object in slot `i`, or frees it if the slot is taken.
+    fn place(&self, i: usize, obj: (usize, u64)) {
+        let s = &self.slots[i % SLOTS];
+        // Claim the slot (BUSY), then write its record, then publish the pointer: a nested
+        // operation never sees a pointer with another object's record.
+        if s
+            .ptr
+            .compare_exchange(0, BUSY, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            s.meta.store(obj.1, Ordering::Relaxed);
+            s.ptr.store(obj.0, Ordering::Release);
+        } else {
+            // Filled by a nested operation meanwhile: give this one back.
+            let mode = Mode::from_index(obj.1 & 3);
+            self.release(mode, obj.0, false);
+        }
+    }
+
+    fn release(&self, mode: Mode, ptr: usize, rcu_free: bool) {
+        let ma = self.ma(mode);
+        let p = NonNull::new(ptr as *mut u8).expect("live");
+        // SAFETY: `ptr` is a live object of `ma`, taken out of its slot, freed once.
+        unsafe {
+            match (mode, rcu_free) {
+                (Mode::Classes, false) => ma.free(p),
+                (Mode::Classes, true) => ma.free_rcu(p),
+                (_, false) => ma.cache_free(p),
+                (_, true) => ma.cache_free_rcu(p),
+            }
+        }
+    }
+
+    /// Takes slot `i`'s object out, checks its stamp, frees it.
+    fn free_slot(&self, i: usize, rcu_free: bool) -> PercpuRet {
+        let s = &self.slots[i % SLOTS];
+        let ptr = s.ptr.load(Ordering::Acquire);
+        if ptr == 0 || ptr == BUSY {
+            return PercpuRet::Done;
+        }
+        let meta = s.meta.load(Ordering::Relaxed);
+        if s
+            .ptr
+            .compare_exchange(ptr, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return PercpuRet::Done;
+        }
+        let mode = Mode::from_index(meta & 3);
+        let len = ((meta >> 2) & 0xffff) as usize;
+        let stamp = (meta >> 18) as u8;
+        let ma = self.ma(mode);
+        if let Err(e) = Self::check_stamp(Self::stamp_area(&ma, mode, ptr), len, stamp) {
+            return PercpuRet::Violation(format!("slot {}: {e}", i % SLOTS));
+        }
+        self.release(mode, ptr, rcu_free);
+        PercpuRet::Done
+    }
+
+    /// Checks every live object: stamps intact, no two overlapping.
+    fn check_all(&self) -> Result<(), String> {
+        let mut spans = Vec::new();
+        for (i, s) in self.slots.iter().enumerate() {
+            let ptr = s.ptr.load(Ordering::Acquire);
+            if ptr == 0 || ptr == BUSY {
+                continue;
+            }
+            let meta = s.meta.load(Ordering::Relaxed);
+            let mode = Mode::from_index(meta & 3);
+            let len = ((meta >> 2) & 0xffff) as usize;
+            let ma = self.ma(mode);
+            Self::check_stamp(Self::stamp_area(&ma, mode, ptr), len, (meta >> 18) as u8)
+                .map_err(|e| format!("slot {i}: {e}"))?;
+            spans.push((ptr - HEADER, ptr + len.max(8), i));
+        }
+        spans.sort_unstable();
+        for w in spans.windows(2) {
+            if w[1].0 < w[0].1 {
+                return Err(format!(
+                    "live objects of slots {} and {} overlap ({:#x} and {:#x})",
+                    w[0].2, w[1].2, w[0].0, w[1].0
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Destroys `mode`'s allocator. No interrupt is injected meanwhile: a nested allocation
+    /// from the allocator being destroyed would outlive it in a slot (the kernel's caller,
+    /// a map being freed, has no users left either).
+    fn destroy(&self, mode: Mode) {
+        struct Restore(Option<cpu::InterruptPlan>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                if let Some(p) = self.0.take() {
+                    cpu::install(p);
+                }
+            }
+        }
+        let _restore = Restore(cpu::uninstall());
+        let fresh = new_alloc(mode);
+        // Free this allocator's live objects, every third with free_rcu.
+        let mut k = 0;
+        for i in 0..SLOTS {
+            let s = &self.slots[i];
+            let meta = s.meta.load(Ordering::Relaxed);
+            let p = s.ptr.load(Ordering::Acquire);
+            if p != 0 && p != BUSY && Mode::from_index(meta & 3) == mode {
+                k += 1;
+                let _ = self.free_slot(i, k % 3 == 0);
+            }
+        }
+        let old = std::mem::replace(
+            &mut *self.allocs[mode.index()]
+                .write()
+                .unwrap_or_else(|e| e.into_inner()),
+            fresh,
+        );
+        drop(old);
+    }
+}
+
+fn stamp_offsets(len: usize) -> impl Iterator<Item = usize> {
+    let head = 0..len.min(16);
+    let tail = len.saturating_sub(8).max(16)..len;
+    head.chain(tail)
+}
+
+/// The `percpu_ops` target.
+#[derive(Debug, Clone)]
+pub struct PercpuOpsTarget {
+    name: &'static str,
+}
+
+impl PercpuOpsTarget {
+    /// The target registered as `name`.
+    pub fn new(name: &'static str) -> Self {
+        PercpuOpsTarget { name }
+    }
+}
+
+impl Target for PercpuOpsTarget {
+    type Op = PercpuOp;
+    type Ret = PercpuRet;
+    type Model = ();
+    type Sut = PercpuSut;
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn new_sut(&self) -> PercpuSut {
+        cpu::bind(0);
+        PercpuSut {
+            allocs: [
+                RwLock::new(new_alloc(Mode::Classes)),
+                RwLock::new(new_alloc(Mode::Fixed)),
+                RwLock::new(new_alloc(Mode::Percpu)),
+            ],
+            slots: (0..SLOTS)
+                .map(|_| Slot {
+                    ptr: AtomicUsize::new(0),
+                    meta: AtomicU64::new(0),
+                })
+                .collect(),
+            seq: AtomicUsize::new(0),
+        }
+    }
+
+    fn new_model(&self) {}
+
+    fn apply(&self, sut: &PercpuSut, op: &PercpuOp) -> PercpuRet {
+        match *op {
+            PercpuOp::Alloc { mode, size, slot } => {
+                let (ret, obj) = sut.alloc_one(mode, usize::from(size % 4200));
+                if let Some(obj) = obj {
+                    let s = &sut.slots[usize::from(slot) % SLOTS];
+                    if s.ptr.load(Ordering::Acquire) != 0 {
+                        // Occupied: free the old one first (its stamp checked).
+                        if let v @ PercpuRet::Violation(_) = sut.free_slot(usize::from(slot), false)
+                        {
+                            return v;
+                        }
+                    }
+                    sut.place(usize::from(slot), obj);
+                }
+                ret
+            }
+            PercpuOp::AllocBatch {
+                mode,
+                size,
+                start,
+                n,
+            } => {
+                let size = usize::from(size % 4200);
+                let mut placed = 0;
+                let mut i = usize::from(start);
+                let mut tries = 0;
+                while placed < usize::from(n) && tries < SLOTS {
+                    tries += 1;
+                    if sut.slots[i % SLOTS].ptr.load(Ordering::Acquire) == 0 {
+                        match sut.alloc_one(mode, size) {
+                            (_, Some(obj)) => {
+                                sut.place(i, obj);
+                                placed += 1;
+                            }
+                            (PercpuRet::Null { excused: false }, None) => {
+                                return PercpuRet::Null { excused: false }
+                            }
+                            (v @ PercpuRet::Violation(_), _) => return v,
+                            _ => break,
+                        }
+                    }
+                    i += 1;
+                }
+                PercpuRet::Batch
+            }
+            PercpuOp::Free { slot } => sut.free_slot(usize::from(slot), false),
+            PercpuOp::FreeRcu { slot } => sut.free_slot(usize::from(slot), true),
+            PercpuOp::FreeBatch { start, n, rcu } => {
+                let mut freed = 0;
+                for k in 0..SLOTS {
+                    if freed >= usize::from(n) {
+                        break;
+                    }
+                    let i = usize::from(start) + k;
+                    if sut.slots[i % SLOTS].ptr.load(Ordering::Acquire) != 0 {
+                        if let v @ PercpuRet::Violation(_) = sut.free_slot(i, rcu) {
+                            return v;
+                        }
+                        freed += 1;
+                    }
+                }
+                PercpuRet::Batch
+            }
+            PercpuOp::Migrate { cpu: c } => {
+                cpu::bind(usize::from(c));
+                PercpuRet::Done
+            }
+            PercpuOp::GracePeriod => {
+                rcu::synchronize();
+                rcu::tasks_trace::synchronize();
+                rcu::synchronize();
+                PercpuRet::Done
+            }
+            PercpuOp::Drain => {
+                for m in [Mode::Classes, Mode::Fixed, Mode::Percpu] {
+                    sut.ma(m).drain_deferred();
+                }
+                PercpuRet::Done
+            }
+            PercpuOp::Destroy { mode } => {
+                sut.destroy(mode);
+                PercpuRet::Done
+            }
+            PercpuOp::CheckAll => match sut.check_all() {
+                Ok(()) => PercpuRet::Done,
+                Err(e) => PercpuRet::Violation(e),
+            },
+        }
+    }
+
+    fn step(&self, _model: &mut (), op: &PercpuOp) -> PercpuRet {
+        match *op {
+            PercpuOp::Alloc { mode, size, .. } => {
+                let size = usize::from(size % 4200);
+                if mode == Mode::Classes && (size == 0 || size_class(size + HEADER).is_none()) {
+                    PercpuRet::Refused
+                } else {
+                    PercpuRet::Got
+                }
+            }
+            PercpuOp::AllocBatch { .. } | PercpuOp::FreeBatch { .. } => PercpuRet::Batch,
+            _ => PercpuRet::Done,
+        }
+    }
+
+    fn ret_eq(&self, real: &PercpuRet, model: &PercpuRet) -> bool {
+        match (real, model) {
+            // Either argument order (the linearizability search passes them both ways).
+            (PercpuRet::Null { excused: true }, PercpuRet::Got)
+            | (PercpuRet::Got, PercpuRet::Null { excused: true }) => true,
+            (a, b) => a == b,
+        }
+    }
+
+    fn invariants(&self, sut: &PercpuSut, _model: &()) -> Result<(), String> {
+        sut.check_all()
+    }
+
+    fn validate(&self, sut: &PercpuSut) -> Result<(), String> {
+        for m in [Mode::Classes, Mode::Fixed, Mode::Percpu] {
+            sut.ma(m)
+                .validate()
+                .map_err(|e| format!("{m:?} allocator: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn quick_check(&self, _sut: &PercpuSut, _model: &(), op: &PercpuOp) -> Option<Result<(), String>> {
+        match op {
+            // Their objects were checked as they were freed, or written as they were made.
+            PercpuOp::Alloc { .. } | PercpuOp::Free { .. } | PercpuOp::FreeRcu { .. } => {
+                Some(Ok(()))
+            }
+            _ => None,
+        }
+    }
+
+    fn interrupt_op_allowed(&self, op: &PercpuOp, _kind: Interrupt) -> bool {
+        matches!(
+            op,
+            PercpuOp::Alloc { .. } | PercpuOp::Free { .. } | PercpuOp::FreeRcu { .. }
+        )
+    }
+
+    fn dump(&self, sut: &PercpuSut) -> String {
+        let mut out = String::new();
+        for m in [Mode::Classes, Mode::Fixed, Mode::Percpu] {
+            let ma = sut.ma(m);
+            let (o, r) = ma.backing_stats();
+            out.push_str(&format!("{m:?}: backing obtained {o} returned {r}; free_cnt"));
+            for c in 0..ma.nr_cpus() {
+                let classes = if m == Mode::Classes { 11 } else { 1 };
+                let counts: Vec<usize> = (0..classes).map(|k| ma.free_count(c, k)).collect();
+                out.push_str(&format!(" cpu{c}={counts:?}"));
+            }
+            out.push('\n');
+        }
+        let live = sut.slots.iter().filter(|s| s.ptr.load(Ordering::Relaxed) != 0).count();
+        out.push_str(&format!("live objects: {live}\n"));
+        out
+    }
+}
+
+impl Drop for PercpuSut {
+    fn drop(&mut self) {
+        // Give every live object back before the allocators go.
+        for i in 0..SLOTS {
+            let _ = self.free_slot(i, false);
+        }
+    }
+}
