@@ -437,3 +437,31 @@ fn a_foreign_object_is_refused() {
     // SAFETY: deliberately wrong: `p` belongs to `a`; the hint check refuses it first.
     unsafe { b.cache_free(p) };
 }
+
+/// `bpf_mem_cache_alloc_flags(GFP_KERNEL)` on an empty cache allocates straight from the
+/// backing allocator and must write the owner hint (75a442581d05): the object is then freed
+/// like any other, and a trim hands it to the right cache.
+#[cfg(mmcheck_hooks)]
+#[test]
+fn the_backing_fallback_writes_the_owner_hint() {
+    use crate::sync::fault::{self, FaultPlan};
+    crate::sync::cpu::bind(0);
+    let ma = MemAlloc::new(100, false).expect("fixed size");
+    let prev = fault::install(FaultPlan::From(1));
+    // Refills fail: empty the cache.
+    let mut got = Vec::new();
+    while let Some(p) = ma.cache_alloc() {
+        got.push(p);
+    }
+    assert!(ma.cache_alloc().is_none(), "empty, refills failing");
+    let extra: Vec<_> = (0..200)
+        .map(|_| ma.cache_alloc_or_backing().expect("the fallback allocates"))
+        .collect();
+    fault::install(prev);
+    for p in got.into_iter().chain(extra) {
+        // SAFETY: allocated above, freed once.
+        unsafe { ma.cache_free(p) };
+    }
+    ma.drain_deferred();
+    ma.validate().expect("valid");
+}

@@ -278,6 +278,7 @@ fn percpu_ops_reaches_every_operation() {
     fn v(op: &PercpuOp) -> &'static str {
         match op {
             PercpuOp::Alloc { .. } => "Alloc",
+            PercpuOp::AllocFallback { .. } => "AllocFallback",
             PercpuOp::AllocBatch { .. } => "AllocBatch",
             PercpuOp::Free { .. } => "Free",
             PercpuOp::FreeRcu { .. } => "FreeRcu",
@@ -291,6 +292,7 @@ fn percpu_ops_reaches_every_operation() {
     }
     let all = [
         "Alloc",
+        "AllocFallback",
         "AllocBatch",
         "Free",
         "FreeRcu",
@@ -324,14 +326,23 @@ fn percpu_ops_reaches_every_allocator_path() {
         ("refill", d(after.refill, before.refill)),
         ("reused", d(after.reused, before.reused)),
         ("fresh", d(after.fresh, before.fresh)),
-        ("refill_failed", d(after.refill_failed, before.refill_failed)),
+        (
+            "refill_failed",
+            d(after.refill_failed, before.refill_failed),
+        ),
         ("trim", d(after.trim, before.trim)),
         ("nested_null", d(after.nested_null, before.nested_null)),
         ("nested_free", d(after.nested_free, before.nested_free)),
-        ("nested_free_rcu", d(after.nested_free_rcu, before.nested_free_rcu)),
+        (
+            "nested_free_rcu",
+            d(after.nested_free_rcu, before.nested_free_rcu),
+        ),
         ("rcu_gp", d(after.rcu_gp, before.rcu_gp)),
         ("ttrace_gp", d(after.ttrace_gp, before.ttrace_gp)),
-        ("free_by_rcu_done", d(after.free_by_rcu_done, before.free_by_rcu_done)),
+        (
+            "free_by_rcu_done",
+            d(after.free_by_rcu_done, before.free_by_rcu_done),
+        ),
         ("ttrace_done", d(after.ttrace_done, before.ttrace_done)),
         ("drained", d(after.drained, before.drained)),
     ];

@@ -17,8 +17,8 @@
 //! (`unit_alloc`, `unit_free`, `unit_free_rcu` entry and inside `active`, `alloc_bulk`,
 //! `free_bulk`, `check_free_by_rcu`); the nested operation is an allocation or a free on the
 //! same CPU, so nesting reaches depth two (an NMI inside an IRQ handler's fast path).
-//! Operations that block or migrate (grace periods, drain, destroy, `Migrate`) are not run
-//! nested.
+//! Operations that block, sleep or migrate (grace periods, drain, destroy, `Migrate`, the
+//! GFP_KERNEL fallback `AllocFallback`) are not run nested.
 
 use crate::target::Target;
 use algos::percpu::{size_class, MemAlloc, HEADER};
@@ -77,6 +77,12 @@ pub enum PercpuOp {
         /// The size asked for (size-class mode), taken modulo 4200.
         size: u16,
         /// The slot, modulo [`SLOTS`].
+        slot: u8,
+    },
+    /// `bpf_mem_cache_alloc_flags(GFP_KERNEL)` on the fixed-size allocator: the cache, or
+    /// straight from the backing allocator when the cache is empty.
+    AllocFallback {
+        /// The slot.
         slot: u8,
     },
     /// Allocate up to `n` objects into free slots from `start` on.
@@ -234,25 +240,45 @@ impl PercpuSut {
     }
 
     fn alloc_one(&self, mode: Mode, size: usize) -> (PercpuRet, Option<(usize, u64)>) {
+        self.alloc_with(mode, size, false)
+    }
+
+    fn alloc_with(
+        &self,
+        mode: Mode,
+        size: usize,
+        fallback: bool,
+    ) -> (PercpuRet, Option<(usize, u64)>) {
         let ma = self.ma(mode);
         let got = match mode {
             Mode::Classes => ma.alloc(size),
+            Mode::Fixed if fallback => ma.cache_alloc_or_backing(),
             Mode::Fixed | Mode::Percpu => ma.cache_alloc(),
         };
         let Some(p) = got else {
-            let refused = mode == Mode::Classes && (size == 0 || size_class(size + HEADER).is_none());
+            let refused =
+                mode == Mode::Classes && (size == 0 || size_class(size + HEADER).is_none());
             if refused {
                 return (PercpuRet::Refused, None);
             }
             let excused = cpu::in_interrupt() || fault::stats().failed > 0;
             if !excused && std::env::var_os("PERCPU_DEBUG").is_some() {
-                eprintln!("unexcused NULL: mode {mode:?} cpu {} counts {:?} stats {:?}", cpu::current(), (0..ma.nr_cpus()).map(|c| ma.free_count(c, 0)).collect::<Vec<_>>(), fault::stats());
+                eprintln!(
+                    "unexcused NULL: mode {mode:?} cpu {} counts {:?} stats {:?}",
+                    cpu::current(),
+                    (0..ma.nr_cpus())
+                        .map(|c| ma.free_count(c, 0))
+                        .collect::<Vec<_>>(),
+                    fault::stats()
+                );
             }
             return (PercpuRet::Null { excused }, None);
         };
         if mode == Mode::Classes && (size == 0 || size_class(size + HEADER).is_none()) {
             return (
-                PercpuRet::Violation(format!("alloc({size}) returned an object for a refused size")),
+                PercpuRet::Violation(format!(
+                    "alloc({size}) returned an object for a refused size"
+                )),
                 None,
             );
         }
@@ -268,8 +294,7 @@ impl PercpuSut {
         let s = &self.slots[i % SLOTS];
         // Claim the slot (BUSY), then write its record, then publish the pointer: a nested
         // operation never sees a pointer with another object's record.
-        if s
-            .ptr
+        if s.ptr
             .compare_exchange(0, BUSY, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
@@ -304,8 +329,7 @@ impl PercpuSut {
             return PercpuRet::Done;
         }
         let meta = s.meta.load(Ordering::Relaxed);
-        if s
-            .ptr
+        if s.ptr
             .compare_exchange(ptr, 0, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
@@ -451,6 +475,16 @@ impl Target for PercpuOpsTarget {
                 }
                 ret
             }
+            PercpuOp::AllocFallback { slot } => {
+                let (ret, obj) = sut.alloc_with(Mode::Fixed, FIXED_SIZE, true);
+                if let Some(obj) = obj {
+                    if let v @ PercpuRet::Violation(_) = sut.free_slot(usize::from(slot), false) {
+                        return v;
+                    }
+                    sut.place(usize::from(slot), obj);
+                }
+                ret
+            }
             PercpuOp::AllocBatch {
                 mode,
                 size,
@@ -535,6 +569,7 @@ impl Target for PercpuOpsTarget {
                     PercpuRet::Got
                 }
             }
+            PercpuOp::AllocFallback { .. } => PercpuRet::Got,
             PercpuOp::AllocBatch { .. } | PercpuOp::FreeBatch { .. } => PercpuRet::Batch,
             _ => PercpuRet::Done,
         }
@@ -562,7 +597,12 @@ impl Target for PercpuOpsTarget {
         Ok(())
     }
 
-    fn quick_check(&self, _sut: &PercpuSut, _model: &(), op: &PercpuOp) -> Option<Result<(), String>> {
+    fn quick_check(
+        &self,
+        _sut: &PercpuSut,
+        _model: &(),
+        op: &PercpuOp,
+    ) -> Option<Result<(), String>> {
         match op {
             // Their objects were checked as they were freed, or written as they were made.
             PercpuOp::Alloc { .. } | PercpuOp::Free { .. } | PercpuOp::FreeRcu { .. } => {
@@ -584,7 +624,9 @@ impl Target for PercpuOpsTarget {
         for m in [Mode::Classes, Mode::Fixed, Mode::Percpu] {
             let ma = sut.ma(m);
             let (o, r) = ma.backing_stats();
-            out.push_str(&format!("{m:?}: backing obtained {o} returned {r}; free_cnt"));
+            out.push_str(&format!(
+                "{m:?}: backing obtained {o} returned {r}; free_cnt"
+            ));
             for c in 0..ma.nr_cpus() {
                 let classes = if m == Mode::Classes { 11 } else { 1 };
                 let counts: Vec<usize> = (0..classes).map(|k| ma.free_count(c, k)).collect();
@@ -592,7 +634,11 @@ impl Target for PercpuOpsTarget {
             }
             out.push('\n');
         }
-        let live = sut.slots.iter().filter(|s| s.ptr.load(Ordering::Relaxed) != 0).count();
+        let live = sut
+            .slots
+            .iter()
+            .filter(|s| s.ptr.load(Ordering::Relaxed) != 0)
+            .count();
         out.push_str(&format!("live objects: {live}\n"));
         out
     }
