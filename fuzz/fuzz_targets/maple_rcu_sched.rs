@@ -1,4 +1,4 @@
-//! Fuzz target `maple_rcu`: a thin wrapper over the harness registry entry of the same name.
+//! Fuzz target `maple_rcu_sched`: a thin wrapper over the harness registry entry of the same name.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::registry::fuzz("maple_rcu_sched", data));

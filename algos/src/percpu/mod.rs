@@ -155,6 +155,8 @@ impl std::fmt::Display for Violation {
     }
 }
 
+impl std::error::Error for Violation {}
+
 /// How often each path of the allocator ran, over the whole process (all allocators): what
 /// a generator test asserts random inputs reach.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -1341,6 +1343,9 @@ impl Inner {
     /// `free_rcu` object must have waited for a normal grace period.
     #[inline(always)]
     fn note_alloc(&self, obj: usize, c: &Cache) {
+        // Read outside the lock: nothing but the map is touched while it is held.
+        #[cfg(mmcheck_hooks)]
+        let gp_done = rcu::stats().gp_completed;
         #[cfg(mmcheck_hooks)]
         self.objects.with(|m| {
             let st = m.entry(obj).or_insert(ObjState {
@@ -1356,7 +1361,7 @@ impl Inner {
             // reaches after a normal grace period (`note_reuse` clears the mark); under the
             // models the grace-period count is checked as well.
             if let Some(at) = st.rcu_freed_at {
-                let counted = crate::sync::MODEL && rcu::stats().gp_completed > at;
+                let counted = crate::sync::MODEL && gp_done > at;
                 if !counted {
                     warn(format_args!(
                         "object {:#x} freed with free_rcu was handed out again before a \
@@ -1377,6 +1382,8 @@ impl Inner {
     #[inline(always)]
     fn note_free(&self, obj: usize, class: usize, rcu_free: bool) {
         #[cfg(mmcheck_hooks)]
+        let gp_done = rcu::stats().gp_completed;
+        #[cfg(mmcheck_hooks)]
         self.objects.with(|m| match m.get_mut(&obj) {
             Some(st) if st.live => {
                 if st.class != class {
@@ -1388,7 +1395,7 @@ impl Inner {
                     ));
                 }
                 st.live = false;
-                st.rcu_freed_at = rcu_free.then(|| rcu::stats().gp_completed);
+                st.rcu_freed_at = rcu_free.then_some(gp_done);
             }
             _ => warn(format_args!(
                 "free of object {:#x} that is not allocated (double free?)",
@@ -1414,12 +1421,14 @@ impl Inner {
     /// Checking builds: an object starts waiting for the tasks-trace grace period.
     fn note_gp_stamp(&self, obj: usize) {
         #[cfg(mmcheck_hooks)]
+        let stamp = (
+            rcu::stats().gp_started,
+            rcu::tasks_trace::stats().gp_started,
+        );
+        #[cfg(mmcheck_hooks)]
         self.objects.with(|m| {
             if let Some(st) = m.get_mut(&obj) {
-                st.gp_stamp = Some((
-                    rcu::stats().gp_started,
-                    rcu::tasks_trace::stats().gp_started,
-                ));
+                st.gp_stamp = Some(stamp);
             }
         });
         let _ = obj;

@@ -135,6 +135,7 @@ struct Local {
 impl Drop for Local {
     fn drop(&mut self) {
         let Some(rec) = self.rec.get() else { return };
+        rec.in_section.store(false, Ordering::Release);
         let me = std::ptr::from_ref(rec) as usize;
         for &cpu in self.owned.borrow().iter() {
             let rt = super::cpu::rt(cpu);

@@ -335,16 +335,27 @@ impl Drop for IrqGuard {
             return;
         }
         let rt = rt(self.cpu);
+        // The claim is released even if an irq_work below panics (a check failing inside
+        // it): a thread that unwinds out of its section must not keep its CPU.
+        struct Release<'a> {
+            c: &'a Claim,
+            rt: &'static CpuRt,
+        }
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.c.depth.set(0);
+                match self.c.rec.get() {
+                    Some(rec) if super::claim::biased() => super::claim::exit_biased(rec),
+                    _ => super::claim::exit_cas(&self.rt.owner),
+                }
+            }
+        }
+        let _release = Release { c, rt };
         // Interrupts come back on: irq_work raised on this CPU fires now (a self-IPI), in
         // hardirq context, still on this CPU. Not inside an injected interrupt handler: its
         // work runs when the interrupted code re-enables interrupts.
         if rt.nr_raised.load(std::sync::atomic::Ordering::Acquire) != 0 && !in_interrupt() {
             run_raised_irq_work(self.cpu);
-        }
-        c.depth.set(0);
-        match c.rec.get() {
-            Some(rec) if super::claim::biased() => super::claim::exit_biased(rec),
-            _ => super::claim::exit_cas(&rt.owner),
         }
     }
 }
@@ -354,10 +365,18 @@ impl Drop for IrqGuard {
 #[cold]
 fn run_raised_irq_work(cpu: usize) {
     #[cfg(mmcheck_hooks)]
-    STATE.with(|s| s.borrow_mut().in_irq += 1);
-    super::irq_work::run_raised(cpu);
+    struct LeaveIrq;
     #[cfg(mmcheck_hooks)]
-    STATE.with(|s| s.borrow_mut().in_irq -= 1);
+    impl Drop for LeaveIrq {
+        fn drop(&mut self) {
+            STATE.with(|s| s.borrow_mut().in_irq -= 1);
+        }
+    }
+    #[cfg(mmcheck_hooks)]
+    STATE.with(|s| s.borrow_mut().in_irq += 1);
+    #[cfg(mmcheck_hooks)]
+    let _leave = LeaveIrq;
+    super::irq_work::run_raised(cpu);
 }
 
 /// Delivers the irq_work raised on `cpu` now, as the IPI would: claims `cpu` (waiting for a

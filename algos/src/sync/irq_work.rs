@@ -106,13 +106,37 @@ pub(crate) fn run_raised(cpu: usize) {
         }
         rt.nr_raised
             .fetch_sub(works.len(), std::sync::atomic::Ordering::AcqRel);
-        for w in works {
+        // If a work panics (a check failing inside it), the ones not yet run are released
+        // rather than left pending for ever (`sync` would wait on them).
+        struct Unwind(std::vec::IntoIter<Arc<IrqWork>>);
+        impl Drop for Unwind {
+            fn drop(&mut self) {
+                for w in self.0.by_ref() {
+                    w.state.store(0, Ordering::Release);
+                }
+            }
+        }
+        let mut rest = Unwind(works.into_iter());
+        while let Some(w) = rest.0.next() {
+            struct Done<'a>(&'a IrqWork);
+            impl Drop for Done<'_> {
+                fn drop(&mut self) {
+                    // Clear BUSY unless it was raised again meanwhile (or, unwinding, at all).
+                    if std::thread::panicking() {
+                        self.0.state.store(0, Ordering::Release);
+                    } else {
+                        let _ = self.0.state.compare_exchange(
+                            BUSY,
+                            0,
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        );
+                    }
+                }
+            }
             w.state.fetch_and(!PENDING, Ordering::AcqRel);
+            let _done = Done(&w);
             (w.func)();
-            // Clear BUSY unless it was raised again meanwhile.
-            let _ = w
-                .state
-                .compare_exchange(BUSY, 0, Ordering::AcqRel, Ordering::Acquire);
         }
     }
 }

@@ -74,5 +74,11 @@ pub fn all() -> Vec<Box<dyn DynTarget>> {
             algo: "percpu",
             about: "BPF memory allocator, three modes, vs. a multiset model; IRQ/NMI at every fast-path point, refill failures",
         }),
+        Box::new(Schedule {
+            target: percpu::sched::PercpuSchedTarget::new("percpu_sched"),
+            algo: "percpu",
+            about: "BPF memory allocator on 2-3 CPUs: cross-CPU frees, refill/trim, RCU readers, grace periods as steps",
+            priority_aware: false,
+        }),
     ]
 }

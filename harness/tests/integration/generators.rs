@@ -13,6 +13,7 @@ use harness::target::{decode, split_input, Scenario, SeqInput};
 use harness::targets::maple::ops::MapleOp;
 use harness::targets::maple::rcu::MapleRcuOp;
 use harness::targets::percpu::ops::PercpuOp;
+use harness::targets::percpu::sched::PercpuSchedOp;
 use harness::targets::shadow::ops::ShadowOp;
 use harness::targets::toy::counter::CounterOp;
 use harness::targets::toy::rcu_cell::RcuOp as CellOp;
@@ -351,4 +352,29 @@ fn percpu_ops_reaches_every_allocator_path() {
         missing.is_empty(),
         "percpu_ops inputs never reach the allocator paths {missing:?}: {paths:?}"
     );
+}
+
+#[test]
+fn percpu_sched_reaches_every_operation() {
+    fn v(op: &PercpuSchedOp) -> &'static str {
+        match op {
+            PercpuSchedOp::Alloc(_) => "Alloc",
+            PercpuSchedOp::Free(_) => "Free",
+            PercpuSchedOp::FreeRcu(_) => "FreeRcu",
+            PercpuSchedOp::AllocBatch(_) => "AllocBatch",
+            PercpuSchedOp::FreeBatch(..) => "FreeBatch",
+            PercpuSchedOp::Read(_) => "Read",
+            PercpuSchedOp::GracePeriod => "GracePeriod",
+        }
+    }
+    let all = [
+        "Alloc",
+        "Free",
+        "FreeRcu",
+        "AllocBatch",
+        "FreeBatch",
+        "Read",
+        "GracePeriod",
+    ];
+    assert_reaches::<PercpuSchedOp>("percpu_sched", &all, v);
 }

@@ -8,6 +8,7 @@
 
 mod cpu;
 mod maple;
+mod percpu;
 mod rcu;
 mod shadow;
 mod targets;

@@ -165,6 +165,9 @@ struct Slot {
 
 /// The allocators and the record of live objects.
 pub struct PercpuSut {
+    /// The fixed-size mode's object size ([`FIXED_SIZE`], or a large unit for the schedule
+    /// target, whose watermarks are then 1/3/1).
+    fixed_size: usize,
     allocs: [RwLock<Arc<MemAlloc>>; 3],
     slots: Box<[Slot]>,
     /// A running stamp.
@@ -177,26 +180,46 @@ impl std::fmt::Debug for PercpuSut {
     }
 }
 
-fn new_alloc(mode: Mode) -> Arc<MemAlloc> {
+fn new_alloc(mode: Mode, fixed_size: usize) -> Arc<MemAlloc> {
     let ma = match mode {
         Mode::Classes => MemAlloc::new(0, false),
-        Mode::Fixed => MemAlloc::new(FIXED_SIZE, false),
+        Mode::Fixed => MemAlloc::new(fixed_size, false),
         Mode::Percpu => MemAlloc::new(PERCPU_SIZE, true),
     };
     Arc::new(ma.expect("the target's sizes are valid"))
 }
 
-/// The bytes the harness stamps: the requested size (the per-CPU area in per-CPU mode).
-fn stamp_len(mode: Mode, size: usize) -> usize {
-    match mode {
-        Mode::Classes => size,
-        Mode::Fixed => FIXED_SIZE,
-        Mode::Percpu => PERCPU_SIZE,
-    }
-}
-
 impl PercpuSut {
-    fn ma(&self, mode: Mode) -> Arc<MemAlloc> {
+    /// Fresh allocators in all three modes, fixed-size mode with objects of `fixed_size`.
+    pub fn new(fixed_size: usize) -> Self {
+        PercpuSut {
+            fixed_size,
+            allocs: [
+                RwLock::new(new_alloc(Mode::Classes, fixed_size)),
+                RwLock::new(new_alloc(Mode::Fixed, fixed_size)),
+                RwLock::new(new_alloc(Mode::Percpu, fixed_size)),
+            ],
+            slots: (0..SLOTS)
+                .map(|_| Slot {
+                    ptr: AtomicUsize::new(0),
+                    meta: AtomicU64::new(0),
+                })
+                .collect(),
+            seq: AtomicUsize::new(0),
+        }
+    }
+
+    /// The bytes the harness stamps: the requested size (the per-CPU area in per-CPU
+    /// mode).
+    fn stamp_len(&self, mode: Mode, size: usize) -> usize {
+        match mode {
+            Mode::Classes => size,
+            Mode::Fixed => self.fixed_size,
+            Mode::Percpu => PERCPU_SIZE,
+        }
+    }
+
+    pub(super) fn ma(&self, mode: Mode) -> Arc<MemAlloc> {
         self.allocs[mode.index()]
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -204,7 +227,7 @@ impl PercpuSut {
     }
 
     /// Where the stamp of an object lives.
-    fn stamp_area(ma: &MemAlloc, mode: Mode, ptr: usize) -> usize {
+    pub(super) fn stamp_area(ma: &MemAlloc, mode: Mode, ptr: usize) -> usize {
         match mode {
             Mode::Percpu => {
                 let p = NonNull::new(ptr as *mut u8).expect("live");
@@ -283,7 +306,7 @@ impl PercpuSut {
             );
         }
         let stamp = (self.seq.fetch_add(1, Ordering::Relaxed) % 251) as u8;
-        let len = stamp_len(mode, size);
+        let len = self.stamp_len(mode, size);
         Self::write_stamp(Self::stamp_area(&ma, mode, p.as_ptr() as usize), len, stamp);
         let meta = mode.index() as u64 | (len as u64) << 2 | u64::from(stamp) << 18;
         (PercpuRet::Got, Some((p.as_ptr() as usize, meta)))
@@ -321,6 +344,13 @@ impl PercpuSut {
         }
     }
 
+    /// The object in slot `i` and its record, if any.
+    pub(super) fn peek(&self, i: usize) -> Option<(usize, u64)> {
+        let s = &self.slots[i % SLOTS];
+        let ptr = s.ptr.load(Ordering::Acquire);
+        (ptr != 0 && ptr != BUSY).then(|| (ptr, s.meta.load(Ordering::Relaxed)))
+    }
+
     /// Takes slot `i`'s object out, checks its stamp, frees it.
     fn free_slot(&self, i: usize, rcu_free: bool) -> PercpuRet {
         let s = &self.slots[i % SLOTS];
@@ -347,7 +377,7 @@ impl PercpuSut {
     }
 
     /// Checks every live object: stamps intact, no two overlapping.
-    fn check_all(&self) -> Result<(), String> {
+    pub(super) fn check_all(&self) -> Result<(), String> {
         let mut spans = Vec::new();
         for (i, s) in self.slots.iter().enumerate() {
             let ptr = s.ptr.load(Ordering::Acquire);
@@ -387,7 +417,7 @@ impl PercpuSut {
             }
         }
         let _restore = Restore(cpu::uninstall());
-        let fresh = new_alloc(mode);
+        let fresh = new_alloc(mode, self.fixed_size);
         // Free this allocator's live objects, every third with free_rcu.
         let mut k = 0;
         for i in 0..SLOTS {
@@ -440,20 +470,7 @@ impl Target for PercpuOpsTarget {
 
     fn new_sut(&self) -> PercpuSut {
         cpu::bind(0);
-        PercpuSut {
-            allocs: [
-                RwLock::new(new_alloc(Mode::Classes)),
-                RwLock::new(new_alloc(Mode::Fixed)),
-                RwLock::new(new_alloc(Mode::Percpu)),
-            ],
-            slots: (0..SLOTS)
-                .map(|_| Slot {
-                    ptr: AtomicUsize::new(0),
-                    meta: AtomicU64::new(0),
-                })
-                .collect(),
-            seq: AtomicUsize::new(0),
-        }
+        PercpuSut::new(FIXED_SIZE)
     }
 
     fn new_model(&self) {}
