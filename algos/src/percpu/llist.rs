@@ -98,14 +98,28 @@ impl Llist {
         self.head.swap(0, Ordering::Acquire)
     }
 
+    /// Takes the whole chain with a swap even when the head looks empty (a read-modify-write
+    /// sees the latest head in every memory model).
+    pub(super) fn del_all_rmw(&self) -> usize {
+        self.head.swap(0, Ordering::AcqRel)
+    }
+
     /// `llist_del_first`: pops one node atomically. One consumer at a time, not racing
     /// [`Llist::del_all`].
     pub(super) fn del_first(&self) -> Option<usize> {
+        self.del_first_checked(|_| {})
+    }
+
+    /// [`Llist::del_first`], calling `before_read(node)` before it reads a node's link: the
+    /// checking hooks report a node that has already gone back to the backing allocator
+    /// (the read of freed memory that a `del_first` racing a `del_all` makes).
+    pub(super) fn del_first_checked(&self, before_read: impl Fn(usize)) -> Option<usize> {
         let mut head = self.head.load(Ordering::Acquire);
         loop {
             if head == 0 {
                 return None;
             }
+            before_read(head);
             // SAFETY: `head` is on the list, and the consumer rule keeps it from being taken
             // (and freed) by anyone else while we read its link.
             let next = unsafe { link(head) }.load(Ordering::Relaxed);

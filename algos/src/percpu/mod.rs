@@ -311,6 +311,11 @@ struct ObjState {
     gp_stamp: Option<(u64, u64)>,
     /// Normal grace periods completed when it was last freed with `free_rcu`.
     rcu_freed_at: Option<u64>,
+    /// Given back to the backing allocator (on the model backends its memory is kept, so
+    /// the address is not reused while the allocator lives).
+    released: bool,
+    /// By which path.
+    released_by: &'static str,
 }
 
 /// The allocator's shared state. Callbacks and irq_work hold it, so it outlives a
@@ -835,7 +840,10 @@ impl Inner {
         {
             let _lock = c.lock.lock();
             while got < n {
-                let Some(obj) = c.free_by_rcu_ttrace.del_first() else {
+                let Some(obj) = c
+                    .free_by_rcu_ttrace
+                    .del_first_checked(|o| self.note_link_read(o))
+                else {
                     break;
                 };
                 self.note_reuse(obj);
@@ -845,7 +853,10 @@ impl Inner {
                 cpu::interrupt_point("alloc_bulk:reuse");
             }
             while got < n {
-                let Some(obj) = c.waiting_for_gp_ttrace.del_first() else {
+                let Some(obj) = c
+                    .waiting_for_gp_ttrace
+                    .del_first_checked(|o| self.note_link_read(o))
+                else {
                     break;
                 };
                 self.note_reuse(obj);
@@ -926,7 +937,11 @@ impl Inner {
                     let _lock = c.lock.lock();
                     c.free_by_rcu_ttrace.del_all()
                 };
-                self.free_all(c, first);
+                self.free_all(
+                    c,
+                    first,
+                    "do_call_rcu_ttrace (draining, grace period in flight)",
+                );
             }
             return;
         }
@@ -968,7 +983,7 @@ impl Inner {
             let _lock = c.lock.lock();
             c.waiting_for_gp_ttrace.del_all()
         };
-        self.free_all(c, first);
+        self.free_all(c, first, "__free_rcu");
         c.call_rcu_ttrace_in_progress.store(0, Ordering::Release);
     }
 
@@ -1018,7 +1033,7 @@ impl Inner {
         }
         if c.draining.load(Ordering::Acquire) {
             let first = c.waiting_for_gp.del_all();
-            self.free_all(c, first);
+            self.free_all(c, first, "check_free_by_rcu (draining)");
             c.call_rcu_in_progress.store(0, Ordering::Release);
             return;
         }
@@ -1107,17 +1122,18 @@ impl Inner {
         #[cfg(all(feature = "sanitize", mmcheck_model))]
         shadow::registry::register(obj + HEADER, layout.size() - LINK_PREFIX - HEADER, true);
         c.obtained.add(1);
+        self.note_fresh(obj, c);
         Some(obj)
     }
 
     /// Returns a chain of objects to the backing allocator (`free_all`).
     #[track_caller]
-    fn free_all(&self, c: &Cache, first: usize) {
+    fn free_all(&self, c: &Cache, first: usize, site: &'static str) {
         let layout = self.layout(c);
         // SAFETY: the chain is ours.
         unsafe {
             for_each(first, |o| {
-                self.note_backing_free(o);
+                self.note_backing_free(o, site);
                 c.returned.add(1);
                 self.release(o, layout);
             })
@@ -1203,7 +1219,7 @@ impl Inner {
         ];
         c.set_cnt(0);
         for first in lists {
-            self.free_all(c, first);
+            self.free_all(c, first, "drain_mem_cache");
         }
     }
 
@@ -1241,6 +1257,25 @@ impl Inner {
             ("free_by_rcu_ttrace", walk(&c.free_by_rcu_ttrace)),
             ("waiting_for_gp_ttrace", walk(&c.waiting_for_gp_ttrace)),
             ("free_llist_extra_rcu", walk(&c.free_llist_extra_rcu)),
+        ]
+    }
+
+    /// Every list of `c`, detached (for the final free).
+    fn take_lists(&self, c: &Cache) -> [(&'static str, Vec<usize>); 7] {
+        let take = |l: &Llist| {
+            let mut v = Vec::new();
+            // SAFETY: the state is going away; the chain is ours after `del_all`.
+            unsafe { for_each(l.del_all_rmw(), |o| v.push(o)) };
+            v
+        };
+        [
+            ("free_llist", take(&c.free_llist)),
+            ("free_llist_extra", take(&c.free_llist_extra)),
+            ("free_by_rcu", take(&c.free_by_rcu)),
+            ("waiting_for_gp", take(&c.waiting_for_gp)),
+            ("free_by_rcu_ttrace", take(&c.free_by_rcu_ttrace)),
+            ("waiting_for_gp_ttrace", take(&c.waiting_for_gp_ttrace)),
+            ("free_llist_extra_rcu", take(&c.free_llist_extra_rcu)),
         ]
     }
 
@@ -1353,7 +1388,15 @@ impl Inner {
                 class: c.class,
                 gp_stamp: None,
                 rcu_freed_at: None,
+                released: false,
+                released_by: "",
             });
+            if st.released {
+                warn(format_args!(
+                    "object {:#x} handed out after it went back to the backing allocator",
+                    obj + HEADER
+                ));
+            }
             if st.live {
                 warn(format_args!("object {:#x} handed out twice", obj + HEADER));
             }
@@ -1405,11 +1448,67 @@ impl Inner {
         let _ = (obj, class, rcu_free);
     }
 
+    /// Checking builds: a fresh object from the backing allocator (its address may have been
+    /// an earlier object's on the std backend).
+    fn note_fresh(&self, obj: usize, c: &Cache) {
+        #[cfg(mmcheck_hooks)]
+        self.objects.with(|m| {
+            if let Some(old) = m.get(&obj) {
+                if crate::sync::MODEL && !old.released {
+                    warn(format_args!(
+                        "the backing allocator handed out {:#x}, which the allocator still holds",
+                        obj + HEADER
+                    ));
+                }
+            }
+            m.insert(
+                obj,
+                ObjState {
+                    live: false,
+                    class: c.class,
+                    gp_stamp: None,
+                    rcu_freed_at: None,
+                    released: false,
+                    released_by: "",
+                },
+            );
+        });
+        let _ = (obj, c);
+    }
+
+    /// Checking builds: `alloc_bulk` is about to read the link of `obj`, the head of a
+    /// tasks-trace list; it must not have gone back to the backing allocator meanwhile.
+    fn note_link_read(&self, obj: usize) {
+        #[cfg(mmcheck_hooks)]
+        {
+            let by = self.objects.with(|m| {
+                m.get(&obj)
+                    .filter(|st| st.released)
+                    .map(|st| st.released_by)
+            });
+            if let Some(by) = by {
+                warn(format_args!(
+                    "llist_del_first read the link of {:#x} after {by} gave it back to the \
+                     backing allocator (del_first racing del_all)",
+                    obj + HEADER
+                ));
+            }
+        }
+        let _ = obj;
+    }
+
     /// Checking builds: an object leaves the tasks-trace lists for reuse.
     fn note_reuse(&self, obj: usize) {
         #[cfg(mmcheck_hooks)]
         self.objects.with(|m| {
             if let Some(st) = m.get_mut(&obj) {
+                if st.released {
+                    warn(format_args!(
+                        "object {:#x} reused from a tasks-trace list after it went back to the \
+                         backing allocator",
+                        obj + HEADER
+                    ));
+                }
                 st.gp_stamp = None;
                 // On the tasks-trace lists a `free_rcu` object has had its grace period.
                 st.rcu_freed_at = None;
@@ -1437,11 +1536,30 @@ impl Inner {
     /// Checking builds: an object goes back to the backing allocator; unless the allocator
     /// is draining, a normal and a tasks-trace grace period must have completed since it
     /// started waiting (model backends, which count grace periods).
-    fn note_backing_free(&self, obj: usize) {
+    fn note_backing_free(&self, obj: usize, site: &'static str) {
         #[cfg(mmcheck_hooks)]
         {
-            let st = self.objects.with(|m| m.remove(&obj));
+            // The std backend gives the memory back (its address may come back fresh, see
+            // `note_fresh`); the models keep it, and keep the record to catch a second free.
+            let st = self.objects.with(|m| {
+                if crate::sync::MODEL {
+                    m.get_mut(&obj).map(|st| {
+                        let before = *st;
+                        st.released = true;
+                        st.released_by = site;
+                        before
+                    })
+                } else {
+                    m.remove(&obj)
+                }
+            });
             if let Some(st) = st {
+                if st.released {
+                    warn(format_args!(
+                        "object {:#x} given back to the backing allocator twice",
+                        obj + HEADER
+                    ));
+                }
                 if st.live {
                     warn(format_args!(
                         "live object {:#x} freed to the backing allocator",
@@ -1475,7 +1593,7 @@ impl Inner {
                 }
             }
         }
-        let _ = obj;
+        let _ = (obj, site);
     }
 }
 
@@ -1486,10 +1604,30 @@ impl Drop for Inner {
         let mut leaked = 0usize;
         for i in 0..self.caches.len() {
             let c = &self.caches[i];
-            let lists = self.lists(c);
+            // Taken with read-modify-writes, which see the latest head whichever thread
+            // drains last: the last reference may drop on a thread whose only ordering with
+            // the drain is the reference count, which loom does not see.
+            let lists = self.take_lists(c);
             let n: usize = lists.iter().map(|(_, v)| v.len()).sum();
             leaked += n;
             if n > 0 {
+                // A list must not hold memory that went back to the backing allocator.
+                #[cfg(mmcheck_hooks)]
+                for (name, v) in &lists {
+                    for &o in v {
+                        let by = self
+                            .objects
+                            .with(|m| m.get(&o).filter(|st| st.released).map(|st| st.released_by));
+                        if let Some(by) = by {
+                            warn(format_args!(
+                                "object {:#x} is on {name} of cpu {} after {by} gave it back to \
+                                 the backing allocator",
+                                o + HEADER,
+                                c.cpu
+                            ));
+                        }
+                    }
+                }
                 // Free them anyway (a model execution ended with callbacks unrun, or a bug).
                 let first: Vec<usize> = lists.into_iter().flat_map(|(_, v)| v).collect();
                 let layout = self.layout(c);

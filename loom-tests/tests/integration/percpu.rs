@@ -43,6 +43,11 @@ fn cross_cpu_trim_races_the_owners_refill_and_callbacks() {
                 // SAFETY: allocated on CPU 0, freed once here.
                 unsafe { m2.cache_free(p) };
             }
+            // Grace-period callbacks run here too, on another CPU than the owner's refill.
+            for _ in 0..2 {
+                rcu::tasks_trace::poll();
+                rcu::poll();
+            }
         });
         // CPU 0 allocates and frees meanwhile, and lets grace periods pass.
         for _ in 0..2 {
