@@ -81,6 +81,12 @@ pub trait Target: Send + Sync + 'static {
     fn dump(&self, _sut: &Self::Sut) -> String {
         String::new()
     }
+    /// The logical CPU scenario thread `thread` runs on (0-based; default: its own CPU,
+    /// `thread`). Targets that need tasks sharing a CPU (preempted between their
+    /// interrupt-disabled sections) map several threads to one.
+    fn thread_cpu(&self, thread: usize) -> usize {
+        thread
+    }
     /// Whether `op` may run as the nested operation of an interrupt of `kind`.
     fn interrupt_op_allowed(&self, _op: &Self::Op, _kind: Interrupt) -> bool {
         true

@@ -105,12 +105,7 @@ impl Llist {
     }
 
     /// `llist_del_first`: pops one node atomically. One consumer at a time, not racing
-    /// [`Llist::del_all`].
-    pub(super) fn del_first(&self) -> Option<usize> {
-        self.del_first_checked(|_| {})
-    }
-
-    /// [`Llist::del_first`], calling `before_read(node)` before it reads a node's link: the
+    /// [`Llist::del_all`]. `before_read(node)` runs before it reads a node's link: the
     /// checking hooks report a node that has already gone back to the backing allocator
     /// (the read of freed memory that a `del_first` racing a `del_all` makes).
     pub(super) fn del_first_checked(&self, before_read: impl Fn(usize)) -> Option<usize> {

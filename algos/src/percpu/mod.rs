@@ -255,6 +255,8 @@ struct Cache {
     class: usize,
     /// The refill irq_work (`refill_work`).
     refill: Arc<IrqWork>,
+    /// `alloc_bulk` runs that stopped short on a backing-allocation failure.
+    refill_failed: Counter,
     // Accounting for `validate` (single-writer counters where noted).
     /// Objects obtained from the backing allocator.
     obtained: Counter,
@@ -420,6 +422,7 @@ impl MemAlloc {
                         batch: wm.batch,
                         cpu: c,
                         class: k,
+                        refill_failed: Counter::new(),
                         refill: IrqWork::new(move || {
                             if let Some(inner) = w.upgrade() {
                                 inner.refill(&inner.caches[idx]);
@@ -594,6 +597,15 @@ impl MemAlloc {
             return 0;
         }
         usize::try_from(self.inner.cache(cpu, class).cnt()).unwrap_or(0)
+    }
+
+    /// How many refills of `cpu`'s cache of `class` stopped short on a failure of the
+    /// backing allocator (after one, that cache may be found empty until a refill succeeds).
+    pub fn refill_failures(&self, cpu: usize, class: usize) -> u64 {
+        if cpu >= self.nr_cpus() || class >= self.inner.nclasses {
+            return 0;
+        }
+        self.inner.cache(cpu, class).refill_failed.get()
     }
 
     /// Objects obtained from and returned to the backing allocator so far, over all caches.
@@ -868,11 +880,13 @@ impl Inner {
         while got < n {
             if fault::should_fail("bpf_mem_refill") {
                 PATHS.refill_failed.add(1);
-                break;
+                c.refill_failed.add(1);
+                return;
             }
             let Some(obj) = self.backing_alloc(c) else {
                 PATHS.refill_failed.add(1);
-                break;
+                c.refill_failed.add(1);
+                return;
             };
             PATHS.fresh.add(1);
             self.add_obj_to_free_list(c, obj);

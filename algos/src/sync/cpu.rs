@@ -285,11 +285,24 @@ impl IrqGuard {
 /// nest. NMIs still arrive.
 #[inline(always)]
 pub fn irq_save() -> IrqGuard {
-    // A raw pointer out of the thread-local (a tiny closure that inlines), then the work
-    // outside it: the guard keeps the pointer, valid for the thread's life.
-    let c: *const Claim = CLAIM.with(std::ptr::from_ref);
-    // SAFETY: the thread-local lives as long as the thread, and this guard is not `Send`.
-    let c = unsafe { &*c };
+    // std: a raw pointer out of the thread-local (a tiny closure that inlines), then the work
+    // outside it; the guard keeps the pointer, valid for the thread's life. The models:
+    // inside the thread-local's closure, and looked up again at the end.
+    #[cfg(not(mmcheck_model))]
+    {
+        let c: *const Claim = CLAIM.with(std::ptr::from_ref);
+        // SAFETY: std thread-locals live as long as their thread and do not move, and this
+        // guard is not `Send`.
+        enter(unsafe { &*c })
+    }
+    #[cfg(mmcheck_model)]
+    {
+        CLAIM.with(enter)
+    }
+}
+
+#[inline(always)]
+fn enter(c: &Claim) -> IrqGuard {
     let d = c.depth.get();
     if d > 0 {
         c.depth.set(d + 1);
@@ -326,9 +339,21 @@ pub fn irq_save() -> IrqGuard {
 impl Drop for IrqGuard {
     #[inline(always)]
     fn drop(&mut self) {
+        // On std the guard keeps a pointer to its thread's `Claim` (a second thread-local
+        // lookup saved on every fast path). Shuttle's and loom's thread-locals give no such
+        // address guarantee across scheduling points: there it is looked up again.
+        #[cfg(not(mmcheck_model))]
         // SAFETY: the guard is not `Send` and lives shorter than its thread, whose
-        // thread-local `Claim` it points to.
-        let c = unsafe { &*self.claim };
+        // thread-local `Claim` it points to; std thread-locals do not move.
+        self.finish(unsafe { &*self.claim });
+        #[cfg(mmcheck_model)]
+        CLAIM.with(|c| self.finish(c));
+    }
+}
+
+impl IrqGuard {
+    #[inline(always)]
+    fn finish(&self, c: &Claim) {
         let d = c.depth.get();
         if d != 1 {
             c.depth.set(d - 1);
@@ -496,15 +521,17 @@ fn hooked_interrupt_point(name: &'static str) {
             });
         }
     }
+    // A handler runs with the CPU held, as hardware runs it with interrupts off: no other
+    // task gets the CPU between the handler and the irq_work it raised, whose self-IPI
+    // fires as the handler returns. Dropping the section after leaving the handler runs
+    // that work (when interrupts were on at the interrupted point; inside a section it
+    // runs when that section ends).
+    let held = irq_save();
     {
         let _leave = Leave(kind);
         handler(kind, &site);
     }
-    // Back in the interrupted code: if interrupts are on here, irq_work the handler raised
-    // fires now (its section could not run it from inside the handler).
-    if site.irq_deliverable && super::irq_work::raised_on(site.cpu) {
-        deliver_irq_work(site.cpu);
-    }
+    drop(held);
 }
 
 /// Installs `plan` on the current thread, returning the previous one. Without hooks the plan
@@ -521,4 +548,39 @@ pub fn uninstall() -> Option<InterruptPlan> {
 /// How many interrupts were delivered on this thread so far.
 pub fn delivered() -> u64 {
     STATE.with(|s| s.borrow().delivered)
+}
+
+#[cfg(all(test, mmcheck_shuttle))]
+mod shuttle_tests {
+    use super::super::atomic::{AtomicU64, Ordering};
+    use super::super::{thread, Arc};
+
+    /// Two tasks on one CPU: a section excludes the other task even when it yields inside.
+    #[test]
+    fn tasks_on_one_cpu_never_share_a_section() {
+        shuttle::check_random(
+            || {
+                let n = Arc::new(AtomicU64::new(0));
+                let hs: Vec<_> = (0..2)
+                    .map(|_| {
+                        let n = n.clone();
+                        thread::spawn(move || {
+                            super::bind(0);
+                            for _ in 0..5 {
+                                let _g = super::irq_save();
+                                let v = n.load(Ordering::Relaxed);
+                                thread::yield_now();
+                                n.store(v + 1, Ordering::Relaxed);
+                            }
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    h.join().expect("no panic");
+                }
+                assert_eq!(n.load(Ordering::Relaxed), 10, "an update was lost");
+            },
+            200,
+        );
+    }
 }

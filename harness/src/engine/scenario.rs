@@ -222,7 +222,7 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Execute
                     fault::install(fault::FaultPlan::Never);
                 }
             }
-            cpu::bind(i);
+            cpu::bind(t2.thread_cpu(i));
             if let Some(plan) = faults {
                 fault::install(plan);
             }

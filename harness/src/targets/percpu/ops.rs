@@ -284,17 +284,15 @@ impl PercpuSut {
             if refused {
                 return (PercpuRet::Refused, None);
             }
-            let excused = cpu::in_interrupt() || fault::stats().failed > 0;
-            if !excused && std::env::var_os("PERCPU_DEBUG").is_some() {
-                eprintln!(
-                    "unexcused NULL: mode {mode:?} cpu {} counts {:?} stats {:?}",
-                    cpu::current(),
-                    (0..ma.nr_cpus())
-                        .map(|c| ma.free_count(c, 0))
-                        .collect::<Vec<_>>(),
-                    fault::stats()
-                );
-            }
+            // Allowed: nested in an interrupt (the cache is busy), or a refill of this cache
+            // has failed (this thread's, or another task's on the same CPU).
+            let class = match mode {
+                Mode::Classes => size_class(size + HEADER).unwrap_or(0),
+                _ => 0,
+            };
+            let excused = cpu::in_interrupt()
+                || fault::stats().failed > 0
+                || ma.refill_failures(cpu::current(), class) > 0;
             return (PercpuRet::Null { excused }, None);
         };
         if mode == Mode::Classes && (size == 0 || size_class(size + HEADER).is_none()) {

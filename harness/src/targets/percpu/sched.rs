@@ -1,7 +1,8 @@
-//! `percpu_sched`: the BPF memory allocator on the schedule engine. Threads are CPUs (the
-//! engine binds scenario thread `i` to CPU `i`); they allocate into and free from shared
-//! slots, so frees are cross-CPU (the owner hint and the trim into the owner's tasks-trace
-//! lists); RCU readers hold objects across scheduling points; grace periods of both flavours
+//! `percpu_sched`: the BPF memory allocator on the schedule engine. Threads 0 and 1 are two
+//! tasks on CPU 0, preempted between their interrupt-disabled sections (the
+//! `preempted_bpf_ma_op` shape: a refill raised by one must not be lost to the other);
+//! thread 2 runs on CPU 1. They allocate into and free from shared slots, so frees are also
+//! cross-CPU (the owner hint and the trim into the owner's tasks-trace lists); RCU readers hold objects across scheduling points; grace periods of both flavours
 //! advance as explicit steps. The fixed-size allocator's unit is above 8 KiB, so its
 //! watermarks are 1/3/1 and a few operations cross them: refill and trim irq_work run at the
 //! end of the sections that raise them, interleaved with the other CPUs.
@@ -149,6 +150,12 @@ impl Target for PercpuSchedTarget {
         sut.ma(Mode::Fixed).drain_deferred();
         sut.check_all()?;
         self.ops.validate(sut)
+    }
+
+    /// Threads 0 and 1 share CPU 0 (tasks preempted between their sections, as in
+    /// `preempted_bpf_ma_op`); thread 2 runs on CPU 1 (cross-CPU frees).
+    fn thread_cpu(&self, thread: usize) -> usize {
+        usize::from(thread >= 2)
     }
 
     fn interrupt_op_allowed(&self, op: &PercpuSchedOp, _kind: Interrupt) -> bool {
