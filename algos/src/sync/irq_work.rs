@@ -117,7 +117,7 @@ pub(crate) fn run_raised(cpu: usize) {
             }
         }
         let mut rest = Unwind(works.into_iter());
-        while let Some(w) = rest.0.next() {
+        for w in rest.0.by_ref() {
             struct Done<'a>(&'a IrqWork);
             impl Drop for Done<'_> {
                 fn drop(&mut self) {
