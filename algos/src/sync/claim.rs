@@ -257,6 +257,7 @@ pub(super) fn enter_cas(owner: &AtomicUsize, me: usize, cpu: usize) {
 }
 
 #[cold]
+#[cfg_attr(mmcheck_loom, allow(clippy::never_loop))]
 fn enter_cas_slow(owner: &AtomicUsize, me: usize, cpu: usize) {
     #[cfg(not(mmcheck_loom))]
     let mut spins = 0u32;
