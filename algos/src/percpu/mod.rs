@@ -1661,7 +1661,7 @@ impl Drop for Inner {
         if leaked > 0
             && all_ran
             && self.destroyed.load(Ordering::Acquire)
-            && !std::thread::panicking()
+            && !crate::sync::panicking()
         {
             warn(format_args!(
                 "{leaked} objects left on the lists after destroy (leak)"

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::sync::thread;
+use crate::sync::{atomic::AtomicBool, Arc};
 
 /// Every boundary of the size → class table (`bpf_mem_cache_idx`).
 #[test]
@@ -296,14 +297,25 @@ fn cross_cpu_frees_keep_memory_bounded() {
         return;
     }
     let ma = Arc::new(MemAlloc::new(56, false).expect("fixed size"));
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<usize>>(4);
-    let ma2 = ma.clone();
+    // A bounded hand-over queue of batches, and a flag for the end.
+    let queue = Arc::new(crate::sync::Mutex::new(std::collections::VecDeque::<
+        Vec<usize>,
+    >::new()));
+    let done = Arc::new(AtomicBool::new(false));
+    let (ma2, q2, d2) = (ma.clone(), queue.clone(), done.clone());
     let consumer = thread::spawn(move || {
         crate::sync::cpu::bind(1);
-        for batch in rx {
-            for a in batch {
-                // SAFETY: allocated by the producer, freed once here.
-                unsafe { ma2.cache_free(NonNull::new(a as *mut u8).expect("non-null")) };
+        loop {
+            let batch = q2.lock().pop_front();
+            match batch {
+                Some(batch) => {
+                    for a in batch {
+                        // SAFETY: allocated by the producer, freed once here.
+                        unsafe { ma2.cache_free(NonNull::new(a as *mut u8).expect("non-null")) };
+                    }
+                }
+                None if d2.load(Ordering::Acquire) => break,
+                None => thread::yield_now(),
             }
         }
     });
@@ -318,14 +330,17 @@ fn cross_cpu_frees_keep_memory_bounded() {
             }
             sent += 1;
         }
-        tx.send(batch).expect("consumer alive");
+        while queue.lock().len() >= 4 {
+            thread::yield_now();
+        }
+        queue.lock().push_back(batch);
         // Let grace periods pass now and then, as time does in the kernel.
         if sent % 8192 < 64 {
             crate::sync::rcu::poll();
             crate::sync::rcu::tasks_trace::poll();
         }
     }
-    drop(tx);
+    done.store(true, Ordering::Release);
     consumer.join().expect("no panic");
     ma.drain_deferred();
     let (obtained, returned) = ma.backing_stats();
@@ -343,14 +358,19 @@ fn cross_cpu_frees_keep_memory_bounded() {
 fn free_rcu_objects_wait_for_a_reader_plain_frees_do_not() {
     let ma = Arc::new(MemAlloc::new(24, false).expect("fixed size"));
     let victim = ma.cache_alloc().expect("prefilled");
-    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
-    let (leave_tx, leave_rx) = std::sync::mpsc::channel::<()>();
+    let entered = Arc::new(AtomicBool::new(false));
+    let leave = Arc::new(AtomicBool::new(false));
+    let (e2, l2) = (entered.clone(), leave.clone());
     let reader = thread::spawn(move || {
         let _g = rcu::read_lock();
-        entered_tx.send(()).expect("main waits");
-        leave_rx.recv().expect("main signals");
+        e2.store(true, Ordering::Release);
+        while !l2.load(Ordering::Acquire) {
+            thread::yield_now();
+        }
     });
-    entered_rx.recv().expect("reader inside");
+    while !entered.load(Ordering::Acquire) {
+        thread::yield_now();
+    }
     // SAFETY: freed once; the reader "holds" it.
     unsafe { ma.cache_free_rcu(victim) };
     let mut got = Vec::new();
@@ -364,7 +384,7 @@ fn free_rcu_objects_wait_for_a_reader_plain_frees_do_not() {
             got.push(p);
         }
     }
-    leave_tx.send(()).expect("reader waits");
+    leave.store(true, Ordering::Release);
     reader.join().expect("no panic");
     for p in got {
         // SAFETY: freed once.

@@ -114,6 +114,12 @@ pub mod atomic {
 /// The backend's reference-counted pointer (loom's tracks leaks; the others are `std`'s).
 pub use imp::Arc;
 
+/// Whether the current thread is unwinding from a panic (`std::thread::panicking`, the same
+/// on every backend): checks that run in `Drop` stay quiet then.
+pub fn panicking() -> bool {
+    std::thread::panicking()
+}
+
 /// Reference counting that the model backends do not track (`std`'s `Arc` and `Weak` on
 /// every backend): for state whose lifetime is not part of what a model explores, such as
 /// an allocator's state held by its queued callbacks and irq_work until the last one has
