@@ -200,16 +200,21 @@ pub(crate) fn rt(cpu: usize) -> &'static CpuRt {
     &RT[cpu]
 }
 
-/// The number of logical CPUs threads are spread over when not bound with [`bind`].
+/// The number of logical CPUs (`nr_cpu_ids`): the machine's, but at least four. Threads not
+/// bound with [`bind`] are spread over them.
 pub fn nr_cpus() -> usize {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
     match N.load(Ordering::Relaxed) {
         0 => {
+            // At least four, as a kernel has more possible CPUs than a small machine has
+            // online: scenarios and tests use CPUs 0..=3 everywhere.
             let n = if super::MODEL {
                 4
             } else {
-                std::thread::available_parallelism().map_or(1, |n| n.get())
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .max(4)
             };
             N.store(n, Ordering::Relaxed);
             n
