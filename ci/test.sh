@@ -88,13 +88,21 @@ miri() {
   # Tree Borrows and ignored leaks: crossbeam-epoch (the production RCU) is checked by its own
   # authors under the same flags; its global collector deliberately outlives the process.
   CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-ignore-leaks" \
-    cargo +nightly miri test -p algos --lib -- --skip maple::tests
+    cargo +nightly miri test -p algos --lib -- --skip maple::tests --skip percpu::
   # The maple tree's node and entry pointers: one short run of every kind and mode (the
   # native sweeps take hours under Miri), and the value entries (integers kept in slot
   # words) next to boxed entries of several types.
   CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-ignore-leaks" \
     cargo +nightly miri test -p algos --lib -- maple::tests::miri_smoke \
     maple::tests::value_entries_and_boxed_entries_round_trip
+  # The BPF allocator's raw object handling (headers, links, hints, fresh and recycled
+  # objects, a foreign pointer refused): the small tests only (the selftest ports move
+  # hundreds of thousands of objects). Its addresses are integers, as the kernel's are:
+  # permissive provenance.
+  CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-permissive-provenance" \
+    cargo +nightly miri test -p algos --lib -- percpu::tests::init_rules_and_size_limits \
+    percpu::tests::fresh_objects_are_zero_and_recycled_ones_keep_their_contents \
+    percpu::tests::a_foreign_object_is_refused
   # The sanitizer's one unsafe block (the shadow pointer of `Sandbox::window`), under both
   # aliasing models.
   CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-ignore-leaks" \

@@ -223,7 +223,8 @@ mod tests {
                 let sh = shared.clone();
                 std::thread::spawn(move || {
                     cpu::bind(0);
-                    for _ in 0..20_000 {
+                    // Fewer under Miri, which checks every access of every interleaving it runs.
+                    for _ in 0..if cfg!(miri) { 200 } else { 20_000 } {
                         let _g = cpu::irq_save();
                         // SAFETY: the section on CPU 0 is exclusive.
                         sh.0.with_mut(|p| unsafe {
