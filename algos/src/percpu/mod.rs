@@ -1257,10 +1257,25 @@ impl Inner {
 
     /// Every list of `c` with its nodes (at a quiescent point).
     fn lists(&self, c: &Cache) -> [(&'static str, Vec<usize>); 7] {
+        // SAFETY: quiescent: nobody changes the lists while we walk them.
+        Self::chains(c, |l| l.first())
+    }
+
+    /// Every list of `c`, detached (for the final free).
+    fn take_lists(&self, c: &Cache) -> [(&'static str, Vec<usize>); 7] {
+        // SAFETY: the state is going away; each chain is ours after `del_all`.
+        Self::chains(c, Llist::del_all_rmw)
+    }
+
+    /// The seven lists of `c`, in `drain_mem_cache`'s naming, each as the nodes of the
+    /// chain `head` gives for it (its first node, or the chain detached).
+    ///
+    /// The caller guarantees that the chains `head` returns are not changed meanwhile.
+    fn chains(c: &Cache, head: impl Fn(&Llist) -> usize) -> [(&'static str, Vec<usize>); 7] {
         let walk = |l: &Llist| {
             let mut v = Vec::new();
-            // SAFETY: quiescent: nobody changes the lists while we walk them.
-            unsafe { for_each(l.first(), |o| v.push(o)) };
+            // SAFETY: the caller's guarantee.
+            unsafe { for_each(head(l), |o| v.push(o)) };
             v
         };
         [
@@ -1271,25 +1286,6 @@ impl Inner {
             ("free_by_rcu_ttrace", walk(&c.free_by_rcu_ttrace)),
             ("waiting_for_gp_ttrace", walk(&c.waiting_for_gp_ttrace)),
             ("free_llist_extra_rcu", walk(&c.free_llist_extra_rcu)),
-        ]
-    }
-
-    /// Every list of `c`, detached (for the final free).
-    fn take_lists(&self, c: &Cache) -> [(&'static str, Vec<usize>); 7] {
-        let take = |l: &Llist| {
-            let mut v = Vec::new();
-            // SAFETY: the state is going away; the chain is ours after `del_all`.
-            unsafe { for_each(l.del_all_rmw(), |o| v.push(o)) };
-            v
-        };
-        [
-            ("free_llist", take(&c.free_llist)),
-            ("free_llist_extra", take(&c.free_llist_extra)),
-            ("free_by_rcu", take(&c.free_by_rcu)),
-            ("waiting_for_gp", take(&c.waiting_for_gp)),
-            ("free_by_rcu_ttrace", take(&c.free_by_rcu_ttrace)),
-            ("waiting_for_gp_ttrace", take(&c.waiting_for_gp_ttrace)),
-            ("free_llist_extra_rcu", take(&c.free_llist_extra_rcu)),
         ]
     }
 

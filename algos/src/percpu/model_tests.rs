@@ -4,6 +4,14 @@
 
 use super::*;
 
+/// Destroys `ma` and lets every callback it queued run, so the execution ends quiescent.
+fn destroy_and_settle(ma: MemAlloc) {
+    drop(ma);
+    rcu::barrier();
+    rcu::tasks_trace::barrier();
+    rcu::barrier();
+}
+
 /// Enough frees to trim the free list into the tasks-trace path, then grace periods one
 /// flavour at a time: after the tasks-trace one alone nothing may have gone back.
 #[test]
@@ -37,10 +45,7 @@ fn memory_leaves_only_after_both_grace_periods() {
                 "after both grace periods the trimmed objects are freed"
             );
             ma.validate().expect("valid");
-            drop(ma);
-            rcu::barrier();
-            rcu::tasks_trace::barrier();
-            rcu::barrier();
+            destroy_and_settle(ma);
         },
         10,
     );
@@ -65,10 +70,7 @@ fn free_rcu_is_not_reused_before_a_normal_grace_period() {
                 unsafe { ma.cache_free(p) };
             }
             ma.validate().expect("valid");
-            drop(ma);
-            rcu::barrier();
-            rcu::tasks_trace::barrier();
-            rcu::barrier();
+            destroy_and_settle(ma);
         },
         10,
     );

@@ -870,7 +870,7 @@ mod tests {
         for _ in 0..50 {
             tasks_trace::poll();
             poll();
-            std::thread::sleep(std::time::Duration::from_millis(1));
+            std::thread::yield_now();
         }
         assert!(
             !ran.load(Ordering::SeqCst),
