@@ -652,6 +652,10 @@ fn user_ptr(obj: usize) -> NonNull<u8> {
     unsafe { NonNull::new_unchecked((obj + HEADER) as *mut u8) }
 }
 
+/// What a released object's link holds under the models: the backing allocator's own use of
+/// the word (an address no object has).
+const FREED_LINK: usize = 0x6b6b_6b6b_6b6b_6b68;
+
 /// Raises a checking failure: a panic the harness titles (the kernel WARNs).
 #[cold]
 #[track_caller]
@@ -854,7 +858,7 @@ impl Inner {
             while got < n {
                 let Some(obj) = c
                     .free_by_rcu_ttrace
-                    .del_first_checked(|o| self.note_link_read(o))
+                    .del_first_checked(|o| self.reuse_link_read(o))
                 else {
                     break;
                 };
@@ -867,7 +871,7 @@ impl Inner {
             while got < n {
                 let Some(obj) = c
                     .waiting_for_gp_ttrace
-                    .del_first_checked(|o| self.note_link_read(o))
+                    .del_first_checked(|o| self.reuse_link_read(o))
                 else {
                     break;
                 };
@@ -893,6 +897,14 @@ impl Inner {
             got += 1;
             cpu::interrupt_point("alloc_bulk:fresh");
         }
+    }
+
+    /// Before `alloc_bulk`'s `llist_del_first` reads the link of the head it loaded: an
+    /// interrupt point (an NMI that stalls this CPU here widens the window in which another
+    /// CPU's `llist_del_all` could take and free that head), then the check that it was not.
+    fn reuse_link_read(&self, obj: usize) {
+        cpu::interrupt_point("alloc_bulk:del_first");
+        self.note_link_read(obj);
     }
 
     /// `free_bulk`: trims `free_llist` to (low + high) / 2 and hands the surplus, and the
@@ -1161,6 +1173,13 @@ impl Inner {
     /// `obj` is ours and on no list.
     #[track_caller]
     unsafe fn release(&self, obj: usize, layout: Layout) {
+        if crate::sync::MODEL {
+            // The backing allocator takes the object's first word for its own free list, as
+            // SLUB does; under the models that write is what a late `llist_del_first` read of
+            // the link races with, so the model checkers see the two accesses conflict.
+            // SAFETY: the caller's guarantee; the link word lives until `dealloc_raw`.
+            unsafe { link(obj) }.store(FREED_LINK, Ordering::Relaxed);
+        }
         if self.percpu {
             // SAFETY: the object's second word holds its area.
             let area = unsafe { ((obj + HEADER) as *const usize).read() };

@@ -75,3 +75,78 @@ fn free_rcu_is_not_reused_before_a_normal_grace_period() {
         10,
     );
 }
+
+/// The owner's refill reuses objects from `waiting_for_gp_ttrace` (`llist_del_first`) while
+/// another CPU runs the normal grace-period callback that gives that list back to the
+/// backing allocator (`llist_del_all`, then free). Without the cache lock around both
+/// (1c21452d02ee) the refill reads the link of an object already freed.
+///
+/// The setup leaves objects on that list, with the tasks-trace grace period done and the
+/// normal one pending, and the free list one allocation above its refill. CPU 0 allocates;
+/// an NMI stalls it between the head's load and the read of its link, and while it stalls
+/// CPU 1 lets the normal grace period pass and runs the callback, until that finishes or is
+/// seen blocked (on the cache lock the refill holds): the window a slow NMI opens on real
+/// hardware.
+fn refill_races_the_freeing_callback() {
+    use crate::sync::atomic::AtomicBool;
+    cpu::bind(0);
+    let ma = std::sync::Arc::new(MemAlloc::new(8192, false).expect("fixed size"));
+    let objs: Vec<_> = (0..4).filter_map(|_| ma.cache_alloc()).collect();
+    assert_eq!(objs.len(), 4);
+    for p in objs {
+        // SAFETY: allocated above, freed once; the trim moves the surplus to the tasks-trace
+        // lists and starts their grace period.
+        unsafe { ma.cache_free(p) };
+    }
+    let mut held: Vec<_> = (0..2).filter_map(|_| ma.cache_alloc()).collect();
+    assert_eq!(ma.free_count(0, 0), 1, "one allocation above the refill");
+    rcu::tasks_trace::synchronize();
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let stalled = std::sync::Arc::new(AtomicBool::new(false));
+    let (d2, s2, s3) = (done.clone(), stalled.clone(), stalled.clone());
+    let runner = crate::sync::thread::spawn(move || {
+        cpu::bind(1);
+        while !s2.load(Ordering::Acquire) {
+            crate::sync::thread::yield_now();
+        }
+        rcu::synchronize();
+        d2.store(true, Ordering::Release);
+    });
+    let stall = std::rc::Rc::new(move |_: cpu::Interrupt, _: &cpu::Site| {
+        stalled.store(true, Ordering::Release);
+        for _ in 0..64 {
+            if done.load(Ordering::Acquire) {
+                return;
+            }
+            crate::sync::thread::yield_now();
+        }
+    });
+    cpu::install(cpu::InterruptPlan {
+        decide: Box::new(|site| {
+            (site.name == "alloc_bulk:del_first").then_some(cpu::Interrupt::Nmi)
+        }),
+        handler: stall,
+    });
+    held.extend(ma.cache_alloc());
+    cpu::uninstall();
+    assert!(
+        s3.load(Ordering::Acquire),
+        "the refill found objects to reuse (the NMI stalled its del_first)"
+    );
+    runner.join().expect("no panic");
+    for p in held {
+        // SAFETY: allocated above, freed once.
+        unsafe { ma.cache_free(p) };
+    }
+    rcu::barrier();
+    ma.validate().expect("valid");
+    let ma = std::sync::Arc::into_inner(ma).expect("the last reference");
+    destroy_and_settle(ma);
+}
+
+/// [`refill_races_the_freeing_callback`] under random schedules (the hand-off makes the
+/// window certain; the schedules vary everything around it).
+#[test]
+fn refill_reuse_races_the_callback_that_frees_the_list() {
+    shuttle::check_random(refill_races_the_freeing_callback, 50);
+}

@@ -405,6 +405,22 @@ pub mod cell {
     }
 }
 
+/// A scheduling point for the model checkers where the code reads memory that another CPU
+/// may free or reuse meanwhile (an RCU pointer's target, a lock-free list's `next` link).
+/// Under shuttle and loom a thread switches only at the facade's operations, and such a read
+/// goes to plain memory; this gives the schedulers a switch right before it (the load of a
+/// fresh model atomic), so fuzz-byte, random, PCT and exhaustive schedules can open the
+/// window. The std backend compiles it to nothing.
+#[inline(always)]
+pub(crate) fn switch_point() {
+    // A fresh atomic each time: a model atomic keeps its state per execution, so one shared
+    // `static` would be touched by the executions of several test threads at once.
+    #[cfg(mmcheck_shuttle)]
+    shuttle::sync::atomic::AtomicUsize::new(0).load(std::sync::atomic::Ordering::Relaxed);
+    #[cfg(mmcheck_loom)]
+    loom::sync::atomic::AtomicUsize::new(0).load(std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A stable small integer naming the current thread for the lifetime of the process (std)
 /// or of the model execution (loom, shuttle). Used as a key by [`rcu`] and [`task`].
 pub fn thread_key() -> usize {

@@ -100,19 +100,14 @@ impl Header {
 
 /// Between loading an RCU pointer and using what it points to lies the window of every RCU
 /// use-after-free (StackRot's among them): a writer that unpublishes and frees the object
-/// there, without waiting for a grace period, leaves the reader with freed memory. Under
-/// shuttle a task switches only at the facade's operations, so nothing would let a writer
-/// run inside that window; this makes `rcu_dereference` a scheduling point there (a load of a
-/// fresh shuttle atomic), so fuzz-byte, random and PCT schedules can open it.
-/// Loom explores its own switch points and the std backend has none: it compiles to nothing.
+/// there, without waiting for a grace period, leaves the reader with freed memory. This
+/// makes `rcu_dereference` a scheduling point there under shuttle (see
+/// [`super::switch_point`]). Loom already explores this window at the pointer's own loom
+/// load, and the std backend has no schedule: nothing there.
 #[inline(always)]
 fn dereference_point() {
     #[cfg(mmcheck_shuttle)]
-    {
-        // A fresh atomic each time: a shuttle atomic keeps its state in `RefCell`s, so one
-        // shared `static` would be touched by the executions of several test threads at once.
-        shuttle::sync::atomic::AtomicUsize::new(0).load(std::sync::atomic::Ordering::Relaxed);
-    }
+    super::switch_point();
 }
 
 /// An RCU-managed allocation: a header and the value. `repr(C)` puts the header first, so
