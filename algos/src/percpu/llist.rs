@@ -114,6 +114,9 @@ impl Llist {
             if head == 0 {
                 return None;
             }
+            // Another CPU's `del_all` may take `head` (and free it) right here, unless the
+            // caller holds the lock the consumer rule asks for: let the schedulers switch.
+            crate::sync::switch_point();
             before_read(head);
             // SAFETY: `head` is on the list, and the consumer rule keeps it from being taken
             // (and freed) by anyone else while we read its link.

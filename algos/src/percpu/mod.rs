@@ -424,8 +424,17 @@ impl MemAlloc {
                         class: k,
                         refill_failed: Counter::new(),
                         refill: IrqWork::new(move || {
-                            if let Some(inner) = w.upgrade() {
-                                inner.refill(&inner.caches[idx]);
+                            // Destroy waits for this work (`irq_work_sync`): running after it
+                            // is the kernel's use-after-free of the freed caches
+                            // (3d05818707bb), reachable when the work is threaded
+                            // (PREEMPT_RT).
+                            match w.upgrade() {
+                                Some(inner) if !inner.destroyed.load(Ordering::Acquire) => {
+                                    inner.refill(&inner.caches[idx]);
+                                }
+                                _ => warn(format_args!(
+                                    "refill irq_work ran after bpf_mem_alloc_destroy                                      (use-after-free of the caches)"
+                                )),
                             }
                         }),
                         obtained: Counter::new(),

@@ -97,6 +97,9 @@ struct Claim {
     key: Cell<usize>,
     /// Nesting depth of [`irq_save`] sections.
     depth: Cell<u32>,
+    /// PREEMPT_RT irq_work for the work this thread raises or finds raised at its section
+    /// ends (see [`super::irq_work::set_threaded`]).
+    threaded: Cell<bool>,
     /// The CPU claimed by the outermost section.
     cpu: Cell<usize>,
     /// The thread's record under the biased claim protocol.
@@ -119,6 +122,7 @@ std::thread_local! {
             depth: Cell::new(0),
             cpu: Cell::new(0),
             rec: Cell::new(None),
+            threaded: Cell::new(false),
         }
     };
 }
@@ -130,6 +134,7 @@ super::backend_thread_local! {
         depth: Cell::new(0),
         cpu: Cell::new(0),
         rec: Cell::new(None),
+        threaded: Cell::new(false),
     };
 }
 
@@ -386,7 +391,10 @@ impl IrqGuard {
         // Interrupts come back on: irq_work raised on this CPU fires now (a self-IPI), in
         // hardirq context, still on this CPU. Not inside an injected interrupt handler: its
         // work runs when the interrupted code re-enables interrupts.
-        if rt.nr_raised.load(std::sync::atomic::Ordering::Acquire) != 0 && !in_interrupt() {
+        if rt.nr_raised.load(std::sync::atomic::Ordering::Acquire) != 0
+            && !in_interrupt()
+            && !c.threaded.get()
+        {
             run_raised_irq_work(self.cpu);
         }
     }
@@ -423,9 +431,24 @@ pub fn deliver_irq_work(cpu: usize) {
     }
     let saved = CLAIM.with(|c| c.bound.replace(cpu % nr_cpus()));
     {
-        let _irqs = irq_save();
+        let irqs = irq_save();
+        // Run here, not only at the section's end: the PREEMPT_RT irq_work thread is this
+        // step too.
+        if super::irq_work::raised_on(irqs.cpu()) {
+            run_raised_irq_work(irqs.cpu());
+        }
     }
     CLAIM.with(|c| c.bound.set(saved));
+}
+
+/// Sets this thread's irq_work mode (see [`super::irq_work::set_threaded`]).
+pub(crate) fn set_threaded_irq_work(on: bool) {
+    CLAIM.with(|c| c.threaded.set(on));
+}
+
+/// This thread's irq_work mode.
+pub(crate) fn threaded_irq_work() -> bool {
+    CLAIM.with(|c| c.threaded.get())
 }
 
 /// True inside an [`irq_save`] section.

@@ -10,9 +10,16 @@
 //! interrupts enabled: at the end of the outermost [`irq_save`](super::cpu::irq_save)
 //! section (the self-IPI fires at `local_irq_restore`), at once when raised with interrupts
 //! on, or when an injected interrupt returns to code with interrupts on.
-//! Different: there is no lazy (tick-driven) mode and no PREEMPT_RT kthread; the harness
-//! can deliver a CPU's raised work as an explicit step ([`super::cpu::deliver_irq_work`]),
-//! which is how schedule targets put "the IPI arrives now" anywhere in an interleaving.
+//! PREEMPT_RT ([`set_threaded`], per thread): work not marked `IRQ_WORK_HARD_IRQ` (every
+//! item here) runs in the per-CPU irq_work thread instead, so it stays raised after the
+//! section that raised it ends, until that thread runs: an explicit step
+//! ([`super::cpu::deliver_irq_work`]), [`sync`], or [`run_all`]. Teardown bugs that need the
+//! work to outlive the call that raised it (bpf_mem_alloc's 3d05818707bb) are reachable
+//! only in this mode, as in the kernel.
+//! Different: there is no lazy (tick-driven) mode; the harness delivers a CPU's raised work
+//! as an explicit step ([`super::cpu::deliver_irq_work`]), which is how schedule targets
+//! put "the IPI arrives now" (or "the irq_work thread runs now") anywhere in an
+//! interleaving.
 
 use super::atomic::{AtomicU8, Ordering};
 use super::cpu;
@@ -78,16 +85,24 @@ pub fn queue_on(work: &Arc<IrqWork>, cpu: usize) -> bool {
     rt.raised.lock().push(work.clone());
     rt.nr_raised
         .fetch_add(1, std::sync::atomic::Ordering::Release);
-    // With interrupts on, the IPI fires at once.
-    if !cpu::irqs_disabled() {
+    // With interrupts on, the IPI fires at once (PREEMPT_RT: the irq_work thread runs later).
+    if !cpu::irqs_disabled() && !cpu::threaded_irq_work() {
         cpu::deliver_irq_work(cpu);
     }
     true
 }
 
+/// PREEMPT_RT irq_work for the current thread: with `on`, work raised by this thread, or
+/// found raised when its sections end, is left for the CPU's irq_work thread (an explicit
+/// [`super::cpu::deliver_irq_work`], [`sync`] or [`run_all`]) instead of running as the
+/// section ends. Off by default (a kernel without PREEMPT_RT).
+pub fn set_threaded(on: bool) {
+    cpu::set_threaded_irq_work(on);
+}
+
 /// True if work is raised on `cpu` and not yet run (a racy hint; the queue is the truth).
 #[inline]
-pub(crate) fn raised_on(cpu: usize) -> bool {
+pub fn raised_on(cpu: usize) -> bool {
     cpu::rt(cpu)
         .nr_raised
         .load(std::sync::atomic::Ordering::Acquire)

@@ -23,7 +23,7 @@
 use crate::target::Target;
 use algos::percpu::{size_class, MemAlloc, HEADER};
 use algos::sync::cpu::{self, Interrupt};
-use algos::sync::{fault, rcu};
+use algos::sync::{fault, irq_work, rcu};
 use arbitrary::Arbitrary;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -96,6 +96,15 @@ pub enum PercpuOp {
         /// How many.
         n: u8,
     },
+    /// PREEMPT_RT irq_work on this thread (`irq_work::set_threaded`): refill and trim stay
+    /// raised after the call that raised them, until [`PercpuOp::IrqWorkThread`], a drain or
+    /// a destroy runs them.
+    Threaded {
+        /// On or off.
+        on: bool,
+    },
+    /// The current CPU's irq_work thread runs (PREEMPT_RT), or its IPI arrives.
+    IrqWorkThread,
     /// Free the object of a slot (`bpf_mem_free` / `bpf_mem_cache_free`).
     Free {
         /// The slot.
@@ -168,7 +177,8 @@ pub struct PercpuSut {
     /// The fixed-size mode's object size ([`FIXED_SIZE`], or a large unit for the schedule
     /// target, whose watermarks are then 1/3/1).
     fixed_size: usize,
-    allocs: [RwLock<Arc<MemAlloc>>; 3],
+    /// `None` only while the record is dropped.
+    allocs: [RwLock<Option<Arc<MemAlloc>>>; 3],
     slots: Box<[Slot]>,
     /// A running stamp.
     seq: AtomicUsize,
@@ -195,9 +205,9 @@ impl PercpuSut {
         PercpuSut {
             fixed_size,
             allocs: [
-                RwLock::new(new_alloc(Mode::Classes, fixed_size)),
-                RwLock::new(new_alloc(Mode::Fixed, fixed_size)),
-                RwLock::new(new_alloc(Mode::Percpu, fixed_size)),
+                RwLock::new(Some(new_alloc(Mode::Classes, fixed_size))),
+                RwLock::new(Some(new_alloc(Mode::Fixed, fixed_size))),
+                RwLock::new(Some(new_alloc(Mode::Percpu, fixed_size))),
             ],
             slots: (0..SLOTS)
                 .map(|_| Slot {
@@ -224,6 +234,7 @@ impl PercpuSut {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+            .expect("allocators live as long as the record")
     }
 
     /// Where the stamp of an object lives.
@@ -273,6 +284,8 @@ impl PercpuSut {
         fallback: bool,
     ) -> (PercpuRet, Option<(usize, u64)>) {
         let ma = self.ma(mode);
+        // A refill raised earlier in threaded mode and not yet run leaves the cache empty.
+        let raised_before = irq_work::raised_on(cpu::current());
         let got = match mode {
             Mode::Classes => ma.alloc(size),
             Mode::Fixed if fallback => ma.cache_alloc_or_backing(),
@@ -284,13 +297,16 @@ impl PercpuSut {
             if refused {
                 return (PercpuRet::Refused, None);
             }
-            // Allowed: nested in an interrupt (the cache is busy), or a refill of this cache
-            // has failed (this thread's, or another task's on the same CPU).
+            // Allowed: nested in an interrupt (the cache is busy), with a refill still raised
+            // (threaded irq_work), or a refill of this cache has failed (this thread's, or another task's on the same CPU).
             let class = match mode {
                 Mode::Classes => size_class(size + HEADER).unwrap_or(0),
                 _ => 0,
             };
+            // PREEMPT_RT: the refill that would have filled it is still raised.
             let excused = cpu::in_interrupt()
+                || raised_before
+                || irq_work::raised_on(cpu::current())
                 || fault::stats().failed > 0
                 || ma.refill_failures(cpu::current(), class) > 0;
             return (PercpuRet::Null { excused }, None);
@@ -431,9 +447,12 @@ impl PercpuSut {
             &mut *self.allocs[mode.index()]
                 .write()
                 .unwrap_or_else(|e| e.into_inner()),
-            fresh,
+            Some(fresh),
         );
         drop(old);
+        // The irq_work threads run after the destroy (PREEMPT_RT): work the destroy did not
+        // wait for runs now, on freed caches.
+        irq_work::run_all();
     }
 }
 
@@ -551,6 +570,14 @@ impl Target for PercpuOpsTarget {
                 cpu::bind(usize::from(c));
                 PercpuRet::Done
             }
+            PercpuOp::Threaded { on } => {
+                irq_work::set_threaded(on);
+                PercpuRet::Done
+            }
+            PercpuOp::IrqWorkThread => {
+                cpu::deliver_irq_work(cpu::current());
+                PercpuRet::Done
+            }
             PercpuOp::GracePeriod => {
                 rcu::synchronize();
                 rcu::tasks_trace::synchronize();
@@ -665,5 +692,12 @@ impl Drop for PercpuSut {
         for i in 0..SLOTS {
             let _ = self.free_slot(i, false);
         }
+        for a in &self.allocs {
+            drop(a.write().unwrap_or_else(|e| e.into_inner()).take());
+        }
+        // Work a destroy left raised runs now, in this input (PREEMPT_RT mode), and the next
+        // input starts without it.
+        irq_work::run_all();
+        irq_work::set_threaded(false);
     }
 }
