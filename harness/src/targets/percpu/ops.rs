@@ -443,12 +443,10 @@ impl PercpuSut {
                 let _ = self.free_slot(i, k % 3 == 0);
             }
         }
-        let old = std::mem::replace(
-            &mut *self.allocs[mode.index()]
-                .write()
-                .unwrap_or_else(|e| e.into_inner()),
-            Some(fresh),
-        );
+        let old = self.allocs[mode.index()]
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(fresh);
         drop(old);
         // The irq_work threads run after the destroy (PREEMPT_RT): work the destroy did not
         // wait for runs now, on freed caches.
