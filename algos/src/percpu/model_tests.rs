@@ -90,7 +90,7 @@ fn free_rcu_is_not_reused_before_a_normal_grace_period() {
 fn refill_races_the_freeing_callback() {
     use crate::sync::atomic::AtomicBool;
     cpu::bind(0);
-    let ma = std::sync::Arc::new(MemAlloc::new(8192, false).expect("fixed size"));
+    let ma = crate::sync::Arc::new(MemAlloc::new(8192, false).expect("fixed size"));
     let objs: Vec<_> = (0..4).filter_map(|_| ma.cache_alloc()).collect();
     assert_eq!(objs.len(), 4);
     for p in objs {
@@ -101,8 +101,8 @@ fn refill_races_the_freeing_callback() {
     let mut held: Vec<_> = (0..2).filter_map(|_| ma.cache_alloc()).collect();
     assert_eq!(ma.free_count(0, 0), 1, "one allocation above the refill");
     rcu::tasks_trace::synchronize();
-    let done = std::sync::Arc::new(AtomicBool::new(false));
-    let stalled = std::sync::Arc::new(AtomicBool::new(false));
+    let done = crate::sync::Arc::new(AtomicBool::new(false));
+    let stalled = crate::sync::Arc::new(AtomicBool::new(false));
     let (d2, s2, s3) = (done.clone(), stalled.clone(), stalled.clone());
     let runner = crate::sync::thread::spawn(move || {
         cpu::bind(1);
@@ -140,7 +140,7 @@ fn refill_races_the_freeing_callback() {
     }
     rcu::barrier();
     ma.validate().expect("valid");
-    let ma = std::sync::Arc::into_inner(ma).expect("the last reference");
+    let ma = crate::sync::Arc::into_inner(ma).expect("the last reference");
     destroy_and_settle(ma);
 }
 

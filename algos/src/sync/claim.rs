@@ -186,16 +186,26 @@ pub(super) fn enter_biased(cpu: usize, cached: Option<&'static ThreadRec>) -> &'
         None => rec(),
     };
     let rt = super::cpu::rt(cpu);
+    if !reenter_biased(rt, rec) {
+        steal(rt, rec, cpu);
+    }
+    rec
+}
+
+/// Enters a section on the CPU of `rt` if this thread (`rec`) still owns it: one store of
+/// its flag and one load of the owner word. False, with the flag cleared, if another thread
+/// has stolen it.
+#[inline(always)]
+pub(super) fn reenter_biased(rt: &super::cpu::CpuRt, rec: &'static ThreadRec) -> bool {
     rec.in_section.store(true, Ordering::Relaxed);
     // The stealer's membarrier stands in for a fence here.
     compiler_fence(Ordering::SeqCst);
     if rt.owner.load(Ordering::Relaxed) == std::ptr::from_ref(rec) as usize {
         compiler_fence(Ordering::SeqCst);
-        return rec;
+        return true;
     }
     rec.in_section.store(false, Ordering::Release);
-    steal(rt, rec, cpu);
-    rec
+    false
 }
 
 /// Takes `cpu` from its owner and enters a section on it.

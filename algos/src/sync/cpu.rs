@@ -104,6 +104,11 @@ struct Claim {
     cpu: Cell<usize>,
     /// The thread's record under the biased claim protocol.
     rec: Cell<Option<&'static super::claim::ThreadRec>>,
+    /// Biased protocol: the runtime of `cpu`, the CPU of the last outermost section, while
+    /// it is still the thread's home (anything that changes `bound` clears it). The next
+    /// section re-enters it with one store and one load; null otherwise (and always under
+    /// the models, which do not use the biased protocol).
+    hot: Cell<*const CpuRt>,
 }
 
 super::backend_thread_local! {
@@ -123,6 +128,7 @@ std::thread_local! {
             cpu: Cell::new(0),
             rec: Cell::new(None),
             threaded: Cell::new(false),
+            hot: Cell::new(std::ptr::null()),
         }
     };
 }
@@ -135,6 +141,7 @@ super::backend_thread_local! {
         cpu: Cell::new(0),
         rec: Cell::new(None),
         threaded: Cell::new(false),
+        hot: Cell::new(std::ptr::null()),
     };
 }
 
@@ -268,8 +275,14 @@ pub fn bind(cpu: usize) {
             0,
             "cpu::bind inside an irq_save section (a task cannot migrate with IRQs off)"
         );
-        c.bound.set(cpu % nr_cpus());
+        set_bound(c, cpu % nr_cpus());
     });
+}
+
+/// Changes the thread's home CPU; the hot claim no longer applies.
+fn set_bound(c: &Claim, cpu: usize) -> usize {
+    c.hot.set(std::ptr::null());
+    c.bound.replace(cpu)
 }
 
 /// An interrupt-disabled section on a claimed CPU; interrupts are restored (and raised
@@ -324,10 +337,32 @@ fn enter(c: &Claim) -> IrqGuard {
             _not_send: PhantomData,
         };
     }
+    // The common case on std: the thread still owns the CPU of its last section.
+    let hot = c.hot.get();
+    if let (false, Some(rec)) = (hot.is_null(), c.rec.get()) {
+        // SAFETY: `hot` points into the leaked runtime array (set from `rt`).
+        if super::claim::reenter_biased(unsafe { &*hot }, rec) {
+            c.depth.set(1);
+            return IrqGuard {
+                cpu: c.cpu.get(),
+                claim: c,
+                _not_send: PhantomData,
+            };
+        }
+    }
+    enter_outermost(c)
+}
+
+/// An outermost section in general: finds the home CPU and claims it by the process's
+/// protocol (stealing it under the biased one).
+#[inline(never)]
+fn enter_outermost(c: &Claim) -> IrqGuard {
     let cpu = home(c);
     if super::claim::biased() {
         let rec = super::claim::enter_biased(cpu, c.rec.get());
         c.rec.set(Some(rec));
+        // Models never take this branch (their protocol is the compare-and-swap one).
+        c.hot.set(rt(cpu));
     } else {
         let key = match c.key.get() {
             0 => {
@@ -372,6 +407,18 @@ impl IrqGuard {
             return;
         }
         let rt = rt(self.cpu);
+        if rt.nr_raised.load(std::sync::atomic::Ordering::Acquire) == 0 {
+            c.depth.set(0);
+            release(c, rt);
+            return;
+        }
+        self.finish_raised(c, rt);
+    }
+
+    /// The end of an outermost section with irq_work raised on its CPU.
+    #[cold]
+    #[inline(never)]
+    fn finish_raised(&self, c: &Claim, rt: &'static CpuRt) {
         // The claim is released even if an irq_work below panics (a check failing inside
         // it): a thread that unwinds out of its section must not keep its CPU.
         struct Release<'a> {
@@ -381,22 +428,25 @@ impl IrqGuard {
         impl Drop for Release<'_> {
             fn drop(&mut self) {
                 self.c.depth.set(0);
-                match self.c.rec.get() {
-                    Some(rec) if super::claim::biased() => super::claim::exit_biased(rec),
-                    _ => super::claim::exit_cas(&self.rt.owner),
-                }
+                release(self.c, self.rt);
             }
         }
         let _release = Release { c, rt };
         // Interrupts come back on: irq_work raised on this CPU fires now (a self-IPI), in
         // hardirq context, still on this CPU. Not inside an injected interrupt handler: its
         // work runs when the interrupted code re-enables interrupts.
-        if rt.nr_raised.load(std::sync::atomic::Ordering::Acquire) != 0
-            && !in_interrupt()
-            && !c.threaded.get()
-        {
+        if !in_interrupt() && !c.threaded.get() {
             run_raised_irq_work(self.cpu);
         }
+    }
+}
+
+/// Gives up the CPU at the end of an outermost section, by the protocol that claimed it.
+#[inline(always)]
+fn release(c: &Claim, rt: &CpuRt) {
+    match c.rec.get() {
+        Some(rec) if super::claim::biased() => super::claim::exit_biased(rec),
+        _ => super::claim::exit_cas(&rt.owner),
     }
 }
 
@@ -429,7 +479,7 @@ pub fn deliver_irq_work(cpu: usize) {
         // This thread already holds a CPU; the work of its own CPU runs at its section end.
         return;
     }
-    let saved = CLAIM.with(|c| c.bound.replace(cpu % nr_cpus()));
+    let saved = CLAIM.with(|c| set_bound(c, cpu % nr_cpus()));
     {
         let irqs = irq_save();
         // Run here, not only at the section's end: the PREEMPT_RT irq_work thread is this
@@ -438,7 +488,9 @@ pub fn deliver_irq_work(cpu: usize) {
             run_raised_irq_work(irqs.cpu());
         }
     }
-    CLAIM.with(|c| c.bound.set(saved));
+    CLAIM.with(|c| {
+        set_bound(c, saved);
+    });
 }
 
 /// Sets this thread's irq_work mode (see [`super::irq_work::set_threaded`]).
