@@ -332,20 +332,38 @@ pub fn parts<'a>(mut f: impl FnMut() -> Duration + 'a) -> Timed<'a> {
 
 /// The best time per call of each of `fs` over `rounds` rounds of `iters[i]` calls of
 /// `fs[i]`, the workloads' rounds interleaved: round 1 of every workload, then round 2, ...
-pub fn rounds(fs: &mut [Timed<'_>], iters: &[u32], rounds: u32) -> Vec<Duration> {
-    let mut best = vec![Duration::MAX; fs.len()];
+/// In nanoseconds with their fractions: dividing a `Duration` would truncate to whole
+/// nanoseconds, too coarse for calls that take a few.
+pub fn rounds_ns(fs: &mut [Timed<'_>], iters: &[u32], rounds: u32) -> Vec<f64> {
+    let mut best = vec![f64::INFINITY; fs.len()];
     for _ in 0..rounds {
         for ((f, &n), b) in fs.iter_mut().zip(iters).zip(&mut best) {
-            *b = (*b).min(f(n) / n);
+            *b = b.min(f(n).as_secs_f64() * 1e9 / f64::from(n));
         }
     }
     best
 }
 
+/// [`rounds_ns`] as durations (whole nanoseconds).
+pub fn rounds(fs: &mut [Timed<'_>], iters: &[u32], rounds: u32) -> Vec<Duration> {
+    rounds_ns(fs, iters, rounds)
+        .into_iter()
+        .map(|ns| Duration::from_nanos(ns.round() as u64))
+        .collect()
+}
+
 /// The best time per call of each workload over [`ROUNDS`] rounds of as many calls as fill
 /// about [`ROUND`] (calibrated on a first call, 1 to 1,000,000 calls). The rounds of the
 /// workloads alternate, so background load hits the structure and its peers alike.
-pub fn race(mut fs: Vec<Timed<'_>>) -> Vec<Duration> {
+pub fn race(fs: Vec<Timed<'_>>) -> Vec<Duration> {
+    race_ns(fs)
+        .into_iter()
+        .map(|ns| Duration::from_nanos(ns.round() as u64))
+        .collect()
+}
+
+/// [`race`] in nanoseconds with their fractions (see [`rounds_ns`]).
+pub fn race_ns(mut fs: Vec<Timed<'_>>) -> Vec<f64> {
     let iters: Vec<u32> = fs
         .iter_mut()
         .map(|f| {
@@ -353,7 +371,7 @@ pub fn race(mut fs: Vec<Timed<'_>>) -> Vec<Duration> {
             (ROUND.as_nanos() / first.as_nanos()).clamp(1, 1_000_000) as u32
         })
         .collect();
-    rounds(&mut fs, &iters, ROUNDS)
+    rounds_ns(&mut fs, &iters, ROUNDS)
 }
 
 /// The best time per call of `f` over `rounds` rounds of `iters` calls each, after one
@@ -379,13 +397,24 @@ pub fn line(tag: &str, workload: impl Display, peer: &str, value: f64, detail: f
 /// Prints and returns `theirs / ours` as `RATIO <workload> <peer> <r>   (<theirs> vs
 /// <subject> <ours>)`: above 1 the subject (the structure under test) is faster.
 pub fn ratio(workload: &str, peer: &str, subject: &str, ours: Duration, theirs: Duration) -> f64 {
-    let r = theirs.as_secs_f64() / ours.as_secs_f64();
+    ratio_ns(
+        workload,
+        peer,
+        subject,
+        ours.as_secs_f64() * 1e9,
+        theirs.as_secs_f64() * 1e9,
+    )
+}
+
+/// [`ratio`] of two times per call in nanoseconds.
+pub fn ratio_ns(workload: &str, peer: &str, subject: &str, ours: f64, theirs: f64) -> f64 {
+    let r = theirs / ours;
     line(
         "RATIO",
         workload,
         peer,
         r,
-        format_args!("{theirs:.2?} vs {subject} {ours:.2?}"),
+        format_args!("{theirs:.2}ns vs {subject} {ours:.2}ns"),
     );
     r
 }
@@ -434,9 +463,9 @@ impl Ratios {
     /// [`race`]s `fs` (the subject first, then one per peer in `peers`, in that order), prints
     /// a `RATIO` line per peer and records the ratios.
     pub fn compare(&mut self, workload: &'static str, peers: &[&'static str], fs: Vec<Timed<'_>>) {
-        let t = race(fs);
+        let t = race_ns(fs);
         for (peer, &theirs) in peers.iter().zip(&t[1..]) {
-            let r = ratio(workload, peer, self.subject, t[0], theirs);
+            let r = ratio_ns(workload, peer, self.subject, t[0], theirs);
             self.push(workload, peer, r);
         }
     }

@@ -406,6 +406,17 @@ impl IrqGuard {
             c.depth.set(d - 1);
             return;
         }
+        // The hot claim's runtime is this CPU's (set when the section claimed it).
+        let hot = c.hot.get();
+        if let (false, Some(rec)) = (hot.is_null(), c.rec.get()) {
+            // SAFETY: `hot` points into the leaked runtime array.
+            let rt = unsafe { &*hot };
+            if rt.nr_raised.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                c.depth.set(0);
+                super::claim::exit_biased(rec);
+                return;
+            }
+        }
         let rt = rt(self.cpu);
         if rt.nr_raised.load(std::sync::atomic::Ordering::Acquire) == 0 {
             c.depth.set(0);
