@@ -300,6 +300,47 @@ impl Cache {
     }
 }
 
+/// Hashes object addresses for the checking maps: a multiplicative hash of the address
+/// without its alignment bits (the maps are on every checked operation; std's SipHash
+/// costs more than the operation it checks).
+#[cfg(mmcheck_hooks)]
+#[derive(Default, Clone, Copy)]
+struct AddrHasher(u64);
+
+#[cfg(mmcheck_hooks)]
+impl std::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = ((n as u64) >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// The index of `c` in `inner`'s caches.
+fn seen_index(inner: &Inner, c: &Cache) -> usize {
+    (c.addr() - inner.caches.as_ptr() as usize) / std::mem::size_of::<Cache>()
+}
+
+/// A cache's name in reports: `cpu N class K (unit U)`.
+struct CacheName<'a>(&'a Cache);
+
+impl std::fmt::Display for CacheName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = self.0;
+        write!(f, "cpu {} class {} (unit {})", c.cpu, c.class, c.unit_size)
+    }
+}
+
+/// The hasher of the checking maps.
+#[cfg(mmcheck_hooks)]
+type AddrHash = std::hash::BuildHasherDefault<AddrHasher>;
+
 /// What the checking hooks remember of every object (`mmcheck_hooks` builds).
 #[cfg(mmcheck_hooks)]
 #[derive(Debug, Clone, Copy)]
@@ -336,7 +377,7 @@ struct Inner {
     /// backing allocator by destroy and by late callbacks.
     destroyed: AtomicBool,
     #[cfg(mmcheck_hooks)]
-    objects: CheckLock<std::collections::HashMap<usize, ObjState>>,
+    objects: CheckLock<std::collections::HashMap<usize, ObjState, AddrHash>>,
     /// Freed objects kept poisoned until the allocator's state goes away (model backends
     /// with the sanitizer), so a late reader is a use-after-free report.
     #[cfg(all(feature = "sanitize", mmcheck_model))]
@@ -453,7 +494,10 @@ impl MemAlloc {
                 in_flight: Counter::new(),
                 destroyed: AtomicBool::new(false),
                 #[cfg(mmcheck_hooks)]
-                objects: CheckLock::new(std::collections::HashMap::new()),
+                objects: CheckLock::new(std::collections::HashMap::with_capacity_and_hasher(
+                    512,
+                    AddrHash::default(),
+                )),
                 #[cfg(all(feature = "sanitize", mmcheck_model))]
                 quarantine: CheckLock::new(Vec::new()),
             }
@@ -1319,11 +1363,14 @@ impl Inner {
 
     fn validate(&self) -> Result<(), Violation> {
         let err = |s: String| Err(Violation(s));
-        let mut seen = std::collections::HashMap::new();
+        // Every listed object with where it was seen: sorted afterwards, a duplicate is an
+        // object on two lists.
+        let mut seen: Vec<(usize, &'static str, usize)> = Vec::with_capacity(256);
         let (mut on_lists, mut obtained, mut returned, mut allocs, mut frees) =
             (0u64, 0u64, 0u64, 0u64, 0u64);
         for c in self.caches.iter() {
-            let at = format!("cpu {} class {} (unit {})", c.cpu, c.class, c.unit_size);
+            // Formatted only for a report.
+            let at = CacheName(c);
             if c.active.load(Ordering::Relaxed) != 0 {
                 return err(format!(
                     "{at}: active is {} at rest",
@@ -1338,20 +1385,9 @@ impl Inner {
                     lists[0].1.len()
                 ));
             }
+            let ci = seen_index(self, c);
             for (name, nodes) in &lists {
-                for &o in nodes {
-                    if let Some(prev) = seen.insert(o, (*name, c.cpu, c.class)) {
-                        return err(format!(
-                            "object {:#x} on {name} of {at} and on {} of cpu {} class {}",
-                            o + HEADER,
-                            prev.0,
-                            prev.1,
-                            prev.2
-                        ));
-                    }
-                    self.check_listed_class(o, c)
-                        .map_err(|s| Violation(format!("{at}: {s}")))?;
-                }
+                seen.extend(nodes.iter().map(|&o| (o, *name, ci)));
                 on_lists += nodes.len() as u64;
             }
             for (flag, list, name) in [
@@ -1377,10 +1413,23 @@ impl Inner {
             if tgt.unit_size != c.unit_size {
                 return err(format!("{at}: tgt has unit size {}", tgt.unit_size));
             }
+            self.check_listed_class(&lists, c)
+                .map_err(|s| Violation(format!("{at}: {s}")))?;
             obtained += c.obtained.get();
             returned += c.returned.get();
             allocs += c.allocs.get();
             frees += c.frees.get();
+        }
+        seen.sort_unstable_by_key(|e| e.0);
+        if let Some(w) = seen.windows(2).find(|w| w[0].0 == w[1].0) {
+            return err(format!(
+                "object {:#x} on {} of {} and on {} of {}",
+                w[0].0 + HEADER,
+                w[0].1,
+                CacheName(&self.caches[w[0].2]),
+                w[1].1,
+                CacheName(&self.caches[w[1].2])
+            ));
         }
         let live = allocs.wrapping_sub(frees);
         if obtained.wrapping_sub(returned) != on_lists.wrapping_add(live) {
@@ -1391,24 +1440,32 @@ impl Inner {
         Ok(())
     }
 
-    /// Checking builds: an object on `c`'s lists was handed out by a cache of `c`'s class
-    /// (or never handed out).
-    fn check_listed_class(&self, obj: usize, c: &Cache) -> Result<(), String> {
+    /// Checking builds: every object on `c`'s lists was handed out by a cache of `c`'s
+    /// class (or never handed out) and is not live. One look-up of the registry for all.
+    fn check_listed_class(
+        &self,
+        lists: &[(&'static str, Vec<usize>)],
+        c: &Cache,
+    ) -> Result<(), String> {
         #[cfg(mmcheck_hooks)]
-        if let Some(st) = self.objects.with(|m| m.get(&obj).copied()) {
-            if st.live {
-                return Err(format!("object {:#x} is on a list but live", obj + HEADER));
+        self.objects.with(|m| {
+            for &obj in lists.iter().flat_map(|(_, nodes)| nodes) {
+                let Some(st) = m.get(&obj) else { continue };
+                if st.live {
+                    return Err(format!("object {:#x} is on a list but live", obj + HEADER));
+                }
+                if st.class != c.class {
+                    return Err(format!(
+                        "object {:#x} of class {} is on a list of class {}",
+                        obj + HEADER,
+                        st.class,
+                        c.class
+                    ));
+                }
             }
-            if st.class != c.class {
-                return Err(format!(
-                    "object {:#x} of class {} is on a list of class {}",
-                    obj + HEADER,
-                    st.class,
-                    c.class
-                ));
-            }
-        }
-        let _ = (obj, c);
+            Ok(())
+        })?;
+        let _ = (lists, c);
         Ok(())
     }
 

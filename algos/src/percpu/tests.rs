@@ -485,3 +485,26 @@ fn the_backing_fallback_writes_the_owner_hint() {
     ma.drain_deferred();
     ma.validate().expect("valid");
 }
+
+/// `validate` finds an object on two lists (the last node of the free list pushed onto the
+/// empty nested-free list too: its link stays null, so both lists stay well formed), and
+/// names both lists; undone, the state is valid again.
+#[test]
+fn validate_reports_an_object_on_two_lists() {
+    cpu::bind(0);
+    let ma = MemAlloc::new(40, false).expect("fixed size");
+    ma.validate().expect("valid before the corruption");
+    let c = ma.inner.cache(cpu::current(), 0);
+    let tail = *ma.inner.lists(c)[0].1.last().expect("prefilled");
+    // SAFETY: corrupts the lists on purpose; the tail's link is null before and after, and
+    // the extra entry is taken off again before the allocator is destroyed.
+    unsafe { c.free_llist_extra.push(tail) };
+    let err = ma.validate().expect_err("an object on two lists");
+    assert!(
+        err.0.contains("on free_llist of") && err.0.contains("on free_llist_extra of"),
+        "the report names both lists: {}",
+        err.0
+    );
+    assert_eq!(c.free_llist_extra.del_all(), tail);
+    ma.validate().expect("valid again");
+}

@@ -392,7 +392,8 @@ impl PercpuSut {
 
     /// Checks every live object: stamps intact, no two overlapping.
     pub(super) fn check_all(&self) -> Result<(), String> {
-        let mut spans = Vec::new();
+        let mut spans = Vec::with_capacity(SLOTS);
+        let mas = [Mode::Classes, Mode::Fixed, Mode::Percpu].map(|m| self.ma(m));
         for (i, s) in self.slots.iter().enumerate() {
             let ptr = s.ptr.load(Ordering::Acquire);
             if ptr == 0 || ptr == BUSY {
@@ -401,8 +402,8 @@ impl PercpuSut {
             let meta = s.meta.load(Ordering::Relaxed);
             let mode = Mode::from_index(meta & 3);
             let len = ((meta >> 2) & 0xffff) as usize;
-            let ma = self.ma(mode);
-            Self::check_stamp(Self::stamp_area(&ma, mode, ptr), len, (meta >> 18) as u8)
+            let ma = &mas[mode.index()];
+            Self::check_stamp(Self::stamp_area(ma, mode, ptr), len, (meta >> 18) as u8)
                 .map_err(|e| format!("slot {i}: {e}"))?;
             spans.push((ptr - HEADER, ptr + len.max(8), i));
         }
