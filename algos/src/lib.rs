@@ -6,10 +6,11 @@
 //! facade has three backends (std, loom, shuttle; see `DESIGN.md`), so the same code runs in
 //! production, under loom's exhaustive model checker and under shuttle's schedulers.
 //!
-//! Today it holds the platform layer, the maple tree ([`maple`]) and the BPF memory
-//! allocator ([`percpu`]); the PREEMPT_RT locks and the multi-gen LRU arrive with their own
-//! issues.
+//! Today it holds the platform layer, the maple tree ([`maple`]), the BPF memory allocator
+//! ([`percpu`]) and the PREEMPT_RT locks ([`rt`]); the multi-gen LRU arrives with its own
+//! issue.
 
 pub mod maple;
 pub mod percpu;
+pub mod rt;
 pub mod sync;

@@ -378,6 +378,9 @@ struct Inner {
     destroyed: AtomicBool,
     #[cfg(mmcheck_hooks)]
     objects: CheckLock<std::collections::HashMap<usize, ObjState, AddrHash>>,
+    /// Checking builds on std: held by `validate` and by every grace-period callback.
+    #[cfg(all(mmcheck_hooks, not(mmcheck_model)))]
+    checking: CheckLock<()>,
     /// Freed objects kept poisoned until the allocator's state goes away (model backends
     /// with the sanitizer), so a late reader is a use-after-free report.
     #[cfg(all(feature = "sanitize", mmcheck_model))]
@@ -494,6 +497,8 @@ impl MemAlloc {
                 in_flight: Counter::new(),
                 destroyed: AtomicBool::new(false),
                 #[cfg(mmcheck_hooks)]
+                #[cfg(all(mmcheck_hooks, not(mmcheck_model)))]
+                checking: CheckLock::new(()),
                 objects: CheckLock::new(std::collections::HashMap::with_capacity_and_hasher(
                     512,
                     AddrHash::default(),
@@ -1048,7 +1053,7 @@ impl Inner {
         rcu::tasks_trace::call_rcu(move || {
             // A tasks-trace grace period does not imply a normal one: wait for that too.
             rcu::call_rcu(move || {
-                me.free_rcu_ttrace_done(&me.caches[idx]);
+                me.exclude_checks(|| me.free_rcu_ttrace_done(&me.caches[idx]));
                 me.in_flight.sub(1);
             });
         });
@@ -1119,7 +1124,7 @@ impl Inner {
         PATHS.rcu_gp.add(1);
         let (me, idx) = self.callback_ref(c);
         rcu::call_rcu(move || {
-            me.free_by_rcu_done(&me.caches[idx]);
+            me.exclude_checks(|| me.free_by_rcu_done(&me.caches[idx]));
             me.in_flight.sub(1);
         });
     }
@@ -1362,6 +1367,46 @@ impl Inner {
     }
 
     fn validate(&self) -> Result<(), Violation> {
+        self.exclude_checks(|| self.validate_excluded())
+    }
+
+    /// Checking builds on std: runs `f` excluding the grace-period callbacks, which any
+    /// thread may run (the std RCU backend runs them where epochs advance), so `validate`
+    /// never sees a callback half-way through moving objects. A no-op elsewhere (under the
+    /// models a blocking lock the schedulers cannot see would hang them, and callbacks run
+    /// only at explicit steps there).
+    fn exclude_checks<R>(&self, f: impl FnOnce() -> R) -> R {
+        #[cfg(all(mmcheck_hooks, not(mmcheck_model)))]
+        {
+            // Reentrant: a callback may queue another whose grace period has passed, and the
+            // epoch backend may run that one at once on this thread.
+            crate::sync::backend_thread_local! {
+                static HELD: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            let me = std::ptr::from_ref(self) as usize;
+            if HELD.with(|h| h.borrow().contains(&me)) {
+                return f();
+            }
+            self.checking.with(|()| {
+                HELD.with(|h| h.borrow_mut().push(me));
+                struct Pop(usize);
+                impl Drop for Pop {
+                    fn drop(&mut self) {
+                        let me = self.0;
+                        let _ = HELD.try_with(|h| h.borrow_mut().retain(|&x| x != me));
+                    }
+                }
+                let _pop = Pop(me);
+                f()
+            })
+        }
+        #[cfg(not(all(mmcheck_hooks, not(mmcheck_model))))]
+        {
+            f()
+        }
+    }
+
+    fn validate_excluded(&self) -> Result<(), Violation> {
         let err = |s: String| Err(Violation(s));
         // Every listed object with where it was seen: sorted afterwards, a duplicate is an
         // object on two lists.

@@ -446,8 +446,8 @@ impl IrqGuard {
         // Interrupts come back on: irq_work raised on this CPU fires now (a self-IPI), in
         // hardirq context, still on this CPU. Not inside an injected interrupt handler: its
         // work runs when the interrupted code re-enables interrupts.
-        if !in_interrupt() && !c.threaded.get() {
-            run_raised_irq_work(self.cpu);
+        if !in_interrupt() {
+            run_raised_irq_work(self.cpu, super::irq_work::Pick::Hard);
         }
     }
 }
@@ -464,7 +464,7 @@ fn release(c: &Claim, rt: &CpuRt) {
 /// Runs the irq_work raised on `cpu` as a hard interrupt of the current thread, which holds
 /// `cpu`.
 #[cold]
-fn run_raised_irq_work(cpu: usize) {
+fn run_raised_irq_work(cpu: usize, pick: super::irq_work::Pick<'_>) {
     #[cfg(mmcheck_hooks)]
     struct LeaveIrq;
     #[cfg(mmcheck_hooks)]
@@ -477,7 +477,7 @@ fn run_raised_irq_work(cpu: usize) {
     STATE.with(|s| s.borrow_mut().in_irq += 1);
     #[cfg(mmcheck_hooks)]
     let _leave = LeaveIrq;
-    super::irq_work::run_raised(cpu);
+    super::irq_work::run_raised(cpu, pick);
 }
 
 /// Delivers the irq_work raised on `cpu` now, as the IPI would: claims `cpu` (waiting for a
@@ -486,6 +486,11 @@ fn run_raised_irq_work(cpu: usize) {
 /// section on another CPU's behalf would have to wait on itself: inside a section on `cpu`
 /// the work runs at that section's end instead.
 pub fn deliver_irq_work(cpu: usize) {
+    deliver_irq_work_pick(cpu, super::irq_work::Pick::Step);
+}
+
+/// [`deliver_irq_work`] of the works `pick` selects.
+pub(crate) fn deliver_irq_work_pick(cpu: usize, pick: super::irq_work::Pick<'_>) {
     if CLAIM.with(|c| c.depth.get() > 0) {
         // This thread already holds a CPU; the work of its own CPU runs at its section end.
         return;
@@ -496,7 +501,7 @@ pub fn deliver_irq_work(cpu: usize) {
         // Run here, not only at the section's end: the PREEMPT_RT irq_work thread is this
         // step too.
         if super::irq_work::raised_on(irqs.cpu()) {
-            run_raised_irq_work(irqs.cpu());
+            run_raised_irq_work(irqs.cpu(), pick);
         }
     }
     CLAIM.with(|c| {

@@ -33,6 +33,10 @@ pub struct IrqWork {
     state: AtomicU8,
     /// The CPU it was last raised on.
     cpu: std::sync::atomic::AtomicUsize,
+    /// Raised in threaded (PREEMPT_RT) mode, by the task `raiser`: it waits for an explicit
+    /// step of that task, or a `sync` on it.
+    threaded: std::sync::atomic::AtomicBool,
+    raiser: std::sync::atomic::AtomicUsize,
     func: Box<dyn Fn() + Send + Sync>,
 }
 
@@ -52,6 +56,8 @@ impl IrqWork {
         Arc::new(IrqWork {
             state: AtomicU8::new(0),
             cpu: std::sync::atomic::AtomicUsize::new(0),
+            threaded: std::sync::atomic::AtomicBool::new(false),
+            raiser: std::sync::atomic::AtomicUsize::new(0),
             func: Box::new(func),
         })
     }
@@ -81,6 +87,12 @@ pub fn queue_on(work: &Arc<IrqWork>, cpu: usize) -> bool {
     }
     let cpu = cpu % cpu::nr_cpus();
     work.cpu.store(cpu, std::sync::atomic::Ordering::Relaxed);
+    work.threaded.store(
+        cpu::threaded_irq_work(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    work.raiser
+        .store(super::thread_key(), std::sync::atomic::Ordering::Relaxed);
     let rt = cpu::rt(cpu);
     rt.raised.lock().push(work.clone());
     rt.nr_raised
@@ -109,13 +121,46 @@ pub fn raised_on(cpu: usize) -> bool {
         != 0
 }
 
-/// Runs every work raised on `cpu`; the caller holds `cpu` in hardirq context.
-pub(crate) fn run_raised(cpu: usize) {
+/// Which raised works a delivery runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Pick<'a> {
+    /// Interrupts coming back on: the works raised in hardirq mode.
+    Hard,
+    /// An explicit step of the current task: those, and the threaded ones it raised (its
+    /// irq_work thread runs now). Threaded works of other tasks wait for their own steps, so
+    /// a task's quiescent checks never race a work another task's step ran.
+    Step,
+    /// `sync` on one work: that work only, whoever raised it.
+    One(&'a IrqWork),
+}
+
+impl Pick<'_> {
+    fn takes(&self, w: &IrqWork, me: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        match self {
+            Pick::Hard => !w.threaded.load(Relaxed),
+            Pick::Step => !w.threaded.load(Relaxed) || w.raiser.load(Relaxed) == me,
+            Pick::One(one) => std::ptr::eq(w, *one),
+        }
+    }
+}
+
+/// Runs the works raised on `cpu` that `pick` selects; the caller holds `cpu` in hardirq
+/// context.
+pub(crate) fn run_raised(cpu: usize, pick: Pick<'_>) {
     let rt = cpu::rt(cpu);
+    let me = super::thread_key();
     // A work may raise itself again while it runs; it then runs again, a bounded number of
     // rounds here (the rest waits for the next time interrupts come on).
     for _ in 0..64 {
-        let works = std::mem::take(&mut *rt.raised.lock());
+        let works: Vec<Arc<IrqWork>> = {
+            let mut q = rt.raised.lock();
+            let (run, keep) = std::mem::take(&mut *q)
+                .into_iter()
+                .partition(|w| pick.takes(w, me));
+            *q = keep;
+            run
+        };
         if works.is_empty() {
             return;
         }
@@ -171,7 +216,10 @@ pub fn sync(work: &IrqWork) {
     );
     while work.is_busy() {
         if work.is_pending() {
-            cpu::deliver_irq_work(work.cpu.load(std::sync::atomic::Ordering::Relaxed));
+            cpu::deliver_irq_work_pick(
+                work.cpu.load(std::sync::atomic::Ordering::Relaxed),
+                Pick::One(work),
+            );
         } else {
             super::thread::yield_now();
         }

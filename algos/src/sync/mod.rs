@@ -109,6 +109,64 @@ pub mod atomic {
         AtomicU8, AtomicUsize,
     };
     pub use std::sync::atomic::Ordering;
+
+    macro_rules! const_atomic {
+        ($(#[$doc:meta])* $name:ident, $atomic:ident, $int:ty) => {
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub struct $name {
+                #[cfg(not(mmcheck_model))]
+                a: std::sync::atomic::$atomic,
+                #[cfg(mmcheck_model)]
+                a: std::sync::OnceLock<$atomic>,
+                #[cfg(mmcheck_model)]
+                init: $int,
+            }
+
+            impl $name {
+                /// An atomic holding `v`, in `const` context (a `static`, lock_api's `INIT`).
+                pub const fn new(v: $int) -> Self {
+                    $name {
+                        #[cfg(not(mmcheck_model))]
+                        a: std::sync::atomic::$atomic::new(v),
+                        #[cfg(mmcheck_model)]
+                        a: std::sync::OnceLock::new(),
+                        #[cfg(mmcheck_model)]
+                        init: v,
+                    }
+                }
+
+                /// The atomic (made on first use under the models).
+                #[inline(always)]
+                pub fn get(&self) -> &$atomic {
+                    #[cfg(not(mmcheck_model))]
+                    {
+                        &self.a
+                    }
+                    #[cfg(mmcheck_model)]
+                    {
+                        self.a.get_or_init(|| $atomic::new(self.init))
+                    }
+                }
+            }
+        };
+    }
+
+    const_atomic!(
+        /// An [`AtomicUsize`] with a `const` constructor on every backend: std's own on std;
+        /// under loom and shuttle, whose atomics cannot be built in `const` context, the
+        /// model atomic is made on first use (within the model execution that uses it).
+        ConstAtomicUsize,
+        AtomicUsize,
+        usize
+    );
+    const_atomic!(
+        /// An [`AtomicI32`] with a `const` constructor on every backend (see
+        /// [`ConstAtomicUsize`]).
+        ConstAtomicI32,
+        AtomicI32,
+        i32
+    );
 }
 
 /// The backend's reference-counted pointer (loom's tracks leaks; the others are `std`'s).
@@ -125,8 +183,12 @@ pub fn panicking() -> bool {
 /// an allocator's state held by its queued callbacks and irq_work until the last one has
 /// run. loom's `Arc` has no `new_cyclic` or `Weak`, and only checks leaks.
 pub mod shared {
-    pub use std::sync::{Arc, Weak};
+    pub use std::sync::{Arc, OnceLock, Weak};
 }
+
+/// lock_api 0.4 (the version `parking_lot` re-exports): the traits a lock implements to get
+/// Rust's guard API (`algos::rt`'s locks implement them).
+pub use parking_lot::lock_api;
 
 /// Threads of the active backend, with task sleep and wake-up: [`park`](thread::park) blocks
 /// the current task without using CPU (on std a futex sleep; under loom and shuttle the task
@@ -158,6 +220,33 @@ pub use loom::thread_local as backend_thread_local;
 /// Declares a thread-local of the active backend (shuttle's).
 #[cfg(mmcheck_shuttle)]
 pub use shuttle::thread_local as backend_thread_local;
+
+/// Declares a lazily initialised static of the active backend: one per process on std, one
+/// per model execution under loom and shuttle (whose `lazy_static!`s are reset between
+/// executions), for state that holds model objects (a table of per-task locks).
+/// `backend_lazy_static! { static ref NAME: Type = init; }`; use it through `*NAME`.
+#[cfg(not(mmcheck_model))]
+macro_rules! backend_lazy_static {
+    ($(#[$attr:meta])* static ref $name:ident : $t:ty = $init:expr ;) => {
+        $(#[$attr])*
+        static $name: ::std::sync::LazyLock<$t> = ::std::sync::LazyLock::new(|| $init);
+    };
+}
+/// Declares a lazily initialised static of the active backend (loom's, per execution).
+#[cfg(mmcheck_loom)]
+macro_rules! backend_lazy_static {
+    ($(#[$attr:meta])* static ref $name:ident : $t:ty = $init:expr ;) => {
+        ::loom::lazy_static! { $(#[$attr])* static ref $name: $t = $init; }
+    };
+}
+/// Declares a lazily initialised static of the active backend (shuttle's, per execution).
+#[cfg(mmcheck_shuttle)]
+macro_rules! backend_lazy_static {
+    ($(#[$attr:meta])* static ref $name:ident : $t:ty = $init:expr ;) => {
+        ::shuttle::lazy_static! { $(#[$attr])* static ref $name: $t = $init; }
+    };
+}
+pub(crate) use backend_lazy_static;
 
 /// A mutual-exclusion lock that does not poison, over the backend's mutex.
 #[derive(Debug, Default)]

@@ -40,6 +40,37 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Adds one and returns the value before: a sequence of distinct numbers (ticket order
+    /// for bookkeeping, never for synchronisation).
+    #[inline(always)]
+    pub fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A flag for checkers and reports (`Relaxed`, invisible to the model schedulers): state a
+/// test or a monitor reads, never state the algorithm synchronises on.
+#[derive(Debug, Default)]
+pub struct Flag(std::sync::atomic::AtomicBool);
+
+impl Flag {
+    /// A cleared flag.
+    pub const fn new() -> Self {
+        Flag(std::sync::atomic::AtomicBool::new(false))
+    }
+
+    /// Sets or clears it.
+    #[inline(always)]
+    pub fn set(&self, on: bool) {
+        self.0.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether it is set.
+    #[inline(always)]
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// A lock for checking state (a debug registry of objects), invisible to the model
@@ -57,5 +88,28 @@ impl<T> CheckLock<T> {
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut g)
+    }
+}
+
+/// A word for checkers and bookkeeping (`Relaxed`, invisible to the model schedulers).
+#[derive(Debug, Default)]
+pub struct Word(std::sync::atomic::AtomicUsize);
+
+impl Word {
+    /// A word holding `v`.
+    pub const fn new(v: usize) -> Self {
+        Word(std::sync::atomic::AtomicUsize::new(v))
+    }
+
+    /// Stores `v`.
+    #[inline(always)]
+    pub fn set(&self, v: usize) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+
+    /// The value.
+    #[inline(always)]
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
     }
 }

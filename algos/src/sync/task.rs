@@ -92,6 +92,19 @@ pub fn effective_of(key: usize) -> Prio {
     prio_of(key).effective
 }
 
+/// Sets the base priority of task `key` (`normal_prio`, as `sched_setscheduler` does),
+/// leaving its effective priority to the caller: priority inheritance recomputes it
+/// (`algos::rt::setscheduler`).
+pub fn set_base(key: usize, prio: Prio) {
+    with_registry(|reg| {
+        let e = reg.entry(key).or_insert(TaskPrio {
+            base: prio,
+            effective: prio,
+        });
+        e.base = prio;
+    });
+}
+
 /// Sets the effective priority of task `key` (priority inheritance boost or de-boost).
 pub fn set_effective(key: usize, prio: Prio) {
     with_registry(|reg| {

@@ -1,0 +1,218 @@
+//! The PREEMPT_RT sleeping locks: `rt_mutex` with priority inheritance and the `rwbase_rt`
+//! reader-writer lock under `rw_semaphore` and `rwlock_t`.
+//!
+//! Kernel mapping (kernel/locking/rtmutex.c, rtmutex_common.h, rtmutex_api.c, rwbase_rt.c).
+//!
+//! Faithful:
+//! - The owner word: the owner task and bit 0, `HAS_WAITERS`; the compare-and-swap fast
+//!   paths (acquire on lock, release on unlock) work only while the bit is clear; the slow
+//!   path sets the bit before it looks at the owner (`mark_rt_mutex_waiters`), takes the lock
+//!   with an acquire exchange (`rt_mutex_set_owner`), and fixes a stale bit up
+//!   (`fixup_rt_mutex_waiters`); the slow unlock without waiters clears the bit, drops
+//!   `wait_lock` and only then releases the word with a compare-and-swap
+//!   (`unlock_rt_mutex_safe`).
+//! - `wait_lock` per lock and `pi_lock` per task, taken in the kernel's order (wait_lock then
+//!   pi_lock; the chain walk, which holds a pi_lock, only *tries* a wait_lock and retries).
+//! - The waiter, with separate sort keys for the lock's tree (`tree`, under wait_lock) and
+//!   the owner's `pi_waiters` tree (`pi_tree`, under the owner's pi_lock, copied by
+//!   `waiter_clone_prio`) as since f7853c342418; keys are (priority, arrival), so equal
+//!   priorities are FIFO and a requeued waiter goes behind its new equals; non-RT tasks
+//!   wait as priority 120 (715f7f9ece46); `pi_blocked_on`.
+//! - `try_to_take_rt_mutex` (top waiter or a strictly better one; lateral steals of non-RT
+//!   equals only in the spinlock build, i.e. `rwlock_t`), `task_blocks_on_rt_mutex` with the
+//!   early self-deadlock check, `rt_mutex_adjust_prio_chain` step by step ([1]-[13]: the exit
+//!   conditions, `next_lock` re-validation, requeue, boost and deboost, waking the new top
+//!   waiter of an ownerless lock as db370a8b9f67 does, deadlock detection by `lock ==
+//!   orig_lock || owner == top_task`, `max_lock_depth` 1024), `mark_wakeup_next_waiter`
+//!   (deboost, then owner = `HAS_WAITERS`, then the wake-up: no hand-over, a better task may
+//!   steal), `remove_waiter` on a signal or an error with its deboost walk (on the waiter's
+//!   task, as the proxy fix does), `rt_mutex_adjust_pi` after `sched_setscheduler`, and the
+//!   futex proxy API.
+//! - `rwbase_rt`: `readers` with `READER_BIAS` and `WRITER_BIAS`, the reader fast path while
+//!   the bias is set, the v6.4 reader slow path (286deb7ec03d: block on the writer's
+//!   rtmutex and boost it), the writer taking the rtmutex, removing the bias and sleeping
+//!   until the last reader wakes it, release on write unlock, `downgrade`, trylocks.
+//!
+//! Different, and why:
+//! - Tasks are threads; a task's key is [`crate::sync::task::current`] and its priorities
+//!   live in [`crate::sync::task`]. Sleeping is `thread::park`, waking `Thread::unpark`
+//!   (std: a futex; loom and shuttle: the task is not runnable until unparked); there is no
+//!   optimistic spinning on a running owner (`rtmutex_spin_on_owner`).
+//! - Waiters are reference-counted heap objects rather than stack objects; a waiter whose
+//!   wait has ended is marked dead and, in checking builds, any later use through a tree is
+//!   reported as `KMSAN: use-after-free` (what the kernel's stack waiter would be).
+//! - `SCHED_DEADLINE` is not modelled (no deadline key), nor ww_mutex, timeouts (gone from
+//!   the kernel's rt_mutex API since v5.13) or lockdep.
+//! - A plain `lock()` that detects a deadlock cleans up as the kernel does and then panics
+//!   with `rtmutex deadlock detected` (the kernel WARNs and sleeps for ever).
+//! - A signal is a [`Signal`] value the interruptible waiter is given, not a per-task
+//!   pending set; it stays raised until [`Signal::clear`].
+
+mod mutex;
+mod rwbase;
+
+pub use mutex::{ProxyWaiter, RawRtMutex, RtMutex, RtMutexGuard, MAX_LOCK_DEPTH};
+pub use rwbase::{
+    RawRtRwLock, RawRtRwlockT, RtRwLock, RtRwLockReadGuard, RtRwLockWriteGuard, RtRwlockT,
+};
+
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::shared::Arc;
+use crate::sync::stat::{CheckLock, Flag};
+use crate::sync::task::{self, Prio};
+use crate::sync::thread::Thread;
+use crate::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap};
+
+/// Why a lock call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RtError {
+    /// `-EDEADLK`: the caller owns the lock, or its wait would close a cycle of waiters.
+    Deadlock,
+    /// `-EINTR`: the caller's [`Signal`] was raised while it waited.
+    Interrupted,
+}
+
+impl std::fmt::Display for RtError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RtError::Deadlock => "deadlock detected (EDEADLK)",
+            RtError::Interrupted => "interrupted by a signal (EINTR)",
+        })
+    }
+}
+
+impl std::error::Error for RtError {}
+
+/// A signal for a task waiting interruptibly (`lock_interruptible`): raising it wakes the
+/// task, whose lock call then returns [`RtError::Interrupted`] unless it took the lock
+/// first (the kernel's wait loop tries the lock before it looks at signals). It stays
+/// raised until [`Signal::clear`], as a pending signal does until it is handled.
+#[derive(Debug, Default)]
+pub struct Signal {
+    raised: AtomicBool,
+    /// The task waiting with this signal, to wake.
+    waiting: Mutex<Option<Thread>>,
+}
+
+impl Signal {
+    /// A signal not raised.
+    pub fn new() -> Self {
+        Signal::default()
+    }
+
+    /// Raises the signal and wakes the task waiting with it (`send_sig`).
+    pub fn raise(&self) {
+        self.raised.store(true, Ordering::SeqCst);
+        if let Some(t) = self.waiting.lock().as_ref() {
+            t.unpark();
+        }
+    }
+
+    /// Whether it is raised (`signal_pending`).
+    pub fn is_raised(&self) -> bool {
+        self.raised.load(Ordering::SeqCst)
+    }
+
+    /// Clears it (the signal was handled).
+    pub fn clear(&self) {
+        self.raised.store(false, Ordering::SeqCst);
+    }
+
+    /// The current task will wait with this signal: a later [`Signal::raise`] wakes it.
+    fn attach(&self) {
+        *self.waiting.lock() = Some(crate::sync::thread::current());
+    }
+
+    fn detach(&self) {
+        *self.waiting.lock() = None;
+    }
+}
+
+/// `sched_setscheduler` on any task: sets `task`'s base priority to `prio`, recomputes its
+/// effective priority (the better of the new base and its top priority-inheritance donor)
+/// and, if it is blocked on a lock, propagates the change along its blocking chain
+/// (`rt_mutex_adjust_pi`). When this returns, every priority it changes is changed.
+pub fn setscheduler(task_key: usize, prio: Prio) {
+    let ts = task_rt(task_key);
+    {
+        let pi = ts.pi.lock();
+        task::set_base(task_key, prio);
+        mutex::adjust_prio(task_key, &pi);
+    }
+    mutex::adjust_pi(task_key);
+}
+
+/// Whether `task` sleeps in a lock's slow path: it is a waiter, its chain walk is done and
+/// it found the lock unavailable.
+pub fn is_sleeping(task_key: usize) -> bool {
+    tasks().with(|t| t.get(&task_key).is_some_and(|ts| ts.sleeping.get()))
+}
+
+// ---- per-task state -------------------------------------------------------------------
+
+/// A waiter's place in a tree: priority (lower first), then arrival (FIFO among equals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    prio: Prio,
+    seq: u64,
+}
+
+/// What a task's `pi_lock` protects.
+#[derive(Default)]
+struct PiState {
+    /// `pi_waiters`: the top waiter of every lock the task owns, by their `pi_tree` keys.
+    waiters: BTreeMap<Key, mutex::WaiterRef>,
+    /// `pi_blocked_on`.
+    blocked_on: Option<mutex::WaiterRef>,
+}
+
+/// A task's PREEMPT_RT lock state (the `task_struct` fields the locks use).
+struct TaskRt {
+    /// `pi_lock`.
+    pi: Mutex<PiState>,
+    /// Asleep in a lock's slow path (for [`is_sleeping`] and monitors).
+    sleeping: Flag,
+    /// The task's thread, for wake-ups addressed to a task rather than a waiter (an rwbase
+    /// writer waiting for its readers).
+    thread: CheckLock<Option<Thread>>,
+}
+
+/// The per-task table: one per process on std, one per model execution under the models.
+type Tasks = CheckLock<HashMap<usize, Arc<TaskRt>>>;
+
+crate::sync::backend_lazy_static! {
+    static ref TASKS: Tasks = CheckLock::new(HashMap::new());
+}
+
+fn tasks() -> &'static Tasks {
+    &TASKS
+}
+
+/// The lock state of task `key` (made on first use).
+fn task_rt(key: usize) -> Arc<TaskRt> {
+    tasks().with(|t| {
+        t.entry(key)
+            .or_insert_with(|| {
+                Arc::new(TaskRt {
+                    pi: Mutex::new(PiState::default()),
+                    sleeping: Flag::new(),
+                    thread: CheckLock::new(None),
+                })
+            })
+            .clone()
+    })
+}
+
+/// Puts the current task to sleep until it is woken (`schedule()` in a sleeping state); a
+/// wake-up may be spurious, callers re-check their condition.
+fn schedule(ts: &TaskRt) {
+    ts.sleeping.set(true);
+    crate::sync::thread::park();
+    ts.sleeping.set(false);
+}
+
+/// Drops `guard`'s lock around [`schedule`], as the kernel's wait loops do.
+fn sleep_unlocked<T>(guard: &mut MutexGuard<'_, T>, ts: &TaskRt) {
+    MutexGuard::unlocked(guard, || schedule(ts));
+}
