@@ -496,9 +496,9 @@ impl MemAlloc {
                 percpu_unit: if percpu { size } else { 0 },
                 in_flight: Counter::new(),
                 destroyed: AtomicBool::new(false),
-                #[cfg(mmcheck_hooks)]
                 #[cfg(all(mmcheck_hooks, not(mmcheck_model)))]
                 checking: CheckLock::new(()),
+                #[cfg(mmcheck_hooks)]
                 objects: CheckLock::new(std::collections::HashMap::with_capacity_and_hasher(
                     512,
                     AddrHash::default(),
