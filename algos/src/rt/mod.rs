@@ -47,6 +47,9 @@
 //!   with `rtmutex deadlock detected` (the kernel WARNs and sleeps for ever).
 //! - A signal is a [`Signal`] value the interruptible waiter is given, not a per-task
 //!   pending set; it stays raised until [`Signal::clear`].
+//!
+//! Tests: `algos/tests/integration/rt.rs` ports the kernel's rt-tester scenarios with their
+//! exact priorities, and the deadlock, proxy and rwbase cases, on the std backend.
 
 mod mutex;
 mod rwbase;

@@ -5,3 +5,4 @@
 
 mod maple_kernel;
 mod maple_nomem;
+mod rt;

@@ -1,0 +1,639 @@
+//! The kernel's rt-mutex tester scenarios (scripts/rt-tester/t*.tst, with the expected
+//! priorities of `../shared/research/rt_locks.md` §1.4 in kernel numbering), deadlock and
+//! proxy cases, rwbase and lock_api checks, on the std backend with real threads.
+//!
+//! Each scenario task is a thread that runs the commands it is sent; the test waits for
+//! "blocked" with [`is_sleeping`] (the task's chain walk is done) and for completions with
+//! a bounded receive, so a hang fails the test instead of stalling it.
+#![cfg(not(mmcheck_model))]
+
+use algos::rt::*;
+use algos::sync::lock_api::{RawMutex as _, RawRwLock as _, RawRwLockDowngrade as _};
+use algos::sync::task::{self, Prio};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// A command for a scenario task.
+enum Cmd {
+    Lock(usize),
+    LockChecked(usize),
+    LockInt(usize, Arc<Signal>),
+    Unlock(usize),
+    Exit,
+}
+
+/// What a command returned.
+type Done = Result<(), RtError>;
+
+/// One scenario task.
+struct T {
+    key: usize,
+    tx: Sender<Cmd>,
+    rx: Receiver<Done>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+/// The scenario's locks (the tester's `mutexes[8]`).
+struct Locks(Vec<RawRtMutex>);
+
+fn locks(n: usize) -> Arc<Locks> {
+    Arc::new(Locks((0..n).map(|_| RawRtMutex::new()).collect()))
+}
+
+impl T {
+    /// A task with base priority `prio`.
+    fn spawn(locks: &Arc<Locks>, prio: Prio) -> T {
+        let (tx, crx) = channel::<Cmd>();
+        let (dtx, rx) = channel::<Done>();
+        let (ktx, krx) = channel::<usize>();
+        let l = locks.clone();
+        let handle = thread::spawn(move || {
+            ktx.send(task::current()).expect("test alive");
+            for cmd in crx {
+                let r = match cmd {
+                    Cmd::Lock(i) => {
+                        l.0[i].lock();
+                        Ok(())
+                    }
+                    Cmd::LockChecked(i) => l.0[i].lock_checked(),
+                    Cmd::LockInt(i, sig) => l.0[i].lock_interruptible(&sig),
+                    Cmd::Unlock(i) => {
+                        // SAFETY: the scenario sends unlock only to the owner.
+                        unsafe { l.0[i].unlock() };
+                        Ok(())
+                    }
+                    Cmd::Exit => break,
+                };
+                if dtx.send(r).is_err() {
+                    break;
+                }
+            }
+        });
+        let key = krx.recv_timeout(LIMIT).expect("task started");
+        setscheduler(key, prio);
+        T {
+            key,
+            tx,
+            rx,
+            handle: Some(handle),
+        }
+    }
+
+    fn send(&self, c: Cmd) {
+        self.tx.send(c).expect("task alive");
+    }
+
+    /// Runs a command that must not block, and returns its result.
+    fn run(&self, c: Cmd) -> Done {
+        self.send(c);
+        self.done()
+    }
+
+    /// The result of the command sent last.
+    fn done(&self) -> Done {
+        self.rx.recv_timeout(LIMIT).expect("the command completes")
+    }
+
+    /// Sends a command that blocks; returns once the task sleeps in the lock.
+    fn block(&self, c: Cmd) {
+        self.send(c);
+        wait_for(|| is_sleeping(self.key), "the task to block");
+    }
+
+    fn prio(&self) -> Prio {
+        task::effective_of(self.key)
+    }
+}
+
+impl Drop for T {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Cmd::Exit);
+        if let Some(h) = self.handle.take() {
+            if !std::thread::panicking() {
+                h.join().expect("task thread");
+            }
+        }
+    }
+}
+
+fn wait_for(cond: impl Fn() -> bool, what: &str) {
+    let t = Instant::now();
+    while !cond() {
+        assert!(t.elapsed() < LIMIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// SCHED_FIFO user priority `p` in kernel numbering.
+fn fifo(p: Prio) -> Prio {
+    99 - p
+}
+
+#[test]
+fn s1_two_rt_tasks_of_equal_priority_take_turns_fifo() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, fifo(80));
+    let t1 = T::spawn(&l, fifo(80));
+    t0.run(Cmd::Lock(0)).unwrap();
+    assert_eq!(l.0[0].owner(), Some(t0.key));
+    t1.block(Cmd::Lock(0));
+    assert_eq!(l.0[0].waiters(), vec![t1.key]);
+    assert_eq!(t0.prio(), 19);
+    t0.run(Cmd::Unlock(0)).unwrap();
+    t1.done().unwrap();
+    assert_eq!(l.0[0].owner(), Some(t1.key));
+    assert_eq!(t0.prio(), 19);
+    t1.run(Cmd::Unlock(0)).unwrap();
+    assert_eq!(l.0[0].owner(), None);
+    t1.run(Cmd::Lock(0)).unwrap();
+    t0.block(Cmd::Lock(0));
+    assert_eq!(t1.prio(), 19);
+    t1.run(Cmd::Unlock(0)).unwrap();
+    t0.done().unwrap();
+    assert_eq!(l.0[0].owner(), Some(t0.key));
+    assert_eq!(t1.prio(), 19);
+    t0.run(Cmd::Unlock(0)).unwrap();
+    assert!(!l.0[0].is_locked());
+}
+
+#[test]
+fn s2_an_rt_waiter_boosts_a_normal_owner_until_it_unlocks() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, fifo(80));
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.block(Cmd::Lock(0));
+    assert_eq!(t0.prio(), 19);
+    t0.run(Cmd::Unlock(0)).unwrap();
+    t1.done().unwrap();
+    assert_eq!(l.0[0].owner(), Some(t1.key));
+    assert_eq!(t0.prio(), 120);
+    t1.run(Cmd::Unlock(0)).unwrap();
+    assert!(!l.0[0].is_locked());
+}
+
+#[test]
+fn s3_a_signal_ends_an_interruptible_wait_with_eintr() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, 120);
+    let sig = Arc::new(Signal::new());
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.block(Cmd::LockInt(0, sig.clone()));
+    sig.raise();
+    assert_eq!(t1.done(), Err(RtError::Interrupted));
+    assert_eq!(l.0[0].owner(), Some(t0.key));
+    assert!(
+        l.0[0].waiters().is_empty(),
+        "the interrupted waiter left the lock"
+    );
+    t0.run(Cmd::Unlock(0)).unwrap();
+    assert!(!l.0[0].is_locked());
+}
+
+#[test]
+fn s5_the_best_waiter_wins_although_it_queued_last() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, 120);
+    let t2 = T::spawn(&l, fifo(82));
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.block(Cmd::Lock(0));
+    assert_eq!(t0.prio(), 120, "a non-RT waiter does not RT-boost");
+    t2.block(Cmd::Lock(0));
+    assert_eq!(t0.prio(), 17);
+    assert_eq!(l.0[0].waiters(), vec![t2.key, t1.key]);
+    t0.run(Cmd::Unlock(0)).unwrap();
+    t2.done().unwrap();
+    assert_eq!(l.0[0].owner(), Some(t2.key));
+    assert_eq!(t0.prio(), 120);
+    t2.run(Cmd::Unlock(0)).unwrap();
+    t1.done().unwrap();
+    assert_eq!(l.0[0].owner(), Some(t1.key));
+    t1.run(Cmd::Unlock(0)).unwrap();
+}
+
+#[test]
+fn s6_two_rt_waiters_a_waiter_is_never_boosted_by_a_co_waiter() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, fifo(81));
+    let t2 = T::spawn(&l, fifo(82));
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.block(Cmd::Lock(0));
+    assert_eq!(t0.prio(), 18);
+    t2.block(Cmd::Lock(0));
+    assert_eq!(t0.prio(), 17);
+    assert_eq!(t1.prio(), 18);
+    t0.run(Cmd::Unlock(0)).unwrap();
+    t2.done().unwrap();
+    assert_eq!(t0.prio(), 120);
+    t2.run(Cmd::Unlock(0)).unwrap();
+    t1.done().unwrap();
+    t1.run(Cmd::Unlock(0)).unwrap();
+}
+
+#[test]
+fn s7_an_rt_owner_returns_to_its_own_rt_priority() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, fifo(80));
+    let t1 = T::spawn(&l, fifo(81));
+    let t2 = T::spawn(&l, fifo(82));
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.block(Cmd::Lock(0));
+    assert_eq!(t0.prio(), 18);
+    t2.block(Cmd::Lock(0));
+    assert_eq!(t0.prio(), 17);
+    t0.run(Cmd::Unlock(0)).unwrap();
+    t2.done().unwrap();
+    assert_eq!(t0.prio(), 19);
+    t2.run(Cmd::Unlock(0)).unwrap();
+    t1.done().unwrap();
+    t1.run(Cmd::Unlock(0)).unwrap();
+}
+
+#[test]
+fn s8_a_signalled_top_waiter_leaves_and_the_owner_is_deboosted_to_the_next() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, fifo(80));
+    let t2 = T::spawn(&l, fifo(81));
+    let sig = Arc::new(Signal::new());
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.block(Cmd::Lock(0));
+    assert_eq!((t0.prio(), t1.prio()), (19, 19));
+    t2.block(Cmd::LockInt(0, sig.clone()));
+    assert_eq!((t0.prio(), t1.prio()), (18, 19));
+    sig.raise();
+    assert_eq!(t2.done(), Err(RtError::Interrupted));
+    assert_eq!((t0.prio(), t1.prio()), (19, 19));
+    assert_eq!(l.0[0].owner(), Some(t0.key));
+    assert_eq!(l.0[0].waiters(), vec![t1.key]);
+    t0.run(Cmd::Unlock(0)).unwrap();
+    t1.done().unwrap();
+    assert_eq!(t0.prio(), 120);
+    t1.run(Cmd::Unlock(0)).unwrap();
+}
+
+/// A 4-lock chain (t5-l4-pi-boost-deboost shape): T0 holds L0; T1 holds L1 and blocks on
+/// L0; T2 holds L2 and blocks on L1; T3 holds L3 and blocks on L2; T4 blocks on L3. Every
+/// owner along the chain runs at the best priority behind it, and unwinding the chain from
+/// the front deboosts each in turn.
+#[test]
+fn a_four_lock_chain_boosts_every_owner_and_deboosts_as_it_unwinds() {
+    let l = locks(4);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, fifo(81));
+    let t2 = T::spawn(&l, fifo(82));
+    let t3 = T::spawn(&l, fifo(83));
+    let t4 = T::spawn(&l, fifo(84));
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.run(Cmd::Lock(1)).unwrap();
+    t2.run(Cmd::Lock(2)).unwrap();
+    t3.run(Cmd::Lock(3)).unwrap();
+    t1.block(Cmd::Lock(0));
+    assert_eq!(t0.prio(), 18);
+    t2.block(Cmd::Lock(1));
+    assert_eq!((t0.prio(), t1.prio()), (17, 17));
+    t3.block(Cmd::Lock(2));
+    assert_eq!((t0.prio(), t1.prio(), t2.prio()), (16, 16, 16));
+    t4.block(Cmd::Lock(3));
+    assert_eq!(
+        (t0.prio(), t1.prio(), t2.prio(), t3.prio()),
+        (15, 15, 15, 15)
+    );
+    // A priority change of the blocked T4 propagates down the chain.
+    setscheduler(t4.key, fifo(85));
+    assert_eq!(
+        (t0.prio(), t1.prio(), t2.prio(), t3.prio(), t4.prio()),
+        (14, 14, 14, 14, 14)
+    );
+    setscheduler(t4.key, fifo(84));
+    assert_eq!((t0.prio(), t3.prio()), (15, 15));
+    // Unwind from the front.
+    t0.run(Cmd::Unlock(0)).unwrap();
+    t1.done().unwrap();
+    assert_eq!((t0.prio(), t1.prio()), (120, 15));
+    t1.run(Cmd::Unlock(0)).unwrap();
+    t1.run(Cmd::Unlock(1)).unwrap();
+    t2.done().unwrap();
+    assert_eq!((t1.prio(), t2.prio()), (18, 15));
+    t2.run(Cmd::Unlock(1)).unwrap();
+    t2.run(Cmd::Unlock(2)).unwrap();
+    t3.done().unwrap();
+    assert_eq!((t2.prio(), t3.prio()), (17, 15));
+    t3.run(Cmd::Unlock(2)).unwrap();
+    t3.run(Cmd::Unlock(3)).unwrap();
+    t4.done().unwrap();
+    assert_eq!((t3.prio(), t4.prio()), (16, 15));
+    t4.run(Cmd::Unlock(3)).unwrap();
+    for lk in &l.0 {
+        assert!(!lk.is_locked());
+    }
+}
+
+#[test]
+fn relocking_an_owned_lock_is_a_deadlock_error_with_nothing_enqueued() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    t0.run(Cmd::Lock(0)).unwrap();
+    assert_eq!(t0.run(Cmd::LockChecked(0)), Err(RtError::Deadlock));
+    assert!(l.0[0].waiters().is_empty());
+    assert_eq!(l.0[0].owner(), Some(t0.key));
+    t0.run(Cmd::Unlock(0)).unwrap();
+}
+
+#[test]
+fn a_plain_relock_panics_with_the_kernels_words() {
+    let m = RawRtMutex::new();
+    m.lock();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.lock()));
+    let msg = r.expect_err("a deadlock panics");
+    let text = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(text.contains("rtmutex deadlock detected"), "{text}");
+    assert!(m.waiters().is_empty());
+    // SAFETY: still ours.
+    unsafe { m.unlock() };
+}
+
+/// ABBA, §3.4: T0 (19) holds L0 and blocks on L1; T1 (18) holds L1 and asks for L0 with
+/// deadlock detection: -EDEADLK, and every priority goes back.
+#[test]
+fn abba_with_detection_returns_edeadlk_and_undoes_the_boost() {
+    let l = locks(2);
+    let t0 = T::spawn(&l, fifo(80));
+    let t1 = T::spawn(&l, fifo(81));
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.run(Cmd::Lock(1)).unwrap();
+    t0.block(Cmd::Lock(1));
+    assert_eq!(t1.prio(), 18);
+    assert_eq!(t1.run(Cmd::LockChecked(0)), Err(RtError::Deadlock));
+    assert_eq!(t0.prio(), 19, "the boost by the failed waiter is undone");
+    assert!(l.0[0].waiters().is_empty());
+    assert_eq!(l.0[1].waiters(), vec![t0.key]);
+    t1.run(Cmd::Unlock(1)).unwrap();
+    t0.done().unwrap();
+    t0.run(Cmd::Unlock(1)).unwrap();
+    t0.run(Cmd::Unlock(0)).unwrap();
+}
+
+/// A 3-task cycle closed by T2: the walk reaches L2, owned by T2 = the top task.
+#[test]
+fn a_three_task_cycle_is_reported_to_the_task_that_closes_it() {
+    let l = locks(3);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, 120);
+    let t2 = T::spawn(&l, 120);
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.run(Cmd::Lock(1)).unwrap();
+    t2.run(Cmd::Lock(2)).unwrap();
+    t0.block(Cmd::Lock(1));
+    t1.block(Cmd::Lock(2));
+    assert_eq!(t2.run(Cmd::LockChecked(0)), Err(RtError::Deadlock));
+    assert!(l.0[0].waiters().is_empty());
+    t2.run(Cmd::Unlock(2)).unwrap();
+    t1.done().unwrap();
+    t1.run(Cmd::Unlock(2)).unwrap();
+    t1.run(Cmd::Unlock(1)).unwrap();
+    t0.done().unwrap();
+    t0.run(Cmd::Unlock(1)).unwrap();
+    t0.run(Cmd::Unlock(0)).unwrap();
+}
+
+/// The futex requeue-PI path: a requeuer starts T1's wait on L0 (owned by T0), which boosts
+/// T0; T1 then waits itself and gets the lock when T0 releases it.
+#[test]
+fn proxy_lock_started_by_another_task_boosts_the_owner_and_hands_over() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    t0.run(Cmd::Lock(0)).unwrap();
+    let (wtx, wrx) = channel::<Arc<ProxyWaiter>>();
+    let (gtx, grx) = channel::<()>();
+    let (rtx, rrx) = channel::<Done>();
+    let l2 = l.clone();
+    let waiter_task = thread::spawn(move || {
+        setscheduler(task::current(), fifo(85));
+        let w = Arc::new(ProxyWaiter::new());
+        wtx.send(w.clone()).unwrap();
+        grx.recv().unwrap();
+        let r = l2.0[0].wait_proxy_lock(&w, None);
+        rtx.send(r).unwrap();
+        if r.is_ok() {
+            // SAFETY: the lock is ours.
+            unsafe { l2.0[0].unlock() };
+        }
+    });
+    let w = wrx.recv_timeout(LIMIT).unwrap();
+    assert_eq!(l.0[0].start_proxy_lock(&w), Ok(false));
+    assert_eq!(t0.prio(), 14, "the proxy waiter boosts the owner");
+    assert_eq!(l.0[0].waiters(), vec![w.task()]);
+    gtx.send(()).unwrap();
+    wait_for(|| is_sleeping(w.task()), "the proxy waiter to sleep");
+    t0.run(Cmd::Unlock(0)).unwrap();
+    assert_eq!(rrx.recv_timeout(LIMIT).unwrap(), Ok(()));
+    assert_eq!(t0.prio(), 120);
+    waiter_task.join().unwrap();
+    assert!(!l.0[0].is_locked());
+}
+
+/// A signalled proxy waiter cleans up: it leaves the lock, and the owner is deboosted.
+#[test]
+fn a_signalled_proxy_waiter_cleans_up_and_deboosts() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    t0.run(Cmd::Lock(0)).unwrap();
+    let sig = Arc::new(Signal::new());
+    let (wtx, wrx) = channel::<Arc<ProxyWaiter>>();
+    let (gtx, grx) = channel::<()>();
+    let (rtx, rrx) = channel::<(Done, bool)>();
+    let (l2, s2) = (l.clone(), sig.clone());
+    let waiter_task = thread::spawn(move || {
+        setscheduler(task::current(), fifo(85));
+        let w = Arc::new(ProxyWaiter::new());
+        wtx.send(w.clone()).unwrap();
+        grx.recv().unwrap();
+        let r = l2.0[0].wait_proxy_lock(&w, Some(&s2));
+        let cleaned = r.is_err() && l2.0[0].cleanup_proxy_lock(&w);
+        rtx.send((r, cleaned)).unwrap();
+    });
+    let w = wrx.recv_timeout(LIMIT).unwrap();
+    assert_eq!(l.0[0].start_proxy_lock(&w), Ok(false));
+    assert_eq!(t0.prio(), 14);
+    gtx.send(()).unwrap();
+    wait_for(|| is_sleeping(w.task()), "the proxy waiter to sleep");
+    sig.raise();
+    assert_eq!(
+        rrx.recv_timeout(LIMIT).unwrap(),
+        (Err(RtError::Interrupted), true)
+    );
+    assert_eq!(t0.prio(), 120);
+    assert!(l.0[0].waiters().is_empty());
+    waiter_task.join().unwrap();
+    t0.run(Cmd::Unlock(0)).unwrap();
+}
+
+#[test]
+fn rt_mutex_excludes_under_contention() {
+    let m = Arc::new(RtMutex::new(0u64));
+    let hs: Vec<_> = (0..4)
+        .map(|i| {
+            let m = m.clone();
+            thread::spawn(move || {
+                setscheduler(task::current(), if i % 2 == 0 { 120 } else { fifo(10 + i) });
+                for _ in 0..5_000 {
+                    let mut g = m.lock();
+                    let v = *g;
+                    std::hint::spin_loop();
+                    *g = v + 1;
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(*m.lock(), 20_000);
+    // SAFETY: only reads the waiter list (lock_api 0.4's `raw` is unsafe because the raw
+    // lock could be unlocked behind a guard's back).
+    assert!(unsafe { m.raw() }.waiters().is_empty());
+}
+
+#[test]
+fn try_lock_fails_on_an_owned_lock_and_succeeds_on_a_free_one() {
+    let m = RtMutex::new(1);
+    let g = m.lock();
+    let m2 = &m;
+    std::thread::scope(|s| {
+        s.spawn(move || assert!(m2.try_lock().is_none()));
+    });
+    drop(g);
+    assert!(m.try_lock().is_some());
+}
+
+#[test]
+fn rwlock_readers_share_writers_exclude_and_downgrade_keeps_a_reader() {
+    let rw = Arc::new(RtRwLock::new(0u64));
+    {
+        let r1 = rw.read();
+        let r2 = rw.try_read().expect("readers share");
+        assert!(rw.try_write().is_none(), "a writer waits for readers");
+        drop((r1, r2));
+    }
+    let w = rw.write();
+    assert!(rw.try_read().is_none(), "readers wait for the writer");
+    let r = algos::sync::lock_api::RwLockWriteGuard::downgrade(w);
+    // SAFETY: only reads the count.
+    assert_eq!(
+        unsafe { rw.raw() }.readers(),
+        i32::MIN + 1,
+        "one reader, bias restored"
+    );
+    assert!(rw.try_read().is_some());
+    drop(r);
+    assert!(!rw.is_locked());
+    // Writers and readers on threads: every write is seen whole.
+    let hs: Vec<_> = (0..4)
+        .map(|i| {
+            let rw = rw.clone();
+            thread::spawn(move || {
+                for _ in 0..2_000 {
+                    if i == 0 {
+                        let mut g = rw.write();
+                        *g += 2;
+                    } else {
+                        let g = rw.read();
+                        assert_eq!(*g % 2, 0);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(*rw.read(), 4_000);
+}
+
+/// A writer waiting for a reader blocks new readers (the bias is gone); a slow reader then
+/// blocks on the writer's rtmutex and boosts the writer (v6.4).
+#[test]
+fn a_pending_writer_holds_new_readers_off_and_a_slow_reader_boosts_it() {
+    let rw = Arc::new(RawRtRwLock::new());
+    rw.down_read();
+    let (rw1, rw2) = (rw.clone(), rw.clone());
+    let (ktx, krx) = channel::<usize>();
+    let writer = thread::spawn(move || {
+        ktx.send(task::current()).unwrap();
+        rw1.down_write();
+        // SAFETY: ours.
+        unsafe { rw1.up_write() };
+    });
+    let wkey = krx.recv_timeout(LIMIT).unwrap();
+    wait_for(|| rw.readers() == 1, "the writer to remove the bias");
+    assert!(
+        !rw.down_read_trylock(),
+        "no fast-path reader while a writer waits"
+    );
+    let (ktx2, krx2) = channel::<usize>();
+    let reader = thread::spawn(move || {
+        setscheduler(task::current(), fifo(90));
+        ktx2.send(task::current()).unwrap();
+        rw2.down_read();
+        // SAFETY: ours.
+        unsafe { rw2.up_read() };
+    });
+    let rkey = krx2.recv_timeout(LIMIT).unwrap();
+    wait_for(|| is_sleeping(rkey), "the slow reader to block");
+    assert_eq!(
+        task::effective_of(wkey),
+        9,
+        "the slow reader boosts the writer"
+    );
+    // SAFETY: the first read lock is ours.
+    unsafe { rw.up_read() };
+    writer.join().unwrap();
+    reader.join().unwrap();
+    assert_eq!(rw.readers(), i32::MIN);
+    assert_eq!(task::effective_of(wkey), task::prio_of(wkey).base);
+}
+
+#[test]
+fn rwlock_t_front_end_excludes() {
+    let rw = Arc::new(RtRwlockT::new(0u64));
+    let hs: Vec<_> = (0..3)
+        .map(|i| {
+            let rw = rw.clone();
+            thread::spawn(move || {
+                for _ in 0..2_000 {
+                    if i == 0 {
+                        *rw.write() += 1;
+                    } else {
+                        let _ = *rw.read();
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(*rw.read(), 2_000);
+}
+
+#[test]
+fn lock_api_downgrade_through_the_raw_trait() {
+    let raw = RawRtRwLock::new();
+    raw.lock_exclusive();
+    assert!(raw.is_locked_exclusive());
+    // SAFETY: ours.
+    unsafe { raw.downgrade() };
+    assert!(!raw.is_locked_exclusive());
+    assert!(raw.is_locked());
+    // SAFETY: the downgraded read lock is ours.
+    unsafe { raw.unlock_shared() };
+    assert!(!raw.is_locked());
+}
