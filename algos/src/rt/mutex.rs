@@ -863,6 +863,62 @@ impl RawRtMutex {
         self.base.waiter_tasks()
     }
 
+    /// The invariants that hold whenever no task is inside this lock's slow path: the
+    /// `HAS_WAITERS` bit is set exactly when there are waiters; every waiter is alive and is
+    /// its task's `pi_blocked_on`; with an owner, the top waiter is in the owner's
+    /// `pi_waiters` and the owner runs at least at its top donor's priority.
+    pub fn validate(&self) -> Result<(), String> {
+        let word = self.base.word().load(Ordering::Relaxed);
+        let owner = dec(word);
+        let Some(slow) = self.base.slow.get() else {
+            return if word & HAS_WAITERS != 0 {
+                Err("HAS_WAITERS set on a lock that never had a waiter".into())
+            } else {
+                Ok(())
+            };
+        };
+        let wl = slow.lock();
+        if (word & HAS_WAITERS != 0) != wl.has_waiters() {
+            return Err(format!(
+                "HAS_WAITERS is {} with {} waiters",
+                word & HAS_WAITERS,
+                wl.tree.len()
+            ));
+        }
+        for w in wl.tree.values() {
+            if !w.alive.get() {
+                return Err(format!("a dead waiter of task {} is linked", w.task));
+            }
+            let ts = task_rt(w.task);
+            let pi = ts.pi.lock();
+            if !pi.blocked_on.as_ref().is_some_and(|b| Arc::ptr_eq(b, w)) {
+                return Err(format!(
+                    "waiter of task {} is queued but not its pi_blocked_on",
+                    w.task
+                ));
+            }
+        }
+        if let (Some(o), Some(top)) = (owner, wl.tree.values().next()) {
+            let os = task_rt(o);
+            let opi = os.pi.lock();
+            if !opi.waiters.values().any(|w| Arc::ptr_eq(w, top)) {
+                return Err(format!(
+                    "the top waiter (task {}) is not in the owner's (task {o}) pi_waiters",
+                    top.task
+                ));
+            }
+            let eff = task::effective_of(o);
+            let donor = task::effective_of(top.task);
+            if eff > donor.min(task::prio_of(o).base) {
+                return Err(format!(
+                    "owner task {o} runs at {eff}, its top waiter (task {}) at {donor}",
+                    top.task
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// `rt_mutex_init_proxy_locked`: the free lock becomes owned by task `owner` (a futex
     /// PI lock taken on another task's behalf).
     ///

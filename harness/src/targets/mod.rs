@@ -1,5 +1,5 @@
 //! The registered targets, one folder per algorithm (the folder name is the algorithm's
-//! `mutants/<algo>/` directory): [`toy`], [`shadow`], [`maple`], [`percpu`].
+//! `mutants/<algo>/` directory): [`toy`], [`shadow`], [`maple`], [`percpu`], [`rt`].
 //!
 //! The toy targets exist to prove the engines: each has planted-bug flavours that the
 //! harness's own tests run, asserting that the engines that should catch the bug do, and
@@ -8,6 +8,7 @@
 
 pub mod maple;
 pub mod percpu;
+pub mod rt;
 pub mod shadow;
 pub mod toy;
 
@@ -79,6 +80,11 @@ pub fn all() -> Vec<Box<dyn DynTarget>> {
             algo: "percpu",
             about: "BPF memory allocator on 2-3 CPUs: cross-CPU frees, refill/trim, RCU readers, grace periods as steps",
             priority_aware: false,
+        }),
+        Box::new(Sequential {
+            target: rt::ops::RtOpsTarget::new("rt_ops"),
+            algo: "rt",
+            about: "rt_mutex, one task on four locks vs. a model: fast/slow paths, self-deadlock, trylock, setscheduler",
         }),
     ]
 }

@@ -311,6 +311,30 @@ fn percpu_ops_reaches_every_operation() {
     assert_reaches::<PercpuOp>("percpu_ops", &all, v);
 }
 
+#[test]
+fn rt_ops_reaches_every_operation() {
+    use harness::targets::rt::ops::RtOp;
+    fn v(op: &RtOp) -> &'static str {
+        match op {
+            RtOp::Lock { .. } => "Lock",
+            RtOp::LockChecked { .. } => "LockChecked",
+            RtOp::LockInterruptible { .. } => "LockInterruptible",
+            RtOp::TryLock { .. } => "TryLock",
+            RtOp::Unlock { .. } => "Unlock",
+            RtOp::SetPrio { .. } => "SetPrio",
+        }
+    }
+    let all = [
+        "Lock",
+        "LockChecked",
+        "LockInterruptible",
+        "TryLock",
+        "Unlock",
+        "SetPrio",
+    ];
+    assert_reaches::<RtOp>("rt_ops", &all, v);
+}
+
 /// Every path of the allocator runs under generated `percpu_ops` inputs, run by the
 /// sequential engine with their interrupt and allocation-failure plans: refill, reuse from
 /// the tasks-trace lists, failed refills, trims, nested (NMI) allocations and frees, both

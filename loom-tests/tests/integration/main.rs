@@ -10,6 +10,7 @@ mod cpu;
 mod maple;
 mod percpu;
 mod rcu;
+mod rt;
 mod shadow;
 mod targets;
 
