@@ -15,6 +15,11 @@ use std::collections::BTreeMap;
 /// [`RtError::Deadlock`].
 pub const MAX_LOCK_DEPTH: usize = 1024;
 
+/// How long a top waiter spins on a running owner before it sleeps (iterations of a spin
+/// hint, a few microseconds: about a critical section's length, not a time slice).
+#[cfg(not(mmcheck_model))]
+const SPIN_LIMIT: u32 = 4_000;
+
 /// Bit 0 of the owner word.
 const HAS_WAITERS: usize = 1;
 
@@ -476,7 +481,44 @@ impl Base {
             if sleep.interrupted() {
                 return Err(RtError::Interrupted);
             }
-            sleep_unlocked(wl, ts);
+            // The top waiter spins while the owner runs (`rtmutex_spin_on_owner`); anyone
+            // else, or a spin that ends with the owner asleep, sleeps.
+            let owner = if wl.is_top(waiter) {
+                self.owner_task()
+            } else {
+                None
+            };
+            let retry =
+                owner.is_some_and(|o| MutexGuard::unlocked(wl, || self.spin_on_owner(o, sleep)));
+            if !retry {
+                sleep_unlocked(wl, ts);
+            }
+        }
+    }
+
+    /// `rtmutex_spin_on_owner`: spins while `owner` still owns the lock and is not asleep in
+    /// a lock of its own; true if the owner changed (try again at once), false to sleep. On
+    /// std a bounded spin; under the models no spin at all (it would only add schedules
+    /// that change nothing).
+    fn spin_on_owner(&self, owner: usize, sleep: Sleep<'_>) -> bool {
+        #[cfg(not(mmcheck_model))]
+        {
+            let os = task_rt(owner);
+            for _ in 0..SPIN_LIMIT {
+                if self.owner_task() != Some(owner) {
+                    return true;
+                }
+                if os.sleeping.get() || sleep.interrupted() {
+                    return false;
+                }
+                crate::sync::hint::spin_loop();
+            }
+            false
+        }
+        #[cfg(mmcheck_model)]
+        {
+            let _ = (owner, sleep);
+            false
         }
     }
 
@@ -523,6 +565,7 @@ impl Base {
     }
 
     /// `rt_mutex_slowlock` for the current task.
+    #[cold]
     pub(crate) fn slowlock(&self, sleep: Sleep<'_>, chwalk: ChainWalk) -> Result<(), RtError> {
         let mut wl = self.wait_lock();
         self.slowlock_locked(&mut wl, sleep, chwalk)
@@ -566,6 +609,7 @@ impl Base {
     }
 
     /// `rt_mutex_unlock` by task `me`, the owner: the fast release, else the slow one.
+    #[inline]
     pub(crate) fn unlock(&self, me: usize) {
         if !self.fast_unlock(me) {
             self.slowunlock(me);
@@ -597,6 +641,7 @@ impl Base {
     }
 
     /// `rt_mutex_slowunlock` by task `me`, the owner.
+    #[cold]
     pub(crate) fn slowunlock(&self, me: usize) {
         let mut wl = self.wait_lock();
         assert_eq!(
@@ -1011,6 +1056,7 @@ unsafe impl lock_api::RawMutex for RawRtMutex {
     type GuardMarker = lock_api::GuardNoSend;
 
     /// `rt_mutex_lock`. Panics with `rtmutex deadlock detected` on a deadlock.
+    #[inline]
     fn lock(&self) {
         if self.base.fast_lock(task::current()) {
             return;
@@ -1019,12 +1065,14 @@ unsafe impl lock_api::RawMutex for RawRtMutex {
     }
 
     /// `rt_mutex_trylock`.
+    #[inline]
     fn try_lock(&self) -> bool {
         let me = task::current();
         self.base.fast_lock(me) || self.base.slowtrylock(me)
     }
 
     /// `rt_mutex_unlock`.
+    #[inline]
     unsafe fn unlock(&self) {
         self.base.unlock(task::current());
     }

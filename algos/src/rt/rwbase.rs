@@ -52,6 +52,7 @@ impl Rwbase {
     }
 
     /// `rwbase_read_lock`.
+    #[inline]
     fn read_lock(&self, sleep: Sleep<'_>) -> Result<(), RtError> {
         if self.read_trylock() {
             return Ok(());
@@ -77,6 +78,7 @@ impl Rwbase {
     }
 
     /// `rwbase_read_unlock`: the last reader out while a writer waits wakes the writer.
+    #[inline]
     fn read_unlock(&self) {
         if self.readers().fetch_sub(1, Ordering::AcqRel) == 1 {
             self.read_unlock_slow();
@@ -138,7 +140,10 @@ impl Rwbase {
             if self.write_trylock_locked() {
                 break Ok(());
             }
-            sleep_unlocked(&mut wl, &ts);
+            // Readers usually leave soon: spin a while before sleeping (std only).
+            if !MutexGuard::unlocked(&mut wl, || self.spin_for_readers()) {
+                sleep_unlocked(&mut wl, &ts);
+            }
         };
         if let Sleep::Interruptible(sig) = sleep {
             sig.detach();
@@ -147,6 +152,19 @@ impl Rwbase {
             self.write_unlock_locked(wl, 0);
         }
         ret
+    }
+
+    /// A writer that removed the bias waits a little for the readers to leave before it
+    /// sleeps; true if they did. Under the models, no spin.
+    fn spin_for_readers(&self) -> bool {
+        #[cfg(not(mmcheck_model))]
+        for _ in 0..4_000 {
+            if self.readers().load(Ordering::Relaxed) == 0 {
+                return true;
+            }
+            crate::sync::hint::spin_loop();
+        }
+        false
     }
 
     /// `rwbase_write_trylock`: never waits for readers.
@@ -289,27 +307,33 @@ unsafe impl lock_api::RawRwLock for RawRtRwLock {
     const INIT: Self = RawRtRwLock::new();
     type GuardMarker = lock_api::GuardNoSend;
 
+    #[inline]
     fn lock_shared(&self) {
         self.down_read();
     }
 
+    #[inline]
     fn try_lock_shared(&self) -> bool {
         self.down_read_trylock()
     }
 
+    #[inline]
     unsafe fn unlock_shared(&self) {
         // SAFETY: lock_api's contract.
         unsafe { self.up_read() }
     }
 
+    #[inline]
     fn lock_exclusive(&self) {
         self.down_write();
     }
 
+    #[inline]
     fn try_lock_exclusive(&self) -> bool {
         self.down_write_trylock()
     }
 
+    #[inline]
     unsafe fn unlock_exclusive(&self) {
         // SAFETY: lock_api's contract.
         unsafe { self.up_write() }
@@ -403,27 +427,33 @@ unsafe impl lock_api::RawRwLock for RawRtRwlockT {
     const INIT: Self = RawRtRwlockT::new();
     type GuardMarker = lock_api::GuardNoSend;
 
+    #[inline]
     fn lock_shared(&self) {
         self.rt_read_lock();
     }
 
+    #[inline]
     fn try_lock_shared(&self) -> bool {
         self.rt_read_trylock()
     }
 
+    #[inline]
     unsafe fn unlock_shared(&self) {
         // SAFETY: lock_api's contract.
         unsafe { self.rt_read_unlock() }
     }
 
+    #[inline]
     fn lock_exclusive(&self) {
         self.rt_write_lock();
     }
 
+    #[inline]
     fn try_lock_exclusive(&self) -> bool {
         self.rt_write_trylock()
     }
 
+    #[inline]
     unsafe fn unlock_exclusive(&self) {
         // SAFETY: lock_api's contract.
         unsafe { self.rt_write_unlock() }

@@ -512,6 +512,7 @@ pub(crate) fn switch_point() {
 
 /// A stable small integer naming the current thread for the lifetime of the process (std)
 /// or of the model execution (loom, shuttle). Used as a key by [`rcu`] and [`task`].
+#[inline]
 pub fn thread_key() -> usize {
     #[cfg(mmcheck_shuttle)]
     {
@@ -521,6 +522,12 @@ pub fn thread_key() -> usize {
     {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT: AtomicUsize = AtomicUsize::new(1);
+        #[cfg(not(mmcheck_model))]
+        std::thread_local! {
+            // `const`: no lazy-initialisation check on every lock fast path.
+            static KEY: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        }
+        #[cfg(mmcheck_model)]
         backend_thread_local! {
             static KEY: std::cell::Cell<usize> = std::cell::Cell::new(0);
         }

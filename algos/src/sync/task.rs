@@ -51,6 +51,7 @@ fn with_registry<R>(f: impl FnOnce(&mut HashMap<usize, TaskPrio>) -> R) -> R {
 }
 
 /// The key of the current task.
+#[inline]
 pub fn current() -> usize {
     super::thread_key()
 }

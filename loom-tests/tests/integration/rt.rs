@@ -126,10 +126,11 @@ impl Counted {
 /// free with nobody queued, and the counter incremented in the three critical sections is 3
 /// (loom checks each increment is ordered after the previous one).
 ///
-/// Would catch: a fixup_rt_mutex_waiters that clears the bit while waiters remain (B takes
-/// the lock ahead of a queued A, clears the bit, and its fast release never wakes A: loom
-/// reports a deadlock), an unlock that releases the word while a waiter sleeps (lost
-/// wake-up), relaxed orderings on the word's acquire and release (loom's cell check).
+/// Catches (each planted and seen caught): a fixup_rt_mutex_waiters that clears the bit
+/// while waiters remain (B takes the lock ahead of the queued A, clears the bit, and its fast
+/// release never wakes A: loom reports a deadlock), a fast release that ignores the bit (the
+/// sleeping B is never woken: deadlock), relaxed orderings on the fast acquire or release
+/// (loom's cell check).
 #[test]
 fn fast_paths_against_the_slow_paths_waiter_bit() {
     static B_SLEPT: StdAtomicUsize = StdAtomicUsize::new(0);
@@ -166,21 +167,28 @@ struct Interrupted {
     keys: [Key; 2],
 }
 
-/// The race of the kernel's comment on fixup_rt_mutex_waiters: T1 (the main thread) owns the
-/// lock; T2 and T3 block on it with `lock_interruptible`; T1 raises both signals and unlocks.
-/// The waiters leave (`remove_waiter`, then `fixup_rt_mutex_waiters` on an emptied tree) while
-/// T1's unlock runs: its fast release fails while the bit is set, its slow release either
-/// wakes a still-queued waiter (which then takes the lock, as the kernel's wait loop tries the
-/// lock before it looks at signals) or clears a stale bit and releases the word with a
-/// compare-and-swap (`unlock_rt_mutex_safe`). In every interleaving T1's unlock completes,
-/// each waiter returns `Ok` (and unlocks) or `Err(Interrupted)`, and the lock ends free with
-/// nobody queued.
+/// The setting of the kernel's comment on fixup_rt_mutex_waiters: T1 (the main thread) owns
+/// the lock; T2 and T3 block on it with `lock_interruptible`; T1 raises both signals and
+/// unlocks. The waiters leave (`remove_waiter`, then `fixup_rt_mutex_waiters` on an emptied
+/// tree) while unlocks run: a fast release fails on the bit a leaving waiter set, and the
+/// slow release then finds the tree emptied and the bit cleared, and releases the word with
+/// its compare-and-swap (`unlock_rt_mutex_safe`); or it wakes a still-queued waiter, which
+/// takes the lock (the wait loop tries the lock before it looks at signals). In every
+/// interleaving every unlock completes, each waiter returns `Ok` (and unlocks) or
+/// `Err(Interrupted)`, and the lock ends free with nobody queued.
 ///
-/// Would catch: a fixup that stores the owner word back unconditionally (the kernel bug:
-/// T3's read-modify-write straddles T1's fast release and resurrects T1 as owner, so the lock
-/// ends owned), a waiter that leaves the tree but not the owner word's bit for good while the
-/// owner releases with a plain store, and a wake-up lost to a signal raised while the waiter
-/// goes to sleep (loom reports a deadlock).
+/// Catches (each planted and seen caught): an interrupted waiter left in the tree (the
+/// checking build reports the use-after-free of its waiter), a fast release that ignores the
+/// bit (the lock ends owned), relaxed orderings on the fast acquire or release (loom's cell
+/// check).
+///
+/// Does not reach: the comment's race itself (T3's unconditional fixup store straddling T1's
+/// fast release), nor a plain store in place of `unlock_rt_mutex_safe`'s compare-and-swap.
+/// Here, as in the kernel since the waiter-bit fixes, `remove_waiter` and the fixup run in one
+/// wait_lock section unless the owner is itself blocked on another lock (the deboost chain
+/// walk drops wait_lock), so a stale bit on an emptied tree is visible to others only in that
+/// walk's window: reaching it takes an owner blocked on a second lock, a fourth task and
+/// more than two preemptions.
 #[test]
 fn interrupted_waiters_leave_while_the_owner_unlocks() {
     static BOTH_SLEPT: StdAtomicUsize = StdAtomicUsize::new(0);
@@ -238,10 +246,10 @@ fn interrupted_waiters_leave_while_the_owner_unlocks() {
 /// section is already over), B is never left asleep (loom's deadlock check), and the lock
 /// ends free.
 ///
-/// Would catch: a slow trylock that takes an ownerless lock ignoring its waiters or the
-/// owner (`try_to_take_rt_mutex` without the top-waiter check), a trylock whose
-/// `fixup_rt_mutex_waiters` clears the bit of a queued waiter (B's wake-up is lost), a
-/// trylock that succeeds on a lock the woken B has just taken.
+/// Catches (each planted and seen caught): a slow trylock that takes the ownerless lock from
+/// its woken top waiter (`try_to_take_rt_mutex` without the steal check), a fast release that
+/// ignores the bit (B sleeps for ever: deadlock), relaxed orderings on the fast acquire or
+/// release (loom's cell check).
 #[test]
 fn trylock_against_a_slow_path_lock_and_unlock() {
     static B_SLEPT: StdAtomicUsize = StdAtomicUsize::new(0);
@@ -305,7 +313,11 @@ impl Rw {
 
     /// The lock is unlocked: the reader bias back, no reader, no writer, rtmutex free.
     fn assert_unlocked(&self) {
-        assert_eq!(self.lock.readers(), i32::MIN, "readers left or bias not restored");
+        assert_eq!(
+            self.lock.readers(),
+            i32::MIN,
+            "readers left or bias not restored"
+        );
         assert_eq!(self.lock.rtmutex_owner(), None, "the rtmutex ends owned");
     }
 }
@@ -319,10 +331,12 @@ impl Rw {
 /// does not order), the writer is always woken (no deadlock), and the lock ends unlocked
 /// (`readers == READER_BIAS`, rtmutex free).
 ///
-/// Would catch: a reader fast path that enters after the writer removed the bias (the count
-/// test `r < 0` or its acquire), a writer that checks the reader count before removing the
-/// bias or without wait_lock (the last reader's wake-up is lost: deadlock), a last-reader
-/// test off by one, a write unlock that does not restore the bias with release ordering.
+/// Catches (each planted and seen caught): a reader fast path that enters while a writer is
+/// pending (the count test `r < 0`) or without acquire ordering, a writer that checks for
+/// readers before it removes the bias (a fast reader slips in between: loom's cell check), a
+/// last-reader test off by one (the writer is never woken: deadlock), a write unlock that
+/// restores the bias without release ordering, and the rtmutex bugs above that leave the
+/// writer or a slow reader asleep.
 #[test]
 fn rwbase_readers_and_a_writer() {
     static WRITER_WAITED: StdAtomicUsize = StdAtomicUsize::new(0);
@@ -367,10 +381,11 @@ fn rwbase_readers_and_a_writer() {
 /// check finds it ordered after it), the downgraded writer still reads, and after both
 /// `up_read`s the lock ends unlocked.
 ///
-/// Would catch: a downgrade that restores the bias without counting the writer as a reader
-/// (its `up_read` would underflow the count), that forgets the rtmutex (the reader sleeps for
-/// ever: deadlock), or that restores the bias with a relaxed store (the reader's fast path
-/// would see the bias without the write: loom's cell check).
+/// Catches (each planted and seen caught): a downgrade that restores the bias without
+/// counting the writer as a reader (its `up_read` leaves the count off the bias), that keeps
+/// the rtmutex (the reader sleeps for ever: deadlock), or that restores the bias without
+/// release ordering (a fast reader sees the bias without the write: loom's cell check), and a
+/// reader fast path without acquire ordering.
 #[test]
 fn rwbase_downgrade_lets_a_waiting_reader_in() {
     static READER_SLEPT: StdAtomicUsize = StdAtomicUsize::new(0);

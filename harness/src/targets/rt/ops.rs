@@ -246,7 +246,13 @@ impl Target for RtOpsTarget {
         sut.locks
             .iter()
             .enumerate()
-            .map(|(i, l)| format!("lock {i}: owner {:?} waiters {:?}\n", l.owner(), l.waiters()))
+            .map(|(i, l)| {
+                format!(
+                    "lock {i}: owner {:?} waiters {:?}\n",
+                    l.owner(),
+                    l.waiters()
+                )
+            })
             .collect()
     }
 }
