@@ -64,7 +64,7 @@ use crate::sync::shared::Arc;
 use crate::sync::stat::{CheckLock, Flag};
 use crate::sync::task::{self, Prio};
 use crate::sync::thread::Thread;
-use crate::sync::{Mutex, MutexGuard};
+use crate::sync::Mutex;
 use std::collections::{BTreeMap, HashMap};
 
 /// Why a lock call failed.
@@ -213,9 +213,4 @@ fn schedule(ts: &TaskRt) {
     ts.sleeping.set(true);
     crate::sync::thread::park();
     ts.sleeping.set(false);
-}
-
-/// Drops `guard`'s lock around [`schedule`], as the kernel's wait loops do.
-fn sleep_unlocked<T>(guard: &mut MutexGuard<'_, T>, ts: &TaskRt) {
-    MutexGuard::unlocked(guard, || schedule(ts));
 }

@@ -1,7 +1,7 @@
 //! `rt_mutex`: the owner word, the waiter trees, the chain walk, and the lock_api surface.
 //! See the module header of [`crate::rt`] for the kernel mapping.
 
-use super::{sleep_unlocked, task_rt, Key, PiState, RtError, Signal, TaskRt};
+use super::{task_rt, Key, PiState, RtError, Signal, TaskRt};
 use crate::sync::atomic::{AtomicUsize, ConstAtomicUsize, Ordering};
 use crate::sync::lock_api;
 use crate::sync::shared::{Arc, OnceLock};
@@ -488,11 +488,11 @@ impl Base {
             } else {
                 None
             };
-            let retry =
-                owner.is_some_and(|o| MutexGuard::unlocked(wl, || self.spin_on_owner(o, sleep)));
-            if !retry {
-                sleep_unlocked(wl, ts);
-            }
+            MutexGuard::unlocked(wl, || {
+                if !owner.is_some_and(|o| self.spin_on_owner(o, sleep)) {
+                    super::schedule(ts);
+                }
+            });
         }
     }
 

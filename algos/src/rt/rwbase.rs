@@ -3,7 +3,7 @@
 //! [`crate::rt`] for the kernel mapping.
 
 use super::mutex::{Base, ChainWalk, Sleep};
-use super::{sleep_unlocked, task_rt, RtError, Signal};
+use super::{task_rt, RtError, Signal};
 use crate::sync::atomic::{AtomicI32, ConstAtomicI32, Ordering};
 use crate::sync::lock_api;
 use crate::sync::task;
@@ -141,9 +141,11 @@ impl Rwbase {
                 break Ok(());
             }
             // Readers usually leave soon: spin a while before sleeping (std only).
-            if !MutexGuard::unlocked(&mut wl, || self.spin_for_readers()) {
-                sleep_unlocked(&mut wl, &ts);
-            }
+            MutexGuard::unlocked(&mut wl, || {
+                if !self.spin_for_readers() {
+                    super::schedule(&ts);
+                }
+            });
         };
         if let Sleep::Interruptible(sig) = sleep {
             sig.detach();

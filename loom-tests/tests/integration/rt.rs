@@ -11,6 +11,14 @@
 //! task parked for ever, which loom reports as a deadlock. Every model ends with assertions on
 //! the lock's final state, and those that depend on a task having slept check, after the
 //! model, that some execution did put it to sleep (so the slow path was really explored).
+//!
+//! A limit of loom 0.7's `park`: a pending unpark token is dropped when its thread blocks on
+//! a loom `Mutex` before it parks (`post_acquire` marks it blocked, the release makes it
+//! runnable without the token). A wait loop that checks its condition under `wait_lock`,
+//! drops it, *retakes* it and then parks without checking again is correct on std (the
+//! token survives) but deadlocks here; the wait loops must check and then park within one
+//! window with `wait_lock` dropped, as the kernel's `rt_mutex_slowlock_block` spins and
+//! schedules between one unlock and one relock of `wait_lock`.
 #![cfg(mmcheck_loom)]
 
 use algos::rt::{is_sleeping, RawRtMutex, RawRtRwLock, RtError, Signal};
