@@ -34,7 +34,7 @@ struct T {
     key: usize,
     tx: Sender<Cmd>,
     rx: Receiver<Done>,
-    handle: Option<thread::JoinHandle<()>>,
+    handle: Option<Bounded>,
 }
 
 /// The scenario's locks (the tester's `mutexes[8]`).
@@ -51,7 +51,7 @@ impl T {
         let (dtx, rx) = channel::<Done>();
         let (ktx, krx) = channel::<usize>();
         let l = locks.clone();
-        let handle = thread::spawn(move || {
+        let handle = spawn_bounded(move || {
             ktx.send(task::current()).expect("test alive");
             for cmd in crx {
                 let r = match cmd {
@@ -114,8 +114,33 @@ impl Drop for T {
         let _ = self.tx.send(Cmd::Exit);
         if let Some(h) = self.handle.take() {
             if !std::thread::panicking() {
-                h.join().expect("task thread");
+                h.join();
             }
+        }
+    }
+}
+
+/// A thread whose end the test waits for with a bound: a lost wake-up fails the test
+/// instead of hanging it (the stuck thread is left behind).
+struct Bounded {
+    done: Receiver<thread::Result<()>>,
+}
+
+fn spawn_bounded(f: impl FnOnce() + Send + 'static) -> Bounded {
+    let (tx, done) = channel();
+    thread::spawn(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(r);
+    });
+    Bounded { done }
+}
+
+impl Bounded {
+    fn join(self) {
+        match self.done.recv_timeout(LIMIT) {
+            Ok(Ok(())) => {}
+            Ok(Err(p)) => std::panic::resume_unwind(p),
+            Err(_) => panic!("a thread did not finish within {LIMIT:?} (a lost wake-up?)"),
         }
     }
 }
@@ -415,7 +440,7 @@ fn proxy_lock_started_by_another_task_boosts_the_owner_and_hands_over() {
     let (gtx, grx) = channel::<()>();
     let (rtx, rrx) = channel::<Done>();
     let l2 = l.clone();
-    let waiter_task = thread::spawn(move || {
+    let waiter_task = spawn_bounded(move || {
         setscheduler(task::current(), fifo(85));
         let w = Arc::new(ProxyWaiter::new());
         wtx.send(w.clone()).unwrap();
@@ -436,7 +461,7 @@ fn proxy_lock_started_by_another_task_boosts_the_owner_and_hands_over() {
     t0.run(Cmd::Unlock(0)).unwrap();
     assert_eq!(rrx.recv_timeout(LIMIT).unwrap(), Ok(()));
     assert_eq!(t0.prio(), 120);
-    waiter_task.join().unwrap();
+    waiter_task.join();
     assert!(!l.0[0].is_locked());
 }
 
@@ -451,7 +476,7 @@ fn a_signalled_proxy_waiter_cleans_up_and_deboosts() {
     let (gtx, grx) = channel::<()>();
     let (rtx, rrx) = channel::<(Done, bool)>();
     let (l2, s2) = (l.clone(), sig.clone());
-    let waiter_task = thread::spawn(move || {
+    let waiter_task = spawn_bounded(move || {
         setscheduler(task::current(), fifo(85));
         let w = Arc::new(ProxyWaiter::new());
         wtx.send(w.clone()).unwrap();
@@ -472,7 +497,7 @@ fn a_signalled_proxy_waiter_cleans_up_and_deboosts() {
     );
     assert_eq!(t0.prio(), 120);
     assert!(l.0[0].waiters().is_empty());
-    waiter_task.join().unwrap();
+    waiter_task.join();
     t0.run(Cmd::Unlock(0)).unwrap();
 }
 
@@ -482,7 +507,7 @@ fn rt_mutex_excludes_under_contention() {
     let hs: Vec<_> = (0..4)
         .map(|i| {
             let m = m.clone();
-            thread::spawn(move || {
+            spawn_bounded(move || {
                 setscheduler(task::current(), if i % 2 == 0 { 120 } else { fifo(10 + i) });
                 for _ in 0..5_000 {
                     let mut g = m.lock();
@@ -494,7 +519,7 @@ fn rt_mutex_excludes_under_contention() {
         })
         .collect();
     for h in hs {
-        h.join().unwrap();
+        h.join();
     }
     assert_eq!(*m.lock(), 20_000);
     // SAFETY: only reads the waiter list (lock_api 0.4's `raw` is unsafe because the raw
@@ -539,7 +564,7 @@ fn rwlock_readers_share_writers_exclude_and_downgrade_keeps_a_reader() {
     let hs: Vec<_> = (0..4)
         .map(|i| {
             let rw = rw.clone();
-            thread::spawn(move || {
+            spawn_bounded(move || {
                 for _ in 0..2_000 {
                     if i == 0 {
                         let mut g = rw.write();
@@ -553,7 +578,7 @@ fn rwlock_readers_share_writers_exclude_and_downgrade_keeps_a_reader() {
         })
         .collect();
     for h in hs {
-        h.join().unwrap();
+        h.join();
     }
     assert_eq!(*rw.read(), 4_000);
 }
@@ -566,7 +591,7 @@ fn a_pending_writer_holds_new_readers_off_and_a_slow_reader_boosts_it() {
     rw.down_read();
     let (rw1, rw2) = (rw.clone(), rw.clone());
     let (ktx, krx) = channel::<usize>();
-    let writer = thread::spawn(move || {
+    let writer = spawn_bounded(move || {
         ktx.send(task::current()).unwrap();
         rw1.down_write();
         // SAFETY: ours.
@@ -579,7 +604,7 @@ fn a_pending_writer_holds_new_readers_off_and_a_slow_reader_boosts_it() {
         "no fast-path reader while a writer waits"
     );
     let (ktx2, krx2) = channel::<usize>();
-    let reader = thread::spawn(move || {
+    let reader = spawn_bounded(move || {
         setscheduler(task::current(), fifo(90));
         ktx2.send(task::current()).unwrap();
         rw2.down_read();
@@ -595,8 +620,8 @@ fn a_pending_writer_holds_new_readers_off_and_a_slow_reader_boosts_it() {
     );
     // SAFETY: the first read lock is ours.
     unsafe { rw.up_read() };
-    writer.join().unwrap();
-    reader.join().unwrap();
+    writer.join();
+    reader.join();
     assert_eq!(rw.readers(), i32::MIN);
     assert_eq!(task::effective_of(wkey), task::prio_of(wkey).base);
 }
@@ -607,7 +632,7 @@ fn rwlock_t_front_end_excludes() {
     let hs: Vec<_> = (0..3)
         .map(|i| {
             let rw = rw.clone();
-            thread::spawn(move || {
+            spawn_bounded(move || {
                 for _ in 0..2_000 {
                     if i == 0 {
                         *rw.write() += 1;
@@ -619,7 +644,7 @@ fn rwlock_t_front_end_excludes() {
         })
         .collect();
     for h in hs {
-        h.join().unwrap();
+        h.join();
     }
     assert_eq!(*rw.read(), 2_000);
 }
