@@ -662,3 +662,67 @@ fn lock_api_downgrade_through_the_raw_trait() {
     unsafe { raw.unlock_shared() };
     assert!(!raw.is_locked());
 }
+
+/// rt-tester `t5-l4-pi-boost-deboost-setsched` (S13): a chain of five tasks over four locks,
+/// priority changes of blocked tasks in the middle and at the end of the chain, then the
+/// waiters leave one by one on signals; every step's priorities as the script expects
+/// (`prioeq: T: p` is kernel priority 99 - p).
+#[test]
+fn s13_boost_deboost_with_priority_changes_of_blocked_tasks() {
+    let l = locks(4);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, fifo(81));
+    let t2 = T::spawn(&l, fifo(82));
+    let t3 = T::spawn(&l, fifo(83));
+    let t4 = T::spawn(&l, fifo(84));
+    let sigs: Vec<Arc<Signal>> = (0..5).map(|_| Arc::new(Signal::new())).collect();
+    let prios = |ts: &[&T]| ts.iter().map(|t| t.prio()).collect::<Vec<_>>();
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.run(Cmd::Lock(1)).unwrap();
+    t1.block(Cmd::LockInt(0, sigs[1].clone()));
+    assert_eq!(t0.prio(), fifo(81));
+    t2.run(Cmd::Lock(2)).unwrap();
+    t2.block(Cmd::LockInt(1, sigs[2].clone()));
+    assert_eq!(prios(&[&t0, &t1]), vec![fifo(82); 2]);
+    t3.run(Cmd::Lock(3)).unwrap();
+    t3.block(Cmd::LockInt(2, sigs[3].clone()));
+    assert_eq!(prios(&[&t0, &t1, &t2]), vec![fifo(83); 3]);
+    t4.block(Cmd::LockInt(3, sigs[4].clone()));
+    assert_eq!(prios(&[&t0, &t1, &t2, &t3]), vec![fifo(84); 4]);
+    // Reduce, then restore, the priority of the blocked end of the chain.
+    setscheduler(t4.key, fifo(80));
+    assert_eq!(prios(&[&t0, &t1, &t2, &t3]), vec![fifo(83); 4]);
+    assert_eq!(t4.prio(), fifo(80));
+    setscheduler(t4.key, fifo(84));
+    assert_eq!(prios(&[&t0, &t1, &t2, &t3, &t4]), vec![fifo(84); 5]);
+    // A blocked task in the middle: lowered, it keeps its donor's priority; raised above
+    // its donor, it boosts the chain ahead of it but not its donor.
+    setscheduler(t3.key, fifo(80));
+    assert_eq!(prios(&[&t0, &t1, &t2, &t3, &t4]), vec![fifo(84); 5]);
+    setscheduler(t3.key, fifo(85));
+    assert_eq!(prios(&[&t0, &t1, &t2, &t3]), vec![fifo(85); 4]);
+    assert_eq!(t4.prio(), fifo(84));
+    setscheduler(t3.key, fifo(83));
+    assert_eq!(prios(&[&t0, &t1, &t2, &t3, &t4]), vec![fifo(84); 5]);
+    // The waiters leave from the end: each departure deboosts the chain ahead.
+    sigs[4].raise();
+    assert_eq!(t4.done(), Err(RtError::Interrupted));
+    assert_eq!(prios(&[&t0, &t1, &t2, &t3]), vec![fifo(83); 4]);
+    sigs[3].raise();
+    assert_eq!(t3.done(), Err(RtError::Interrupted));
+    assert_eq!(prios(&[&t0, &t1, &t2]), vec![fifo(82); 3]);
+    sigs[2].raise();
+    assert_eq!(t2.done(), Err(RtError::Interrupted));
+    assert_eq!(prios(&[&t0, &t1]), vec![fifo(81); 2]);
+    sigs[1].raise();
+    assert_eq!(t1.done(), Err(RtError::Interrupted));
+    assert_eq!(t0.prio(), 120, "no RT boost left");
+    t3.run(Cmd::Unlock(3)).unwrap();
+    t2.run(Cmd::Unlock(2)).unwrap();
+    t1.run(Cmd::Unlock(1)).unwrap();
+    t0.run(Cmd::Unlock(0)).unwrap();
+    for lk in &l.0 {
+        assert!(!lk.is_locked());
+        assert!(lk.validate().is_ok());
+    }
+}
