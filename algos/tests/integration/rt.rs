@@ -153,6 +153,11 @@ fn wait_for(cond: impl Fn() -> bool, what: &str) {
     }
 }
 
+/// The effective priorities of `ts`.
+fn prios(ts: &[&T]) -> Vec<Prio> {
+    ts.iter().map(|t| t.prio()).collect()
+}
+
 /// SCHED_FIFO user priority `p` in kernel numbering.
 fn fifo(p: Prio) -> Prio {
     99 - p
@@ -663,12 +668,11 @@ fn lock_api_downgrade_through_the_raw_trait() {
     assert!(!raw.is_locked());
 }
 
-/// rt-tester `t5-l4-pi-boost-deboost-setsched` (S13): a chain of five tasks over four locks,
-/// priority changes of blocked tasks in the middle and at the end of the chain, then the
-/// waiters leave one by one on signals; every step's priorities as the script expects
-/// (`prioeq: T: p` is kernel priority 99 - p).
-#[test]
-fn s13_boost_deboost_with_priority_changes_of_blocked_tasks() {
+/// rt-tester `t5-l4-pi-boost-deboost` (S12) and its `-setsched` variant (S13): a chain of
+/// five tasks over four locks; with `setsched`, priority changes of blocked tasks in the
+/// middle and at the end of the chain; then the waiters leave one by one on signals. Every
+/// step's priorities are the scripts' (`prioeq: T: p` is kernel priority 99 - p).
+fn five_task_chain(setsched: bool) {
     let l = locks(4);
     let t0 = T::spawn(&l, 120);
     let t1 = T::spawn(&l, fifo(81));
@@ -676,7 +680,6 @@ fn s13_boost_deboost_with_priority_changes_of_blocked_tasks() {
     let t3 = T::spawn(&l, fifo(83));
     let t4 = T::spawn(&l, fifo(84));
     let sigs: Vec<Arc<Signal>> = (0..5).map(|_| Arc::new(Signal::new())).collect();
-    let prios = |ts: &[&T]| ts.iter().map(|t| t.prio()).collect::<Vec<_>>();
     t0.run(Cmd::Lock(0)).unwrap();
     t1.run(Cmd::Lock(1)).unwrap();
     t1.block(Cmd::LockInt(0, sigs[1].clone()));
@@ -689,31 +692,45 @@ fn s13_boost_deboost_with_priority_changes_of_blocked_tasks() {
     assert_eq!(prios(&[&t0, &t1, &t2]), vec![fifo(83); 3]);
     t4.block(Cmd::LockInt(3, sigs[4].clone()));
     assert_eq!(prios(&[&t0, &t1, &t2, &t3]), vec![fifo(84); 4]);
+    if setsched {
+        change_priorities_in_the_chain(&[&t0, &t1, &t2, &t3, &t4]);
+    }
+    five_task_chain_unwinds(&l, [&t0, &t1, &t2, &t3, &t4], &sigs);
+}
+
+/// S13's priority changes of blocked tasks (the chain of [`five_task_chain`] is set up).
+fn change_priorities_in_the_chain(ts: &[&T; 5]) {
+    let [t0, t1, t2, t3, t4] = *ts;
     // Reduce, then restore, the priority of the blocked end of the chain.
     setscheduler(t4.key, fifo(80));
-    assert_eq!(prios(&[&t0, &t1, &t2, &t3]), vec![fifo(83); 4]);
+    assert_eq!(prios(&[t0, t1, t2, t3]), vec![fifo(83); 4]);
     assert_eq!(t4.prio(), fifo(80));
     setscheduler(t4.key, fifo(84));
-    assert_eq!(prios(&[&t0, &t1, &t2, &t3, &t4]), vec![fifo(84); 5]);
+    assert_eq!(prios(&[t0, t1, t2, t3, t4]), vec![fifo(84); 5]);
     // A blocked task in the middle: lowered, it keeps its donor's priority; raised above
     // its donor, it boosts the chain ahead of it but not its donor.
     setscheduler(t3.key, fifo(80));
-    assert_eq!(prios(&[&t0, &t1, &t2, &t3, &t4]), vec![fifo(84); 5]);
+    assert_eq!(prios(&[t0, t1, t2, t3, t4]), vec![fifo(84); 5]);
     setscheduler(t3.key, fifo(85));
-    assert_eq!(prios(&[&t0, &t1, &t2, &t3]), vec![fifo(85); 4]);
+    assert_eq!(prios(&[t0, t1, t2, t3]), vec![fifo(85); 4]);
     assert_eq!(t4.prio(), fifo(84));
     setscheduler(t3.key, fifo(83));
-    assert_eq!(prios(&[&t0, &t1, &t2, &t3, &t4]), vec![fifo(84); 5]);
-    // The waiters leave from the end: each departure deboosts the chain ahead.
+    assert_eq!(prios(&[t0, t1, t2, t3, t4]), vec![fifo(84); 5]);
+}
+
+/// The end of both scripts: the waiters leave from the end of the chain on signals, each
+/// departure deboosting the chain ahead; then the owners unlock.
+fn five_task_chain_unwinds(l: &Locks, ts: [&T; 5], sigs: &[Arc<Signal>]) {
+    let [t0, t1, t2, t3, t4] = ts;
     sigs[4].raise();
     assert_eq!(t4.done(), Err(RtError::Interrupted));
-    assert_eq!(prios(&[&t0, &t1, &t2, &t3]), vec![fifo(83); 4]);
+    assert_eq!(prios(&[t0, t1, t2, t3]), vec![fifo(83); 4]);
     sigs[3].raise();
     assert_eq!(t3.done(), Err(RtError::Interrupted));
-    assert_eq!(prios(&[&t0, &t1, &t2]), vec![fifo(82); 3]);
+    assert_eq!(prios(&[t0, t1, t2]), vec![fifo(82); 3]);
     sigs[2].raise();
     assert_eq!(t2.done(), Err(RtError::Interrupted));
-    assert_eq!(prios(&[&t0, &t1]), vec![fifo(81); 2]);
+    assert_eq!(prios(&[t0, t1]), vec![fifo(81); 2]);
     sigs[1].raise();
     assert_eq!(t1.done(), Err(RtError::Interrupted));
     assert_eq!(t0.prio(), 120, "no RT boost left");
@@ -725,4 +742,14 @@ fn s13_boost_deboost_with_priority_changes_of_blocked_tasks() {
         assert!(!lk.is_locked());
         assert!(lk.validate().is_ok());
     }
+}
+
+#[test]
+fn s12_five_task_chain_boosts_and_deboosts() {
+    five_task_chain(false);
+}
+
+#[test]
+fn s13_boost_deboost_with_priority_changes_of_blocked_tasks() {
+    five_task_chain(true);
 }
