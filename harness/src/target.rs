@@ -34,6 +34,13 @@ pub trait Target: Send + Sync + 'static {
     /// Applies `op` to the model and returns what the structure must return.
     fn step(&self, model: &mut Self::Model, op: &Self::Op) -> Self::Ret;
 
+    /// [`Target::step`] for an operation of a concurrent scenario, knowing who ran it:
+    /// `None` for the main task (init and post operations), `Some(i)` for scenario thread
+    /// `i` (its interrupts' nested operations included). For models whose answer depends on
+    /// the caller (a lock's owner). Default: [`Target::step`].
+    fn step_on(&self, model: &mut Self::Model, _thread: Option<usize>, op: &Self::Op) -> Self::Ret {
+        self.step(model, op)
+    }
     /// Invariants relating structure and model, checked after every sequential step (e.g.
     /// the whole content is equal). `Err` describes the violation.
     fn invariants(&self, _sut: &Self::Sut, _model: &Self::Model) -> Result<(), String> {
@@ -75,6 +82,14 @@ pub trait Target: Send + Sync + 'static {
     /// `try_lock`). `Err` describes the violation.
     fn check_concurrent(&self, _sut: &Self::Sut) -> Result<(), String> {
         Ok(())
+    }
+    /// Operations a task runs after its last one, before it exits, recorded in the history
+    /// like the others: scenario thread `thread` (`Some`, 0-based) after its operations, and
+    /// the main task (`None`) after the init operations and after the post operations (a
+    /// task releasing the locks it still holds, as a kernel task must before it exits).
+    /// Default: none.
+    fn end_ops(&self, _sut: &Self::Sut, _thread: Option<usize>) -> Vec<Self::Op> {
+        Vec::new()
     }
     /// The structure's state as text (`mt_dump`), appended to VALIDATE and INVARIANT reports.
     /// Empty (the default) adds nothing.

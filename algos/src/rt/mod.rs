@@ -54,14 +54,14 @@
 mod mutex;
 mod rwbase;
 
-pub use mutex::{ProxyWaiter, RawRtMutex, RtMutex, RtMutexGuard, MAX_LOCK_DEPTH};
+pub use mutex::{check_pi_state, ProxyWaiter, RawRtMutex, RtMutex, RtMutexGuard, MAX_LOCK_DEPTH};
 pub use rwbase::{
     RawRtRwLock, RawRtRwlockT, RtRwLock, RtRwLockReadGuard, RtRwLockWriteGuard, RtRwlockT,
 };
 
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::shared::Arc;
-use crate::sync::stat::{CheckLock, Flag};
+use crate::sync::stat::{CheckLock, Counter, Flag};
 use crate::sync::task::{self, Prio};
 use crate::sync::thread::Thread;
 use crate::sync::Mutex;
@@ -137,6 +137,7 @@ impl Signal {
 /// and, if it is blocked on a lock, propagates the change along its blocking chain
 /// (`rt_mutex_adjust_pi`). When this returns, every priority it changes is changed.
 pub fn setscheduler(task_key: usize, prio: Prio) {
+    let _busy = Busy::enter();
     let ts = task_rt(task_key);
     {
         let pi = ts.pi.lock();
@@ -176,6 +177,9 @@ struct TaskRt {
     pi: Mutex<PiState>,
     /// Asleep in a lock's slow path (for [`is_sleeping`] and monitors).
     sleeping: Flag,
+    /// Woken and not yet back from [`schedule`] (`TASK_RUNNING` set by the waker): the
+    /// lost-wakeup check's evidence that a sleeping top waiter was woken.
+    woken: Flag,
     /// The task's thread, for wake-ups addressed to a task rather than a waiter (an rwbase
     /// writer waiting for its readers).
     thread: CheckLock<Option<Thread>>,
@@ -200,6 +204,7 @@ fn task_rt(key: usize) -> Arc<TaskRt> {
                 Arc::new(TaskRt {
                     pi: Mutex::new(PiState::default()),
                     sleeping: Flag::new(),
+                    woken: Flag::new(),
                     thread: CheckLock::new(None),
                 })
             })
@@ -213,4 +218,40 @@ fn schedule(ts: &TaskRt) {
     ts.sleeping.set(true);
     crate::sync::thread::park();
     ts.sleeping.set(false);
+    ts.woken.set(false);
+}
+
+/// Wakes task `key`, asleep (or about to sleep) in [`schedule`] on `thread`
+/// (`wake_up_process`).
+fn wake(key: usize, thread: &Thread) {
+    task_rt(key).woken.set(true);
+    thread.unpark();
+}
+
+crate::sync::backend_lazy_static! {
+    static ref BUSY: Counter = Counter::new();
+}
+
+/// A change of the priority-inheritance state in flight (a block and its chain walk, a
+/// removal, an unlock until its wake-up, a priority change): the quiescent invariants
+/// ([`check_pi_state`]) are not checked until every such change is done, because the
+/// kernel's own walk leaves them broken between its steps, with no lock held.
+struct Busy(());
+
+impl Busy {
+    fn enter() -> Busy {
+        BUSY.add(1);
+        Busy(())
+    }
+
+    /// Whether any change is in flight.
+    fn any() -> bool {
+        BUSY.get() != 0
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        BUSY.sub(1);
+    }
 }

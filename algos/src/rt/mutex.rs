@@ -1,7 +1,7 @@
 //! `rt_mutex`: the owner word, the waiter trees, the chain walk, and the lock_api surface.
 //! See the module header of [`crate::rt`] for the kernel mapping.
 
-use super::{task_rt, Key, PiState, RtError, Signal, TaskRt};
+use super::{task_rt, wake, Busy, Key, PiState, RtError, Signal, TaskRt};
 use crate::sync::atomic::{AtomicUsize, ConstAtomicUsize, Ordering};
 use crate::sync::lock_api;
 use crate::sync::shared::{Arc, OnceLock};
@@ -249,6 +249,9 @@ pub(crate) enum ChainWalk {
     Min,
     /// `RT_MUTEX_FULL_CHAINWALK`: the whole chain, with deadlock detection.
     Full,
+    /// `RT_MUTEX_MIN_CHAINWALK` whose caller gets a detected deadlock back as an error
+    /// instead of the WARN (`rt_mutex_handle_deadlock`'s input, for checkers).
+    MinReturning,
 }
 
 /// How a blocked task sleeps.
@@ -410,6 +413,7 @@ impl Base {
         task_key: usize,
         chwalk: ChainWalk,
     ) -> Result<(), RtError> {
+        let _busy = Busy::enter();
         let owner = self.owner_task();
         // Early deadlock detection: never enqueue on a lock one owns.
         if owner == Some(task_key) {
@@ -526,6 +530,7 @@ impl Base {
     /// waiter's own task loses its `pi_blocked_on`, whoever calls this (a proxy requeuer
     /// included).
     fn remove_waiter(&self, wl: &mut MutexGuard<'_, Waiters>, waiter: &WaiterRef) {
+        let _busy = Busy::enter();
         let is_top = wl.is_top(waiter);
         let owner = self.owner_task();
         let wt = waiter.task;
@@ -630,19 +635,20 @@ impl Base {
     /// `mark_wakeup_next_waiter`: the top waiter leaves the owner's pi tree, the owner is
     /// deboosted, the lock becomes ownerless with the waiters bit, and the waiter is
     /// returned for waking once wait_lock is dropped.
-    fn mark_wakeup_next_waiter(&self, w: &Waiters, me: usize) -> Thread {
+    fn mark_wakeup_next_waiter(&self, w: &Waiters, me: usize) -> WaiterRef {
         let ms = task_rt(me);
         let mut pi = ms.pi.lock();
         let top = w.top().expect("waiters").clone();
         dequeue_pi(&mut pi, &top);
         adjust_prio(me, &pi);
         self.word().store(HAS_WAITERS, Ordering::Release);
-        top.thread.clone()
+        top
     }
 
     /// `rt_mutex_slowunlock` by task `me`, the owner.
     #[cold]
     pub(crate) fn slowunlock(&self, me: usize) {
+        let _busy = Busy::enter();
         let mut wl = self.wait_lock();
         assert_eq!(
             self.owner_task(),
@@ -663,9 +669,13 @@ impl Base {
             }
             wl = self.wait_lock();
         }
-        let t = self.mark_wakeup_next_waiter(&wl, me);
+        // Deboosted before the wake-up, and not preempted in between (the kernel's
+        // preempt_disable in mark_wakeup_next_waiter): a task that runs at its base priority
+        // while its donor is still asleep would be an unbounded inversion.
+        let _np = task::no_preempt();
+        let top = self.mark_wakeup_next_waiter(&wl, me);
         drop(wl);
-        t.unpark();
+        wake(top.task, &top.thread);
     }
 
     /// The task keys of the waiters, top first.
@@ -783,7 +793,7 @@ fn adjust_prio_chain(
             let new_top = wl.top().cloned();
             if !same(prerequeue.as_ref(), new_top.as_ref()) {
                 if let Some(t) = new_top {
-                    t.thread.unpark();
+                    wake(t.task, &t.thread);
                 }
             }
             return Ok(());
@@ -844,6 +854,227 @@ pub(super) fn adjust_pi(task_key: usize) {
     let _ = adjust_prio_chain(task_key, ChainWalk::Min, None, next_lock, None, task_key);
 }
 
+// ---- quiescent invariants ----------------------------------------------------------------
+
+/// Checks the invariants of the priority-inheritance state over `mutexes` and the rtmutexes
+/// inside `rwlocks`, and of every task, at any scheduling point, without blocking: `None`
+/// when the state is not quiescent right now (a block, chain walk, removal, unlock or
+/// priority change is in flight, or a `wait_lock` or `pi_lock` is held), else the verdict.
+///
+/// Checked: the `HAS_WAITERS` bit is set when a lock has waiters, and clear on a free lock
+/// without waiters (an owned lock may keep a stale bit: the owner's unlock clears it); every linked
+/// waiter is alive, sits in its lock's tree under its own current key and is its task's
+/// `pi_blocked_on` (and the reverse); each waiter's key is its task's priority as a waiter;
+/// each task's `pi_waiters` holds exactly the top waiters of the locks it owns, under their
+/// own `pi_tree` keys; the PI property (a task's effective priority is the better of its
+/// base priority and its top donor's, with every normal priority counted as 120 as the
+/// kernel does); no lost wake-up (a free lock's top waiter is awake or
+/// has been woken); blocking chains end (no cycle, at most [`MAX_LOCK_DEPTH`] long). A
+/// task blocked on a lock outside the given ones is checked only as far as it can be.
+///
+/// Without `pi_property` the priorities are not compared: after a deadlock was detected
+/// while other tasks walked the same cycle, the kernel's priorities are best effort (a
+/// third task's walk can leave boosts going round the cycle that no later walk undoes).
+pub fn check_pi_state(
+    mutexes: &[&RawRtMutex],
+    rwlocks: &[&super::RawRtRwLock],
+    pi_property: bool,
+) -> Option<Result<(), String>> {
+    if Busy::any() {
+        return None;
+    }
+    let bases: Vec<&Base> = mutexes
+        .iter()
+        .map(|m| &m.base)
+        .chain(rwlocks.iter().map(|r| r.base()))
+        .collect();
+    // Every wait_lock is held for the whole check (a lock never contended gets its slow
+    // state now: another task could make it while this check yields at a trylock).
+    let mut guards = Vec::with_capacity(bases.len());
+    for b in &bases {
+        guards.push(Some(b.try_wait_lock()?));
+    }
+    let tasks: Vec<(usize, Arc<TaskRt>)> =
+        super::tasks().with(|t| t.iter().map(|(k, v)| (*k, v.clone())).collect());
+    let mut pis = Vec::with_capacity(tasks.len());
+    for (k, ts) in &tasks {
+        pis.push((*k, ts, ts.pi.try_lock()?));
+    }
+    // A change that began while this check took its locks (each trylock is a scheduling
+    // point) may have done its first part already: look again, now that nothing can move.
+    if Busy::any() {
+        return None;
+    }
+    let waiters: Vec<Option<&Waiters>> = guards.iter().map(|g| g.as_deref()).collect();
+    let pis: Vec<(usize, &TaskRt, &PiState)> =
+        pis.iter().map(|(k, t, g)| (*k, &***t, &**g)).collect();
+    Some(check_quiescent(&bases, &waiters, &pis, pi_property))
+}
+
+fn check_quiescent(
+    bases: &[&Base],
+    waiters: &[Option<&Waiters>],
+    pis: &[(usize, &TaskRt, &PiState)],
+    pi_property: bool,
+) -> Result<(), String> {
+    let lock_of = |addr: usize| bases.iter().position(|b| b.addr() == addr);
+    let pi_of = |k: usize| pis.iter().find(|p| p.0 == k).map(|p| p.2);
+    for (i, b) in bases.iter().enumerate() {
+        let word = b.word().load(Ordering::Relaxed);
+        let owner = dec(word);
+        let has = waiters[i].is_some_and(Waiters::has_waiters);
+        let bit = word & HAS_WAITERS != 0;
+        // The documented transient: a bit left set with no waiter on an owned lock (a failed
+        // proxy start removes its waiter without a fixup, as the kernel's does); the owner's
+        // unlock then takes the slow path, which clears it.
+        if has && !bit || bit && !has && owner.is_none() {
+            return Err(format!(
+                "lock {i}: HAS_WAITERS is {} with {} waiter(s) and owner {owner:?}",
+                word & HAS_WAITERS,
+                waiters[i].map_or(0, |w| w.tree.len())
+            ));
+        }
+        let Some(w) = waiters[i] else { continue };
+        for (key, wr) in &w.tree {
+            if !wr.alive.get() {
+                return Err(format!(
+                    "lock {i}: the waiter of task {} is linked after its wait ended (use-after-free)",
+                    wr.task
+                ));
+            }
+            if *key != wr.tree_key() || wr.lock.get() != b.addr() {
+                return Err(format!(
+                    "lock {i}: task {}'s waiter is queued under {key:?}, its own key is {:?}",
+                    wr.task,
+                    wr.tree_key()
+                ));
+            }
+            if pi_property && wr.tree_prio() != waiter_prio(wr.task) {
+                return Err(format!(
+                    "lock {i}: task {}'s waiter waits as {}, the task's priority as a waiter is {}",
+                    wr.task,
+                    wr.tree_prio(),
+                    waiter_prio(wr.task)
+                ));
+            }
+            if !pi_of(wr.task)
+                .and_then(|pi| pi.blocked_on.as_ref())
+                .is_some_and(|bo| Arc::ptr_eq(bo, wr))
+            {
+                return Err(format!(
+                    "lock {i}: task {}'s waiter is queued but is not its pi_blocked_on",
+                    wr.task
+                ));
+            }
+        }
+        let Some((_, top)) = w.tree.first_key_value() else {
+            continue;
+        };
+        match owner {
+            Some(o) => {
+                if !pi_of(o).is_some_and(|pi| pi.waiters.values().any(|x| Arc::ptr_eq(x, top))) {
+                    return Err(format!(
+                        "lock {i}: the top waiter (task {}) is not in the owner's (task {o}) pi_waiters",
+                        top.task
+                    ));
+                }
+            }
+            None => {
+                let woken = pis
+                    .iter()
+                    .find(|p| p.0 == top.task)
+                    .is_none_or(|p| !p.1.sleeping.get() || p.1.woken.get());
+                if !woken {
+                    return Err(format!(
+                        "lost wake-up: lock {i} is free and its top waiter, task {}, sleeps without having been woken",
+                        top.task
+                    ));
+                }
+            }
+        }
+    }
+    for &(k, _, pi) in pis {
+        if let Some(bo) = &pi.blocked_on {
+            if !bo.alive.get() || bo.task != k {
+                return Err(format!(
+                    "task {k}: pi_blocked_on is a dead waiter or another task's ({})",
+                    bo.task
+                ));
+            }
+            if let Some(i) = lock_of(bo.lock.get()) {
+                let queued = waiters[i]
+                    .and_then(|w| w.tree.get(&bo.tree_key()))
+                    .is_some_and(|x| Arc::ptr_eq(x, bo));
+                if !queued {
+                    return Err(format!(
+                        "task {k}: pi_blocked_on names lock {i}, whose tree does not hold the waiter"
+                    ));
+                }
+            }
+        }
+        for (key, w) in &pi.waiters {
+            if !w.alive.get() {
+                return Err(format!(
+                    "task {k}: pi_waiters holds task {}'s waiter after its wait ended (use-after-free)",
+                    w.task
+                ));
+            }
+            if *key != w.pi_key() || w.pi_key().prio != w.tree_prio() {
+                return Err(format!(
+                    "task {k}: pi_waiters holds task {}'s waiter under {key:?}; its pi key is {:?}, its lock-tree priority {}",
+                    w.task,
+                    w.pi_key(),
+                    w.tree_prio()
+                ));
+            }
+            if let Some(i) = lock_of(w.lock.get()) {
+                let is_top = waiters[i]
+                    .and_then(|t| t.tree.first_key_value())
+                    .is_some_and(|(_, t)| Arc::ptr_eq(t, w));
+                if !is_top || bases[i].owner_task() != Some(k) {
+                    return Err(format!(
+                        "task {k}: pi_waiters holds task {}'s waiter, which is not the top waiter of lock {i} owned by task {k}",
+                        w.task
+                    ));
+                }
+            }
+        }
+        // The PI property, as exact as the kernel is: a real-time donor is inherited
+        // exactly; among normal priorities every task counts as 120 (715f7f9ece46), so a
+        // normal owner may keep a normal priority its donors no longer give it (a walk
+        // stops where the squashed priorities are equal) until its next adjustment.
+        let base = task::prio_of(k).base;
+        let expect = match pi.waiters.first_key_value() {
+            Some((_, w)) => base.min(task::effective_of(w.task)),
+            None => base,
+        };
+        let eff = task::effective_of(k);
+        let squash = |p: Prio| if p < MAX_RT_PRIO { p } else { DEFAULT_PRIO };
+        if pi_property && (eff > base || squash(eff) != squash(expect)) {
+            return Err(format!(
+                "PI: task {k} runs at {eff}; its base priority is {base} and its top donor gives {expect}"
+            ));
+        }
+        let (mut t, mut depth) = (k, 0);
+        while let Some(bo) = pi_of(t).and_then(|p| p.blocked_on.as_ref()) {
+            let Some(i) = lock_of(bo.lock.get()) else {
+                break;
+            };
+            let Some(o) = bases[i].owner_task() else {
+                break;
+            };
+            depth += 1;
+            if o == k || depth > pis.len() || depth > MAX_LOCK_DEPTH {
+                return Err(format!(
+                    "task {k}: its blocking chain loops back (a deadlock nobody detected)"
+                ));
+            }
+            t = o;
+        }
+    }
+    Ok(())
+}
+
 // ---- the public lock ------------------------------------------------------------------
 
 /// The raw `rt_mutex`: a priority-inheriting sleeping lock (see [`crate::rt`]).
@@ -888,6 +1119,23 @@ impl RawRtMutex {
         self.base.slowlock(Sleep::Uninterruptible, ChainWalk::Full)
     }
 
+    /// The wait of `rt_mutex_lock` (or, with `sig`, `rt_mutex_lock_interruptible`), with the
+    /// minimal chain walk, returning a deadlock the walk ran into as `Err(Deadlock)` (with
+    /// nothing left enqueued) where [`lock_api::RawMutex::lock`] and
+    /// [`RawRtMutex::lock_interruptible`] panic: what the kernel's `rt_mutex_handle_deadlock`
+    /// receives. For checkers: a task outside a cycle that another task is closing (and will
+    /// be told about) can walk into it too, and the kernel WARNs then as well.
+    pub fn lock_returning(&self, sig: Option<&Signal>) -> Result<(), RtError> {
+        if self.base.fast_lock(task::current()) {
+            return Ok(());
+        }
+        let sleep = match sig {
+            Some(s) => Sleep::Interruptible(s),
+            None => Sleep::Uninterruptible,
+        };
+        self.base.slowlock(sleep, ChainWalk::MinReturning)
+    }
+
     /// `rt_mutex_lock_interruptible`: `Err(Interrupted)` if `sig` is raised while waiting.
     /// A deadlock panics, as [`lock_api::RawMutex::lock`] does.
     pub fn lock_interruptible(&self, sig: &Signal) -> Result<(), RtError> {
@@ -906,6 +1154,16 @@ impl RawRtMutex {
     /// The waiters' task keys in the lock's wait order, top waiter first.
     pub fn waiters(&self) -> Vec<usize> {
         self.base.waiter_tasks()
+    }
+
+    /// [`RawRtMutex::waiters`] without waiting: `None` while another task holds the lock's
+    /// `wait_lock` (for monitors that run at any scheduling point).
+    pub fn try_waiters(&self) -> Option<Vec<usize>> {
+        let Some(slow) = self.base.slow.get() else {
+            return Some(Vec::new());
+        };
+        let wl = slow.try_lock()?;
+        Some(wl.tree.values().map(|w| w.task).collect())
     }
 
     /// The invariants that hold whenever no task is inside this lock's slow path: the
@@ -986,6 +1244,7 @@ impl RawRtMutex {
     /// the lock now; `Ok(false)`: it waits (it calls [`RawRtMutex::wait_proxy_lock`]);
     /// `Err(Deadlock)`: nothing stays enqueued.
     pub fn start_proxy_lock(&self, waiter: &ProxyWaiter) -> Result<bool, RtError> {
+        let _busy = Busy::enter();
         let w = &waiter.0;
         let mut wl = self.base.wait_lock();
         if self.base.try_to_take(&mut wl, w.task, None) {
@@ -1036,6 +1295,7 @@ impl RawRtMutex {
     /// the waiter off the lock unless the task got the lock meanwhile. Returns true if it was
     /// taken off (the task does not own the lock).
     pub fn cleanup_proxy_lock(&self, waiter: &ProxyWaiter) -> bool {
+        let _busy = Busy::enter();
         let w = &waiter.0;
         let mut wl = self.base.wait_lock();
         self.base.try_to_take(&mut wl, w.task, Some(w));

@@ -92,7 +92,7 @@ impl Rwbase {
         drop(wl);
         if let Some(owner) = owner {
             if let Some(t) = task_rt(owner).thread.with(|t| t.clone()) {
-                t.unpark();
+                super::wake(owner, &t);
             }
         }
     }
@@ -196,6 +196,11 @@ impl Rwbase {
         self.write_unlock_locked(wl, WRITER_BIAS - 1);
     }
 
+    /// The rtmutex inside (for [`super::check_pi_state`]).
+    fn base(&self) -> &Base {
+        &self.rtmutex
+    }
+
     /// `rw_base_is_locked`.
     fn is_locked(&self) -> bool {
         self.readers().load(Ordering::Relaxed) != READER_BIAS
@@ -293,6 +298,11 @@ impl RawRtRwLock {
     /// `n` readers, `WRITER_BIAS` while write-locked).
     pub fn readers(&self) -> i32 {
         self.0.readers().load(Ordering::Relaxed)
+    }
+
+    /// The inner rtmutex (for [`super::check_pi_state`]).
+    pub(crate) fn base(&self) -> &Base {
+        self.0.base()
     }
 
     /// The task owning the inner rtmutex (a writer, pending or active, or a slow reader

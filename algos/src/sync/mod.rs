@@ -293,10 +293,17 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Acquires the lock, blocking (or yielding to the model scheduler) until it is free.
+    ///
+    /// The facade's locks are the kernel's spinlocks: under the model backends the holder
+    /// has preemption disabled ([`task::preempt_disable`]), so a priority-aware scheduler
+    /// never preempts a task that holds one while it can run (on one CPU a spinlock holder
+    /// is never preempted, and nobody spins on a lock whose holder cannot run).
     pub fn lock(&self) -> MutexGuard<'_, T> {
+        let raw = self.raw_lock();
+        task::preempt_disable();
         MutexGuard {
             lock: self,
-            raw: Some(self.raw_lock()),
+            raw: Some(raw),
         }
     }
 
@@ -306,10 +313,22 @@ impl<T: ?Sized> Mutex<T> {
         let raw = self.0.try_lock();
         #[cfg(mmcheck_model)]
         let raw = self.0.try_lock().ok();
-        raw.map(|r| MutexGuard {
-            lock: self,
-            raw: Some(r),
+        raw.map(|r| {
+            task::preempt_disable();
+            MutexGuard {
+                lock: self,
+                raw: Some(r),
+            }
         })
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        if let Some(raw) = self.raw.take() {
+            drop(raw);
+            task::preempt_enable();
+        }
     }
 }
 
@@ -319,8 +338,10 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// kernel's `mas_nomem` does. Whatever the guard protected may have changed meanwhile.
     pub fn unlocked<R>(this: &mut Self, f: impl FnOnce() -> R) -> R {
         drop(this.raw.take());
+        task::preempt_enable();
         let r = f();
         this.raw = Some(this.lock.raw_lock());
+        task::preempt_disable();
         r
     }
 

@@ -127,4 +127,62 @@ pub fn snapshot() -> Vec<(usize, TaskPrio)> {
 /// Forgets every task (a scheduler calls this when a new model execution begins).
 pub fn reset() {
     with_registry(|reg| reg.clear());
+    PREEMPT.with(|p| p.borrow_mut().clear());
+}
+
+std::thread_local! {
+    /// Preemption-disable depth per task, model backends only (one execution per OS thread).
+    static PREEMPT: std::cell::RefCell<HashMap<usize, u32>> = std::cell::RefCell::new(HashMap::new());
+}
+
+/// `preempt_disable()` for the current task. Under the model backends a priority-aware
+/// scheduler keeps running a task whose count is above zero while it is runnable (the
+/// kernel's one-CPU rule: nothing preempts it, however important); the count nests. On std
+/// it does nothing (the OS scheduler decides).
+#[inline]
+pub fn preempt_disable() {
+    if super::MODEL {
+        let me = current();
+        PREEMPT.with(|p| *p.borrow_mut().entry(me).or_insert(0) += 1);
+    }
+}
+
+/// `preempt_enable()`: undoes one [`preempt_disable`].
+#[inline]
+pub fn preempt_enable() {
+    if super::MODEL {
+        let me = current();
+        PREEMPT.with(|p| {
+            let mut p = p.borrow_mut();
+            let c = p.entry(me).or_insert(0);
+            assert!(*c > 0, "preempt_enable without preempt_disable");
+            *c -= 1;
+        });
+    }
+}
+
+/// The preemption-disable depth of task `key` (0 on std).
+pub fn preempt_count(key: usize) -> u32 {
+    if super::MODEL {
+        PREEMPT.with(|p| p.borrow().get(&key).copied().unwrap_or(0))
+    } else {
+        0
+    }
+}
+
+/// A preemption-disabled region: [`preempt_disable`] now, [`preempt_enable`] on drop.
+#[derive(Debug)]
+#[must_use = "preemption is enabled again when the guard is dropped"]
+pub struct NoPreempt(());
+
+/// Disables preemption until the guard is dropped.
+pub fn no_preempt() -> NoPreempt {
+    preempt_disable();
+    NoPreempt(())
+}
+
+impl Drop for NoPreempt {
+    fn drop(&mut self) {
+        preempt_enable();
+    }
 }

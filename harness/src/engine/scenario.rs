@@ -192,6 +192,9 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Execute
     for (k, op) in sc.init.iter().enumerate() {
         record(t, &sut, &clock, &log, 0, k, op);
     }
+    for (k, op) in t.end_ops(&sut, None).iter().enumerate() {
+        record(t, &sut, &clock, &log, 0, sc.init.len() + k, op);
+    }
     let mut handles = Vec::with_capacity(n);
     for (i, ops) in sc.threads.iter().enumerate() {
         let (t2, sut2, clock2, log2, ops2) = (
@@ -231,6 +234,9 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Execute
             for (k, op) in ops2.iter().enumerate() {
                 record(&t2, &sut2, &clock2, &log2, i + 1, k, op);
             }
+            for (k, op) in t2.end_ops(&sut2, Some(i)).iter().enumerate() {
+                record(&t2, &sut2, &clock2, &log2, i + 1, ops2.len() + k, op);
+            }
         }));
     }
     for h in handles {
@@ -240,6 +246,9 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Execute
     }
     for (k, op) in sc.post.iter().enumerate() {
         record(t, &sut, &clock, &log, n + 1, k, op);
+    }
+    for (k, op) in t.end_ops(&sut, None).iter().enumerate() {
+        record(t, &sut, &clock, &log, n + 1, sc.post.len() + k, op);
     }
     rcu::barrier();
     let events: Vec<Event<T::Op, T::Ret>> =
@@ -281,12 +290,30 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Execute
         ops: events.len() as u64,
         inconclusive: false,
     };
+    // Each operation goes to the model with the task that ran it (`Target::step_on`).
+    let who = |col: usize| match col {
+        0 => None,
+        c if c <= n => Some(c - 1),
+        c if c == n + 1 => None,
+        c => Some(c - n - 2),
+    };
+    type Tagged<Op, Ret> = Event<(Option<usize>, Op), Ret>;
+    let tagged: Vec<Tagged<T::Op, T::Ret>> = events
+        .iter()
+        .map(|e| Event {
+            thread: e.thread,
+            op: (who(e.thread), e.op.clone()),
+            ret: e.ret.clone(),
+            call: e.call,
+            ret_at: e.ret_at,
+        })
+        .collect();
     match linearize::check_partitioned(
         &init,
-        &events,
-        |op| t.partition(op),
-        |m, op| t.step(m, op),
-        |a, b| t.ret_eq(a, b),
+        &tagged,
+        |(_, op)| t.partition(op),
+        |m, (th, op)| t.step_on(m, *th, op),
+        |model, real| t.ret_eq(real, model),
     ) {
         Ok(()) => Ok(done),
         Err(LinError::Inconclusive(_)) => {

@@ -3,7 +3,8 @@
 //! runnable tasks.
 //!
 //! Schedulers compose as single-purpose wrappers, as shuttle's own do: the base scheduler
-//! (bytes, random, PCT), optionally a [`PriorityFilter`], then a [`Recording`] that writes
+//! (bytes, random, PCT), a [`Recording`], and optionally a [`PriorityFilter`] over both (so
+//! what is recorded is a choice among the tasks the filter lets run). The recording writes
 //! each choice as the index of the chosen task among the runnable ones, one byte per choice
 //! with more than one option, and eight bytes per random value. [`ByteScheduler`] reads
 //! exactly that format, so every failure, whichever scheduler found it, comes with a byte
@@ -195,21 +196,51 @@ impl Scheduler for ByteScheduler {
 }
 
 /// Lets only the runnable tasks of the best effective priority (`algos::sync::task`) run:
-/// the PREEMPT_RT scheduler's rule that a higher-priority runnable task always preempts.
+/// the PREEMPT_RT scheduler's rule, on one CPU, that a higher-priority runnable task always
+/// preempts; a runnable task with preemption disabled (`task::preempt_disable`) keeps
+/// running whatever its priority.
 pub struct PriorityFilter<S> {
     inner: S,
+    by_base: bool,
 }
 
 impl<S: Scheduler> PriorityFilter<S> {
     /// Filters what `inner` may choose from.
     pub fn new(inner: S) -> Self {
-        PriorityFilter { inner }
+        PriorityFilter {
+            inner,
+            by_base: false,
+        }
     }
+
+    /// A filter that ranks tasks by their *base* priority, as a scheduler of a kernel
+    /// without priority inheritance would: what the priority-inversion monitor must report
+    /// (its own test; the registry never uses it).
+    pub fn by_base(inner: S) -> Self {
+        PriorityFilter {
+            inner,
+            by_base: true,
+        }
+    }
+}
+
+std::thread_local! {
+    /// The tasks runnable at the priority filter's last decision. Shuttle runs an execution's
+    /// tasks and its scheduler on one OS thread, so a monitor inside a task reads this.
+    static RUNNABLE: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The tasks that were runnable when a [`PriorityFilter`] last chose (empty outside a
+/// priority-aware execution): what a monitor running inside a task can take as the set of
+/// tasks that could run instead of it (only the running task changes states in between).
+pub fn last_runnable() -> Vec<usize> {
+    RUNNABLE.with(|r| r.borrow().clone())
 }
 
 impl<S: Scheduler> Scheduler for PriorityFilter<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
         algos::sync::task::reset();
+        RUNNABLE.with(|r| r.borrow_mut().clear());
         self.inner.new_execution()
     }
 
@@ -219,10 +250,35 @@ impl<S: Scheduler> Scheduler for PriorityFilter<S> {
         current: Option<TaskId>,
         is_yielding: bool,
     ) -> Option<TaskId> {
+        // Shuttle also offers parked tasks (a park may wake spuriously). The scheduler being
+        // modelled runs only tasks that can run: a spurious wake-up of a better task would
+        // starve every other one (it re-parks, is offered again, and wins again).
+        let live: Vec<&Task> = runnable.iter().copied().filter(|t| t.runnable()).collect();
+        let runnable: &[&Task] = if live.is_empty() { runnable } else { &live };
+        RUNNABLE.with(|r| {
+            let mut r = r.borrow_mut();
+            r.clear();
+            r.extend(runnable.iter().map(|t| usize::from(t.id())));
+        });
         if runnable.len() < 2 {
             return self.inner.next_task(runnable, current, is_yielding);
         }
-        let prio = |t: &&Task| algos::sync::task::effective_of(usize::from(t.id()));
+        if let Some(c) = current {
+            if algos::sync::task::preempt_count(usize::from(c)) > 0 {
+                if let Some(t) = runnable.iter().copied().find(|t| t.id() == c) {
+                    return self.inner.next_task(&[t], current, is_yielding);
+                }
+            }
+        }
+        let by_base = self.by_base;
+        let prio = |t: &&Task| {
+            let p = algos::sync::task::prio_of(usize::from(t.id()));
+            if by_base {
+                p.base
+            } else {
+                p.effective
+            }
+        };
         let best = runnable.iter().map(prio).min().unwrap_or(0);
         let filtered: Vec<&Task> = runnable
             .iter()
@@ -398,16 +454,21 @@ pub fn check<T: Target + Clone>(
     let slot: Arc<Mutex<Option<Failure>>> = Arc::new(Mutex::new(None));
     let explored = Arc::new(Mutex::new(Explored::default()));
     let (t2, sc2, s2, e2) = (t.clone(), sc.clone(), slot.clone(), explored.clone());
-    let body = move || match super::scenario::execute(&t2, &sc2) {
-        Ok(done) => {
-            let mut e = e2.lock().unwrap_or_else(|e| e.into_inner());
-            e.ops += done.ops;
-            e.inconclusive += usize::from(done.inconclusive);
-        }
-        Err(f) => {
-            let title = f.title();
-            *s2.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
-            panic!("mmcheck: {title}");
+    let body = move || {
+        // Task priorities live per OS thread under the models: every execution starts anew.
+        algos::sync::task::reset();
+        let outcome = super::scenario::execute(&t2, &sc2);
+        match outcome {
+            Ok(done) => {
+                let mut e = e2.lock().unwrap_or_else(|e| e.into_inner());
+                e.ops += done.ops;
+                e.inconclusive += usize::from(done.inconclusive);
+            }
+            Err(f) => {
+                let title = f.title();
+                *s2.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+                panic!("mmcheck: {title}");
+            }
         }
     };
     let mut byte_stats = None;
@@ -426,12 +487,14 @@ pub fn check<T: Target + Clone>(
             iterations,
         } => Box::new(PctScheduler::new_from_seed(*seed, *depth, *iterations)),
     };
-    let filtered: Box<dyn Scheduler + Send> = if opts.priority_aware {
-        Box::new(PriorityFilter::new(base))
+    // The recording sits under the priority filter: it records choices among the tasks the
+    // filter lets run, which is what the byte scheduler reads back under the same filter.
+    let recorded = Recording::new(base, record.clone());
+    let rec: Box<dyn Scheduler + Send> = if opts.priority_aware {
+        Box::new(PriorityFilter::new(recorded))
     } else {
-        base
+        Box::new(recorded)
     };
-    let rec = Recording::new(filtered, record.clone());
     let cap = Capture::start();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if opts.determinism_check {

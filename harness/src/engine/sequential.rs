@@ -283,7 +283,7 @@ fn run_checked<'a, T: Target + Clone>(
                     &m,
                     &events,
                     |m, o| t.step(m, o),
-                    |a, b| t.ret_eq(a, b),
+                    |model, real| t.ret_eq(real, model),
                     true,
                 ) {
                     Ok(finals) => {

@@ -86,5 +86,17 @@ pub fn all() -> Vec<Box<dyn DynTarget>> {
             algo: "rt",
             about: "rt_mutex, one task on four locks vs. a model: fast/slow paths, self-deadlock, trylock, setscheduler",
         }),
+        Box::new(Schedule {
+            target: rt::sched::RtSchedTarget::new("rt_sched", false),
+            algo: "rt",
+            about: "rt_mutex, 2-4 tasks with priorities on 3 locks: PI chains, deadlock detection, signals, setprio, requeue-PI; PI invariants at every step, linearizability",
+            priority_aware: false,
+        }),
+        Box::new(Schedule {
+            target: rt::sched::RtSchedTarget::new("rt_prio_sched", true),
+            algo: "rt",
+            about: "rt_sched as SCHED_FIFO on one CPU (best priority runs) with the bounded-priority-inversion monitor (Mars Pathfinder)",
+            priority_aware: true,
+        }),
     ]
 }

@@ -9,6 +9,7 @@ mod generators;
 mod maple_targets;
 mod platform;
 mod regressions;
+mod rt_targets;
 mod schedule;
 mod shadow_target;
 mod wiring;

@@ -144,6 +144,50 @@ fn every_mutant_header_parses_and_every_algorithm_conf_loads() {
     assert!(n > 0, "no mutants found");
 }
 
+/// A planted bug whose patch no longer applies is a mutant nobody checks any more: every
+/// patch must apply to the tree as it is (`git apply --check`, the way `mmcheck mutants`
+/// applies it).
+#[test]
+fn every_mutant_patch_applies_to_the_current_tree() {
+    let mut stale = Vec::new();
+    let mut n = 0;
+    for algo in std::fs::read_dir(root().join("mutants"))
+        .expect("mutants")
+        .flatten()
+    {
+        if !algo.path().is_dir() {
+            continue;
+        }
+        for p in std::fs::read_dir(algo.path()).expect("algo dir").flatten() {
+            let p = p.path();
+            if p.extension().is_none_or(|x| x != "patch") {
+                continue;
+            }
+            n += 1;
+            let out = std::process::Command::new("git")
+                .arg("apply")
+                .arg("--check")
+                .arg(&p)
+                .current_dir(root())
+                .output()
+                .expect("git runs");
+            if !out.status.success() {
+                stale.push(format!(
+                    "{}: {}",
+                    p.display(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+        }
+    }
+    assert!(n > 0, "no mutants found");
+    assert!(
+        stale.is_empty(),
+        "patches that no longer apply:\n{}",
+        stale.join("\n")
+    );
+}
+
 /// One cell of the committed matrix.
 struct CellResult {
     algo: String,

@@ -1,4 +1,7 @@
 //! The PREEMPT_RT locks' targets: [`ops`] (sequential: one task's operations on several
-//! locks against a model, self-deadlocks and error returns included).
+//! locks against a model, self-deadlocks and error returns included) and [`sched`] (the
+//! schedule engine: tasks with priorities contending, free interleavings and SCHED_FIFO on
+//! one CPU with the priority-inversion monitor).
 
 pub mod ops;
+pub mod sched;

@@ -1,0 +1,554 @@
+//! `rt_sched` and `rt_prio_sched`: `rt_mutex` on the schedule engine. Two to four tasks with
+//! priorities take, try, release and wait for [`SCHED_LOCKS`] locks, wait interruptibly and
+//! get signalled, change each other's priorities while blocked, go through the futex
+//! requeue-PI protocol (one task prepares a waiter, another starts its wait), and burn CPU.
+//!
+//! `rt_sched` lets shuttle interleave the tasks freely (several CPUs, any preemption);
+//! `rt_prio_sched` runs them as SCHED_FIFO on one CPU (the schedule engine's priority
+//! filter: the best runnable priority runs, a task with preemption disabled keeps running)
+//! under a **bounded-priority-inversion monitor**: while a task waits for a lock, no task
+//! worse than the waiter and better than the owner's base priority may run while the owner
+//! is runnable (the Mars Pathfinder failure).
+//!
+//! Checks, at every operation's end and inside every `Spin`: the quiescent
+//! priority-inheritance invariants ([`algos::rt::check_pi_state`]: PI property, both trees'
+//! keys, `pi_waiters` against the top waiters, `pi_blocked_on`, the waiters bit, lost
+//! wake-ups, chain length); mutual exclusion by a holder cell per lock that the task
+//! acquiring a lock must find empty; after the scenario, every lock free with no waiter and
+//! every task at its base priority; and the history of lock operations linearizable against
+//! a model of the owners ([`Target::step_on`]).
+//!
+//! So that no scenario can deadlock by itself, a task that already holds a lock always asks
+//! with full deadlock detection (`lock_checked`; a cycle is then reported to whoever closes
+//! it), and a task releases what it holds before it exits ([`Target::end_ops`]).
+
+use crate::target::Target;
+use algos::rt::{
+    check_pi_state, is_sleeping, setscheduler, ProxyWaiter, RawRtMutex, RtError, Signal,
+};
+use algos::sync::lock_api::RawMutex as _;
+use algos::sync::task::{self, Prio};
+use algos::sync::{thread, Mutex};
+use arbitrary::Arbitrary;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Locks of a scenario.
+pub const SCHED_LOCKS: usize = 3;
+
+/// The priorities `SetPrio` chooses from: real-time 10, 50, 90, and normal 120 (nice 0)
+/// and 130 (all normal tasks wait as 120).
+pub const PRIOS: [Prio; 5] = [10, 50, 90, 120, 130];
+
+/// Task keys a scenario uses: the main task (0) and up to four threads (1..=4), as shuttle
+/// numbers them.
+const KEYS: usize = 5;
+
+/// An operation of a task (lock and task indexes wrap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Arbitrary)]
+pub enum RtSchedOp {
+    /// `rt_mutex_lock` (with deadlock detection if the task holds a lock).
+    Lock(u8),
+    /// `rt_mutex_lock` with full deadlock detection (the futex path).
+    LockChecked(u8),
+    /// `rt_mutex_lock_interruptible` with the task's signal (checked if it holds a lock).
+    LockInterruptible(u8),
+    /// `rt_mutex_trylock`.
+    TryLock(u8),
+    /// `rt_mutex_unlock`, if the task owns the lock.
+    Unlock(u8),
+    /// Raises the signal of thread `n % 4`.
+    Signal(u8),
+    /// `sched_setscheduler` of thread `task % 4` to `PRIOS[prio % 5]`.
+    SetPrio {
+        /// The thread.
+        task: u8,
+        /// Index into [`PRIOS`].
+        prio: u8,
+    },
+    /// CPU-bound work: `n % 4 + 1` scheduling points, each checked by the monitor.
+    Spin(u8),
+    /// The waiting side of futex requeue-PI on a lock: prepare a waiter, let another task
+    /// start its wait (a few scheduling points; else start it oneself), then wait for the
+    /// lock interruptibly and clean up after a signal.
+    ProxyWait(u8),
+    /// The requeueing side: start the wait of another task's prepared waiter
+    /// (`rt_mutex_start_proxy_lock` on its behalf), the `n`-th one published.
+    ProxyRequeue(u8),
+}
+
+/// What an operation returned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RtSchedRet {
+    /// The lock is the caller's now.
+    Locked,
+    /// The lock call failed.
+    Failed(RtError),
+    /// A trylock's answer.
+    Got(bool),
+    /// Unlocked.
+    Unlocked,
+    /// An unlock of a lock the caller does not own: not made.
+    NotOwner,
+    /// An operation with nothing to compare.
+    Done,
+    /// The model's answer only: the lock is another task's, so the caller would wait; a real
+    /// call answers this with a failure (a detected deadlock, a signal) or not at all.
+    Blocks,
+}
+
+/// The model: the owner of each lock (0 free, 1 the main task, `2 + i` thread `i`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RtSchedModel {
+    owner: [u8; SCHED_LOCKS],
+}
+
+/// A prepared requeue-PI waiter, published for another task to start.
+struct ProxySlot {
+    task: usize,
+    lock: usize,
+    waiter: Arc<ProxyWaiter>,
+    started: Option<Result<bool, RtError>>,
+}
+
+/// The locks and what the checks need.
+pub struct RtSchedSut {
+    locks: [RawRtMutex; SCHED_LOCKS],
+    /// Who holds each lock, by the tasks' own account (key + 1; 0 free).
+    holder: [AtomicUsize; SCHED_LOCKS],
+    signals: [Signal; KEYS],
+    proxy: Mutex<Vec<ProxySlot>>,
+    /// Lock calls made by tasks that hold a lock (the only ones that can close a cycle):
+    /// how many began, and how many are under way.
+    nested_started: AtomicUsize,
+    nested_active: AtomicUsize,
+    /// A deadlock was reported on a lock another task owned: a cycle existed, and the
+    /// priorities are best effort from now on (see [`check_pi_state`]).
+    cycle_seen: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for RtSchedSut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtSchedSut").finish_non_exhaustive()
+    }
+}
+
+impl RtSchedSut {
+    fn new() -> Self {
+        RtSchedSut {
+            locks: std::array::from_fn(|_| RawRtMutex::new()),
+            holder: std::array::from_fn(|_| AtomicUsize::new(0)),
+            signals: std::array::from_fn(|_| Signal::new()),
+            proxy: Mutex::new(Vec::new()),
+            nested_started: AtomicUsize::new(0),
+            nested_active: AtomicUsize::new(0),
+            cycle_seen: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn refs(&self) -> Vec<&RawRtMutex> {
+        self.locks.iter().collect()
+    }
+
+    /// Task `key` has the lock now: the holder cell must have been empty.
+    fn acquired(&self, l: usize, key: usize) {
+        let prev = self.holder[l].swap(key + 1, Ordering::SeqCst);
+        assert!(
+            prev == 0,
+            "BUG: mutual exclusion: task {key} acquired lock {l}, which task {} holds",
+            prev.wrapping_sub(1)
+        );
+    }
+
+    /// Whether the priorities must be exact (no cycle was seen).
+    fn exact_pi(&self) -> bool {
+        !self.cycle_seen.load(Ordering::SeqCst)
+    }
+
+    fn holds_any(&self, key: usize) -> bool {
+        self.locks.iter().any(|l| l.owner() == Some(key))
+    }
+
+    fn signal(&self, key: usize) -> &Signal {
+        &self.signals[key % KEYS]
+    }
+
+    /// A lock call's outcome for task `me` on lock `l`.
+    fn outcome(&self, l: usize, me: usize, r: Result<(), RtError>) -> RtSchedRet {
+        match r {
+            Ok(()) => {
+                self.acquired(l, me);
+                RtSchedRet::Locked
+            }
+            Err(e) => {
+                if e == RtError::Interrupted {
+                    self.signal(me).clear();
+                }
+                if e == RtError::Deadlock && self.locks[l].owner() != Some(me) {
+                    self.cycle_seen.store(true, Ordering::SeqCst);
+                }
+                RtSchedRet::Failed(e)
+            }
+        }
+    }
+
+    fn proxy_wait(&self, l: usize, me: usize) -> RtSchedRet {
+        let waiter = Arc::new(ProxyWaiter::new());
+        self.proxy.lock().push(ProxySlot {
+            task: me,
+            lock: l,
+            waiter: waiter.clone(),
+            started: None,
+        });
+        let mut started = None;
+        for _ in 0..3 {
+            thread::yield_now();
+            if let Some(r) = self
+                .proxy
+                .lock()
+                .iter()
+                .find(|s| s.task == me)
+                .and_then(|s| s.started)
+            {
+                started = Some(r);
+                break;
+            }
+        }
+        let started = {
+            let mut slots = self.proxy.lock();
+            let i = slots.iter().position(|s| s.task == me).expect("own slot");
+            let slot = slots.swap_remove(i);
+            match slot.started.or(started) {
+                Some(r) => r,
+                None => self.start(l, me, &waiter),
+            }
+        };
+        match started {
+            Err(e) => self.outcome(l, me, Err(e)),
+            Ok(true) => RtSchedRet::Locked,
+            Ok(false) => match self.locks[l].wait_proxy_lock(&waiter, Some(self.signal(me))) {
+                Ok(()) => self.outcome(l, me, Ok(())),
+                Err(e) => {
+                    if self.locks[l].cleanup_proxy_lock(&waiter) {
+                        self.outcome(l, me, Err(e))
+                    } else {
+                        // The lock came to the task after all.
+                        self.signal(me).clear();
+                        self.outcome(l, me, Ok(()))
+                    }
+                }
+            },
+        }
+    }
+
+    /// `rt_mutex_start_proxy_lock` for `waiter`'s task `task` on lock `l`.
+    fn start(&self, l: usize, task: usize, waiter: &ProxyWaiter) -> Result<bool, RtError> {
+        // A proxy start walks with full detection, maybe for a task that holds locks: it
+        // counts as a request that can close a cycle.
+        self.nested_started.fetch_add(1, Ordering::SeqCst);
+        self.nested_active.fetch_add(1, Ordering::SeqCst);
+        let r = self.locks[l].start_proxy_lock(waiter);
+        self.nested_active.fetch_sub(1, Ordering::SeqCst);
+        if r == Ok(true) {
+            self.acquired(l, task);
+        }
+        r
+    }
+}
+
+/// `rt_sched` (`priority_aware == false`) or `rt_prio_sched` (`true`, with the monitor).
+#[derive(Debug, Clone)]
+pub struct RtSchedTarget {
+    name: &'static str,
+    priority_aware: bool,
+}
+
+impl RtSchedTarget {
+    /// The target registered as `name`; `priority_aware` arms the inversion monitor (the
+    /// registry entry must run it under the priority filter too).
+    pub fn new(name: &'static str, priority_aware: bool) -> Self {
+        RtSchedTarget {
+            name,
+            priority_aware,
+        }
+    }
+
+    /// The bounded-priority-inversion monitor, for the running task.
+    fn monitor(&self, sut: &RtSchedSut) -> Result<(), String> {
+        if !self.priority_aware {
+            return Ok(());
+        }
+        #[cfg(mmcheck_shuttle)]
+        let runnable = crate::engine::schedule::last_runnable();
+        // Without the schedule engine there is no priority filter, hence nothing to monitor.
+        #[cfg(not(mmcheck_shuttle))]
+        let runnable: Vec<usize> = Vec::new();
+        let me = task::current();
+        let mine = task::effective_of(me);
+        for (i, l) in sut.locks.iter().enumerate() {
+            let Some(owner) = l.owner() else { continue };
+            if owner == me || !runnable.contains(&owner) || is_sleeping(owner) {
+                continue;
+            }
+            let Some(waiters) = l.try_waiters() else {
+                continue;
+            };
+            let Some(&top) = waiters.first() else {
+                continue;
+            };
+            let waiter = task::effective_of(top);
+            let base = task::prio_of(owner).base;
+            if mine > waiter && mine < base {
+                return Err(format!(
+                    "unbounded priority inversion: task {me} (priority {mine}) runs while task {top} (priority {waiter}) waits for lock {i}, held by runnable task {owner} (base {base}, running at {})",
+                    task::effective_of(owner)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn lock_index(n: u8) -> usize {
+        usize::from(n) % SCHED_LOCKS
+    }
+
+    /// The model's name for the task that ran an operation.
+    fn who(thread: Option<usize>) -> u8 {
+        thread.map_or(1, |t| 2 + t as u8)
+    }
+}
+
+impl Target for RtSchedTarget {
+    type Op = RtSchedOp;
+    type Ret = RtSchedRet;
+    type Model = RtSchedModel;
+    type Sut = RtSchedSut;
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn new_sut(&self) -> RtSchedSut {
+        RtSchedSut::new()
+    }
+
+    fn new_model(&self) -> RtSchedModel {
+        RtSchedModel {
+            owner: [0; SCHED_LOCKS],
+        }
+    }
+
+    fn apply(&self, sut: &RtSchedSut, op: &RtSchedOp) -> RtSchedRet {
+        let me = task::current();
+        match *op {
+            RtSchedOp::Lock(n) | RtSchedOp::LockChecked(n) | RtSchedOp::LockInterruptible(n) => {
+                let i = Self::lock_index(n);
+                let l = &sut.locks[i];
+                let r = if matches!(op, RtSchedOp::LockChecked(_)) || sut.holds_any(me) {
+                    sut.nested_started.fetch_add(1, Ordering::SeqCst);
+                    sut.nested_active.fetch_add(1, Ordering::SeqCst);
+                    let r = l.lock_checked();
+                    sut.nested_active.fetch_sub(1, Ordering::SeqCst);
+                    r
+                } else {
+                    // A task holding nothing is in no cycle; its minimal walk can still run
+                    // into one that a nested requester is closing (and will be told about):
+                    // the kernel WARNs then too. Any other deadlock is spurious.
+                    let started = sut.nested_started.load(Ordering::SeqCst);
+                    let active = sut.nested_active.load(Ordering::SeqCst);
+                    let sig = matches!(op, RtSchedOp::LockInterruptible(_)).then(|| sut.signal(me));
+                    let r = l.lock_returning(sig);
+                    let overlapped = active > 0
+                        || sut.nested_active.load(Ordering::SeqCst) > 0
+                        || sut.nested_started.load(Ordering::SeqCst) != started;
+                    assert!(
+                        r != Err(RtError::Deadlock) || overlapped,
+                        "BUG: rtmutex deadlock detected for task {me}, which holds no lock, while no task that holds one was waiting: a spurious deadlock"
+                    );
+                    r
+                };
+                sut.outcome(i, me, r)
+            }
+            RtSchedOp::TryLock(n) => {
+                let i = Self::lock_index(n);
+                let got = sut.locks[i].try_lock();
+                if got {
+                    sut.acquired(i, me);
+                }
+                RtSchedRet::Got(got)
+            }
+            RtSchedOp::Unlock(n) => {
+                let i = Self::lock_index(n);
+                let l = &sut.locks[i];
+                if l.owner() != Some(me) {
+                    return RtSchedRet::NotOwner;
+                }
+                let h = sut.holder[i].swap(0, Ordering::SeqCst);
+                assert!(
+                    h == me + 1,
+                    "BUG: mutual exclusion: task {me} owns lock {i}, whose holder is task {}",
+                    h.wrapping_sub(1)
+                );
+                // SAFETY: the task owns it.
+                unsafe { l.unlock() };
+                RtSchedRet::Unlocked
+            }
+            RtSchedOp::Signal(n) => {
+                sut.signal(usize::from(n) % 4 + 1).raise();
+                RtSchedRet::Done
+            }
+            RtSchedOp::SetPrio { task: t, prio } => {
+                setscheduler(
+                    usize::from(t) % 4 + 1,
+                    PRIOS[usize::from(prio) % PRIOS.len()],
+                );
+                RtSchedRet::Done
+            }
+            RtSchedOp::Spin(n) => {
+                for _ in 0..=(n % 4) {
+                    if let Err(e) = self.monitor(sut) {
+                        panic!("BUG: INVARIANT: {e}");
+                    }
+                    thread::yield_now();
+                }
+                RtSchedRet::Done
+            }
+            RtSchedOp::ProxyWait(n) => sut.proxy_wait(Self::lock_index(n), me),
+            RtSchedOp::ProxyRequeue(n) => {
+                let mut slots = sut.proxy.lock();
+                let open: Vec<usize> = (0..slots.len())
+                    .filter(|&i| slots[i].task != me && slots[i].started.is_none())
+                    .collect();
+                if !open.is_empty() {
+                    let s = &mut slots[open[usize::from(n) % open.len()]];
+                    s.started = Some(sut.start(s.lock, s.task, &s.waiter));
+                }
+                RtSchedRet::Done
+            }
+        }
+    }
+
+    fn step(&self, m: &mut RtSchedModel, op: &RtSchedOp) -> RtSchedRet {
+        self.step_on(m, None, op)
+    }
+
+    fn step_on(&self, m: &mut RtSchedModel, thread: Option<usize>, op: &RtSchedOp) -> RtSchedRet {
+        let who = Self::who(thread);
+        match *op {
+            RtSchedOp::Lock(n)
+            | RtSchedOp::LockChecked(n)
+            | RtSchedOp::LockInterruptible(n)
+            | RtSchedOp::ProxyWait(n) => {
+                let o = &mut m.owner[Self::lock_index(n)];
+                if *o == 0 {
+                    *o = who;
+                    RtSchedRet::Locked
+                } else if *o == who {
+                    RtSchedRet::Failed(RtError::Deadlock)
+                } else {
+                    RtSchedRet::Blocks
+                }
+            }
+            RtSchedOp::TryLock(n) => {
+                let o = &mut m.owner[Self::lock_index(n)];
+                let free = *o == 0;
+                if free {
+                    *o = who;
+                }
+                RtSchedRet::Got(free)
+            }
+            RtSchedOp::Unlock(n) => {
+                let o = &mut m.owner[Self::lock_index(n)];
+                if *o == who {
+                    *o = 0;
+                    RtSchedRet::Unlocked
+                } else {
+                    RtSchedRet::NotOwner
+                }
+            }
+            RtSchedOp::Signal(_)
+            | RtSchedOp::SetPrio { .. }
+            | RtSchedOp::Spin(_)
+            | RtSchedOp::ProxyRequeue(_) => RtSchedRet::Done,
+        }
+    }
+
+    fn ret_eq(&self, real: &RtSchedRet, model: &RtSchedRet) -> bool {
+        match (real, model) {
+            (RtSchedRet::Failed(_), RtSchedRet::Blocks) => true,
+            _ => real == model,
+        }
+    }
+
+    fn partition(&self, op: &RtSchedOp) -> Option<u64> {
+        Some(match *op {
+            RtSchedOp::Lock(n)
+            | RtSchedOp::LockChecked(n)
+            | RtSchedOp::LockInterruptible(n)
+            | RtSchedOp::TryLock(n)
+            | RtSchedOp::Unlock(n)
+            | RtSchedOp::ProxyWait(n) => Self::lock_index(n) as u64,
+            _ => SCHED_LOCKS as u64,
+        })
+    }
+
+    fn check_concurrent(&self, sut: &RtSchedSut) -> Result<(), String> {
+        if let Some(r) = check_pi_state(&sut.refs(), &[], sut.exact_pi()) {
+            r?;
+        }
+        self.monitor(sut)
+    }
+
+    fn validate(&self, sut: &RtSchedSut) -> Result<(), String> {
+        for (i, l) in sut.locks.iter().enumerate() {
+            l.validate().map_err(|e| format!("lock {i}: {e}"))?;
+            if l.owner().is_some() || !l.waiters().is_empty() {
+                return Err(format!(
+                    "lock {i} is still owned by {:?} with waiters {:?} after every task exited",
+                    l.owner(),
+                    l.waiters()
+                ));
+            }
+        }
+        for (k, p) in task::snapshot() {
+            if sut.exact_pi() && p.effective != p.base {
+                return Err(format!(
+                    "task {k} still runs at {} with base priority {} after every lock was released",
+                    p.effective, p.base
+                ));
+            }
+        }
+        match check_pi_state(&sut.refs(), &[], sut.exact_pi()) {
+            Some(r) => r,
+            None => Err("the PI state is not quiescent after the scenario".into()),
+        }
+    }
+
+    fn end_ops(&self, sut: &RtSchedSut, _thread: Option<usize>) -> Vec<RtSchedOp> {
+        let me = task::current();
+        (0..SCHED_LOCKS)
+            .filter(|&i| sut.locks[i].owner() == Some(me))
+            .map(|i| RtSchedOp::Unlock(i as u8))
+            .collect()
+    }
+
+    fn dump(&self, sut: &RtSchedSut) -> String {
+        let mut s = String::new();
+        for (i, l) in sut.locks.iter().enumerate() {
+            s += &format!(
+                "lock {i}: owner {:?} waiters {:?}\n",
+                l.owner(),
+                l.try_waiters()
+            );
+        }
+        for (k, p) in task::snapshot() {
+            s += &format!(
+                "task {k}: base {} effective {}{}\n",
+                p.base,
+                p.effective,
+                if is_sleeping(k) { " (sleeping)" } else { "" }
+            );
+        }
+        s
+    }
+}
