@@ -54,7 +54,9 @@
 mod mutex;
 mod rwbase;
 
-pub use mutex::{check_pi_state, ProxyWaiter, RawRtMutex, RtMutex, RtMutexGuard, MAX_LOCK_DEPTH};
+pub use mutex::{
+    check_pi_state, PiBase, PiLock, ProxyWaiter, RawRtMutex, RtMutex, RtMutexGuard, MAX_LOCK_DEPTH,
+};
 pub use rwbase::{
     RawRtRwLock, RawRtRwlockT, RtRwLock, RtRwLockReadGuard, RtRwLockWriteGuard, RtRwlockT,
 };
@@ -147,10 +149,14 @@ pub fn setscheduler(task_key: usize, prio: Prio) {
     mutex::adjust_pi(task_key);
 }
 
-/// Whether `task` sleeps in a lock's slow path: it is a waiter, its chain walk is done and
-/// it found the lock unavailable.
+/// Whether `task` sleeps in a lock's slow path: it is a waiter, its chain walk is done, it
+/// found the lock unavailable, and nobody has woken it yet (a woken task is runnable, as
+/// `TASK_RUNNING` after `wake_up_process`, even before it runs).
 pub fn is_sleeping(task_key: usize) -> bool {
-    tasks().with(|t| t.get(&task_key).is_some_and(|ts| ts.sleeping.get()))
+    tasks().with(|t| {
+        t.get(&task_key)
+            .is_some_and(|ts| ts.sleeping.get() && !ts.woken.get())
+    })
 }
 
 // ---- per-task state -------------------------------------------------------------------

@@ -856,8 +856,46 @@ pub(super) fn adjust_pi(task_key: usize) {
 
 // ---- quiescent invariants ----------------------------------------------------------------
 
-/// Checks the invariants of the priority-inheritance state over `mutexes` and the rtmutexes
-/// inside `rwlocks`, and of every task, at any scheduling point, without blocking: `None`
+/// A lock with an rtmutex inside, whose priority-inheritance state [`check_pi_state`]
+/// checks: [`RawRtMutex`], [`super::RawRtRwLock`] and [`super::RawRtRwlockT`]. Sealed.
+pub trait PiLock: sealed::Sealed {
+    /// The rtmutex (an opaque handle).
+    fn pi_base(&self) -> PiBase<'_>;
+}
+
+/// An opaque handle on a lock's rtmutex (see [`PiLock`]).
+#[derive(Clone, Copy)]
+pub struct PiBase<'a>(&'a Base);
+
+impl std::fmt::Debug for PiBase<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PiBase")
+            .field("owner", &self.0.owner_task())
+            .finish()
+    }
+}
+
+impl<'a> PiBase<'a> {
+    pub(crate) fn of(b: &'a Base) -> Self {
+        PiBase(b)
+    }
+}
+
+pub(crate) mod sealed {
+    /// Only this crate's locks are [`super::PiLock`]s.
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for RawRtMutex {}
+
+impl PiLock for RawRtMutex {
+    fn pi_base(&self) -> PiBase<'_> {
+        PiBase(&self.base)
+    }
+}
+
+/// Checks the invariants of the priority-inheritance state over `locks` (their rtmutexes),
+/// and of every task, at any scheduling point, without blocking: `None`
 /// when the state is not quiescent right now (a block, chain walk, removal, unlock or
 /// priority change is in flight, or a `wait_lock` or `pi_lock` is held), else the verdict.
 ///
@@ -875,27 +913,22 @@ pub(super) fn adjust_pi(task_key: usize) {
 /// Without `pi_property` the priorities are not compared: after a deadlock was detected
 /// while other tasks walked the same cycle, the kernel's priorities are best effort (a
 /// third task's walk can leave boosts going round the cycle that no later walk undoes).
-pub fn check_pi_state(
-    mutexes: &[&RawRtMutex],
-    rwlocks: &[&super::RawRtRwLock],
-    pi_property: bool,
-) -> Option<Result<(), String>> {
+pub fn check_pi_state(locks: &[&dyn PiLock], pi_property: bool) -> Option<Result<(), String>> {
     if Busy::any() {
         return None;
     }
-    let bases: Vec<&Base> = mutexes
-        .iter()
-        .map(|m| &m.base)
-        .chain(rwlocks.iter().map(|r| r.base()))
-        .collect();
+    let bases: Vec<&Base> = locks.iter().map(|l| l.pi_base().0).collect();
     // Every wait_lock is held for the whole check (a lock never contended gets its slow
     // state now: another task could make it while this check yields at a trylock).
     let mut guards = Vec::with_capacity(bases.len());
     for b in &bases {
         guards.push(Some(b.try_wait_lock()?));
     }
-    let tasks: Vec<(usize, Arc<TaskRt>)> =
+    // In key order: each trylock below is a scheduling point, and a byte schedule must
+    // replay the same points (a hash map's order differs from run to run).
+    let mut tasks: Vec<(usize, Arc<TaskRt>)> =
         super::tasks().with(|t| t.iter().map(|(k, v)| (*k, v.clone())).collect());
+    tasks.sort_unstable_by_key(|(k, _)| *k);
     let mut pis = Vec::with_capacity(tasks.len());
     for (k, ts) in &tasks {
         pis.push((*k, ts, ts.pi.try_lock()?));

@@ -2,7 +2,7 @@
 //! ([`RawRtRwLock`]) and `rwlock_t` ([`RawRtRwlockT`]) front ends. See the module header of
 //! [`crate::rt`] for the kernel mapping.
 
-use super::mutex::{Base, ChainWalk, Sleep};
+use super::mutex::{sealed, Base, ChainWalk, PiBase, PiLock, Sleep};
 use super::{task_rt, RtError, Signal};
 use crate::sync::atomic::{AtomicI32, ConstAtomicI32, Ordering};
 use crate::sync::lock_api;
@@ -300,11 +300,6 @@ impl RawRtRwLock {
         self.0.readers().load(Ordering::Relaxed)
     }
 
-    /// The inner rtmutex (for [`super::check_pi_state`]).
-    pub(crate) fn base(&self) -> &Base {
-        self.0.base()
-    }
-
     /// The task owning the inner rtmutex (a writer, pending or active, or a slow reader
     /// passing through).
     pub fn rtmutex_owner(&self) -> Option<usize> {
@@ -387,6 +382,22 @@ impl Default for RawRtRwlockT {
     }
 }
 
+impl sealed::Sealed for RawRtRwLock {}
+
+impl PiLock for RawRtRwLock {
+    fn pi_base(&self) -> PiBase<'_> {
+        PiBase::of(self.0.base())
+    }
+}
+
+impl sealed::Sealed for RawRtRwlockT {}
+
+impl PiLock for RawRtRwlockT {
+    fn pi_base(&self) -> PiBase<'_> {
+        PiBase::of(self.0.base())
+    }
+}
+
 /// A PREEMPT_RT `rwlock_t` holding a `T`, with lock_api's guards.
 pub type RtRwlockT<T> = lock_api::RwLock<RawRtRwlockT, T>;
 
@@ -394,6 +405,11 @@ impl RawRtRwlockT {
     /// An unlocked rwlock (`rwlock_init`).
     pub const fn new() -> Self {
         RawRtRwlockT(Rwbase::new(true))
+    }
+
+    /// The raw reader count (as [`RawRtRwLock::readers`]).
+    pub fn readers(&self) -> i32 {
+        self.0.readers().load(Ordering::Relaxed)
     }
 
     /// `rt_read_lock`.

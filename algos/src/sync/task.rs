@@ -147,17 +147,25 @@ pub fn preempt_disable() {
     }
 }
 
-/// `preempt_enable()`: undoes one [`preempt_disable`].
+/// `preempt_enable()`: undoes one [`preempt_disable`]. Where the count drops to zero the
+/// kernel checks for a pending reschedule (releasing a spinlock is a preemption point), so
+/// under shuttle this is a scheduling point too.
 #[inline]
 pub fn preempt_enable() {
     if super::MODEL {
         let me = current();
-        PREEMPT.with(|p| {
+        let now = PREEMPT.with(|p| {
             let mut p = p.borrow_mut();
             let c = p.entry(me).or_insert(0);
             assert!(*c > 0, "preempt_enable without preempt_disable");
             *c -= 1;
+            *c
         });
+        #[cfg(mmcheck_shuttle)]
+        if now == 0 && !std::thread::panicking() {
+            shuttle::sync::atomic::AtomicUsize::new(0).load(std::sync::atomic::Ordering::Relaxed);
+        }
+        let _ = now;
     }
 }
 

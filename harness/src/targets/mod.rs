@@ -98,5 +98,11 @@ pub fn all() -> Vec<Box<dyn DynTarget>> {
             about: "rt_sched as SCHED_FIFO on one CPU (best priority runs) with the bounded-priority-inversion monitor (Mars Pathfinder)",
             priority_aware: true,
         }),
+        Box::new(Schedule {
+            target: rt::rwbase_sched::RwSchedTarget::new("rwbase_sched"),
+            algo: "rt",
+            about: "rwbase_rt as rw_semaphore and rwlock_t, 2-4 tasks: reader/writer exclusion, the reader counter, downgrade, signals, PI of the inner rtmutex",
+            priority_aware: false,
+        }),
     ]
 }

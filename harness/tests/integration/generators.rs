@@ -335,6 +335,39 @@ fn rt_ops_reaches_every_operation() {
     assert_reaches::<RtOp>("rt_ops", &all, v);
 }
 
+#[test]
+fn rt_sched_targets_reach_every_operation() {
+    use harness::targets::rt::sched::RtSchedOp;
+    fn v(op: &RtSchedOp) -> &'static str {
+        match op {
+            RtSchedOp::Lock(_) => "Lock",
+            RtSchedOp::LockChecked(_) => "LockChecked",
+            RtSchedOp::LockInterruptible(_) => "LockInterruptible",
+            RtSchedOp::TryLock(_) => "TryLock",
+            RtSchedOp::Unlock(_) => "Unlock",
+            RtSchedOp::Signal(_) => "Signal",
+            RtSchedOp::SetPrio { .. } => "SetPrio",
+            RtSchedOp::Spin(_) => "Spin",
+            RtSchedOp::ProxyWait(_) => "ProxyWait",
+            RtSchedOp::ProxyRequeue(_) => "ProxyRequeue",
+        }
+    }
+    let all = [
+        "Lock",
+        "LockChecked",
+        "LockInterruptible",
+        "TryLock",
+        "Unlock",
+        "Signal",
+        "SetPrio",
+        "Spin",
+        "ProxyWait",
+        "ProxyRequeue",
+    ];
+    assert_reaches::<RtSchedOp>("rt_sched", &all, v);
+    assert_reaches::<RtSchedOp>("rt_prio_sched", &all, v);
+}
+
 /// Every path of the allocator runs under generated `percpu_ops` inputs, run by the
 /// sequential engine with their interrupt and allocation-failure plans: refill, reuse from
 /// the tasks-trace lists, failed refills, trims, nested (NMI) allocations and frees, both

@@ -8,7 +8,9 @@
 //! filter: the best runnable priority runs, a task with preemption disabled keeps running)
 //! under a **bounded-priority-inversion monitor**: while a task waits for a lock, no task
 //! worse than the waiter and better than the owner's base priority may run while the owner
-//! is runnable (the Mars Pathfinder failure).
+//! is runnable (the Mars Pathfinder failure), and no task worse than the waiter may run
+//! while the waiter sleeps un-woken on a lock its owner has just released (the window
+//! between the unlock's deboost and its wake-up, which the kernel keeps preemption off for).
 //!
 //! Checks, at every operation's end and inside every `Spin`: the quiescent
 //! priority-inheritance invariants ([`algos::rt::check_pi_state`]: PI property, both trees'
@@ -24,7 +26,7 @@
 
 use crate::target::Target;
 use algos::rt::{
-    check_pi_state, is_sleeping, setscheduler, ProxyWaiter, RawRtMutex, RtError, Signal,
+    check_pi_state, is_sleeping, setscheduler, PiLock, ProxyWaiter, RawRtMutex, RtError, Signal,
 };
 use algos::sync::lock_api::RawMutex as _;
 use algos::sync::task::{self, Prio};
@@ -146,8 +148,8 @@ impl RtSchedSut {
         }
     }
 
-    fn refs(&self) -> Vec<&RawRtMutex> {
-        self.locks.iter().collect()
+    fn refs(&self) -> Vec<&dyn PiLock> {
+        self.locks.iter().map(|l| l as &dyn PiLock).collect()
     }
 
     /// Task `key` has the lock now: the holder cell must have been empty.
@@ -286,10 +288,6 @@ impl RtSchedTarget {
         let me = task::current();
         let mine = task::effective_of(me);
         for (i, l) in sut.locks.iter().enumerate() {
-            let Some(owner) = l.owner() else { continue };
-            if owner == me || !runnable.contains(&owner) || is_sleeping(owner) {
-                continue;
-            }
             let Some(waiters) = l.try_waiters() else {
                 continue;
             };
@@ -297,6 +295,19 @@ impl RtSchedTarget {
                 continue;
             };
             let waiter = task::effective_of(top);
+            let Some(owner) = l.owner() else {
+                // A free lock whose top waiter nobody has woken yet: the unlock that freed
+                // it is between its deboost and its wake-up, which must not be preempted.
+                if top != me && is_sleeping(top) && mine > waiter {
+                    return Err(format!(
+                        "unbounded priority inversion: task {me} (priority {mine}) runs while task {top} (priority {waiter}) sleeps on free lock {i} without having been woken"
+                    ));
+                }
+                continue;
+            };
+            if owner == me || !runnable.contains(&owner) || is_sleeping(owner) {
+                continue;
+            }
             let base = task::prio_of(owner).base;
             if mine > waiter && mine < base {
                 return Err(format!(
@@ -493,7 +504,7 @@ impl Target for RtSchedTarget {
     }
 
     fn check_concurrent(&self, sut: &RtSchedSut) -> Result<(), String> {
-        if let Some(r) = check_pi_state(&sut.refs(), &[], sut.exact_pi()) {
+        if let Some(r) = check_pi_state(&sut.refs(), sut.exact_pi()) {
             r?;
         }
         self.monitor(sut)
@@ -518,7 +529,7 @@ impl Target for RtSchedTarget {
                 ));
             }
         }
-        match check_pi_state(&sut.refs(), &[], sut.exact_pi()) {
+        match check_pi_state(&sut.refs(), sut.exact_pi()) {
             Some(r) => r,
             None => Err("the PI state is not quiescent after the scenario".into()),
         }
