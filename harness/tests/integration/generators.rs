@@ -368,6 +368,40 @@ fn rt_sched_targets_reach_every_operation() {
     assert_reaches::<RtSchedOp>("rt_prio_sched", &all, v);
 }
 
+#[test]
+fn rwbase_sched_reaches_every_operation() {
+    use harness::targets::rt::rwbase_sched::RwSchedOp;
+    fn v(op: &RwSchedOp) -> &'static str {
+        match op {
+            RwSchedOp::Read(_) => "Read",
+            RwSchedOp::ReadInterruptible(_) => "ReadInterruptible",
+            RwSchedOp::TryRead(_) => "TryRead",
+            RwSchedOp::Write(_) => "Write",
+            RwSchedOp::WriteKillable(_) => "WriteKillable",
+            RwSchedOp::TryWrite(_) => "TryWrite",
+            RwSchedOp::Downgrade(_) => "Downgrade",
+            RwSchedOp::Unlock(_) => "Unlock",
+            RwSchedOp::Signal(_) => "Signal",
+            RwSchedOp::SetPrio { .. } => "SetPrio",
+            RwSchedOp::Spin(_) => "Spin",
+        }
+    }
+    let all = [
+        "Read",
+        "ReadInterruptible",
+        "TryRead",
+        "Write",
+        "WriteKillable",
+        "TryWrite",
+        "Downgrade",
+        "Unlock",
+        "Signal",
+        "SetPrio",
+        "Spin",
+    ];
+    assert_reaches::<RwSchedOp>("rwbase_sched", &all, v);
+}
+
 /// Every path of the allocator runs under generated `percpu_ops` inputs, run by the
 /// sequential engine with their interrupt and allocation-failure plans: refill, reuse from
 /// the tasks-trace lists, failed refills, trims, nested (NMI) allocations and frees, both
