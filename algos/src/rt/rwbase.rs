@@ -18,6 +18,10 @@ const WRITER_BIAS: i32 = 1 << 30;
 struct Rwbase {
     readers: ConstAtomicI32,
     rtmutex: Base,
+    /// The reader slow path before v6.4: admit a reader whenever no writer is *active*,
+    /// even while one waits for the readers to drain (writer starvation; see
+    /// [`RawRtRwLock::new_pre_v6_4`]).
+    pre_v6_4: bool,
 }
 
 impl Rwbase {
@@ -25,6 +29,7 @@ impl Rwbase {
         Rwbase {
             readers: ConstAtomicI32::new(READER_BIAS),
             rtmutex: Base::new(spin),
+            pre_v6_4: false,
         }
     }
 
@@ -65,6 +70,11 @@ impl Rwbase {
     /// itself in and lets the rtmutex go at once.
     fn read_lock_slow(&self, sleep: Sleep<'_>) -> Result<(), RtError> {
         let mut wl = self.rtmutex.wait_lock();
+        // Before v6.4: a reader gets in as long as the writer is not fully in.
+        if self.pre_v6_4 && self.readers().load(Ordering::Relaxed) != WRITER_BIAS {
+            self.readers().fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
         let ret = self.rtmutex.slowlock_locked(&mut wl, sleep, ChainWalk::Min);
         if ret.is_ok() {
             // The rtmutex is ours: no writer is active.
@@ -237,6 +247,17 @@ impl RawRtRwLock {
     /// An unlocked semaphore (`init_rwsem`).
     pub const fn new() -> Self {
         RawRtRwLock(Rwbase::new(false))
+    }
+
+    /// An unlocked semaphore whose reader slow path is the one before v6.4 (286deb7ec03d):
+    /// a reader that finds the bias gone is admitted at once unless a writer is *active*
+    /// (`readers != WRITER_BIAS`), so a writer waiting for readers to drain can be starved
+    /// by new ones. Kept to show that starvation and for the planted bug in that test; the
+    /// default is the current rule ([`RawRtRwLock::new`]).
+    pub const fn new_pre_v6_4() -> Self {
+        let mut b = Rwbase::new(false);
+        b.pre_v6_4 = true;
+        RawRtRwLock(b)
     }
 
     /// `down_read`.

@@ -635,6 +635,39 @@ fn a_pending_writer_holds_new_readers_off_and_a_slow_reader_boosts_it() {
     assert_eq!(task::effective_of(wkey), task::prio_of(wkey).base);
 }
 
+/// Before v6.4 a slow-path reader is admitted while the writer only waits for the readers
+/// to drain: readers that keep coming starve the writer (what 286deb7ec03d ended).
+#[test]
+fn before_v6_4_new_readers_overtake_a_waiting_writer() {
+    let rw = Arc::new(RawRtRwLock::new_pre_v6_4());
+    rw.down_read();
+    let rw1 = rw.clone();
+    let writer = spawn_bounded(move || {
+        rw1.down_write();
+        // SAFETY: ours.
+        unsafe { rw1.up_write() };
+    });
+    wait_for(|| rw.readers() == 1, "the writer to remove the bias");
+    let rw2 = rw.clone();
+    // A second reader gets in at once through the slow path (it would block since v6.4).
+    spawn_bounded(move || {
+        rw2.down_read();
+        assert_eq!(rw2.readers(), 2, "admitted next to the first reader");
+        // SAFETY: ours.
+        unsafe { rw2.up_read() };
+    })
+    .join();
+    assert_eq!(
+        rw.readers(),
+        1,
+        "the writer still waits for the first reader"
+    );
+    // SAFETY: the first read lock is ours.
+    unsafe { rw.up_read() };
+    writer.join();
+    assert_eq!(rw.readers(), i32::MIN);
+}
+
 #[test]
 fn rwlock_t_front_end_excludes() {
     let rw = Arc::new(RtRwlockT::new(0u64));

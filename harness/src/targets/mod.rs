@@ -101,7 +101,7 @@ pub fn all() -> Vec<Box<dyn DynTarget>> {
         Box::new(Schedule {
             target: rt::rwbase_sched::RwSchedTarget::new("rwbase_sched"),
             algo: "rt",
-            about: "rwbase_rt as rw_semaphore and rwlock_t, 2-4 tasks: reader/writer exclusion, the reader counter, downgrade, signals, PI of the inner rtmutex",
+            about: "rwbase_rt as rw_semaphore (v6.4 and pre-v6.4 reader slow path) and rwlock_t, 2-4 tasks: reader/writer exclusion, the reader counter, downgrade, signals, PI of the inner rtmutex",
             priority_aware: false,
         }),
     ]

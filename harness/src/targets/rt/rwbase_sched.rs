@@ -1,7 +1,9 @@
 //! `rwbase_sched`: the PREEMPT_RT reader-writer locks on the schedule engine. Two to four
-//! tasks with priorities read and write an `rw_semaphore` (lock 0, [`RawRtRwLock`]) and an
-//! `rwlock_t` (lock 1, [`RawRtRwlockT`]): plain, interruptible/killable and try acquisitions,
-//! downgrade, signals, priority changes, CPU-bound work. Free interleavings (several CPUs).
+//! tasks with priorities read and write an `rw_semaphore` (lock 0, [`RawRtRwLock`]), an
+//! `rwlock_t` (lock 1, [`RawRtRwlockT`]) and an `rw_semaphore` with the reader slow path
+//! before v6.4 (lock 2, [`RawRtRwLock::new_pre_v6_4`]): plain, interruptible/killable and
+//! try acquisitions, downgrade, signals, priority changes, CPU-bound work. Free
+//! interleavings (several CPUs).
 //!
 //! Checks, at every operation's end: mutual exclusion by the tasks' own account (a writer
 //! finds no reader and no writer, a reader finds no writer); the reader counter against
@@ -34,7 +36,11 @@ const WRITER_BIAS: i32 = 1 << 30;
 /// Task keys a scenario uses (main 0, threads 1..=4).
 const KEYS: usize = 5;
 
-/// An operation of a task on lock `n % 2` (0: `rw_semaphore`, 1: `rwlock_t`).
+/// Locks of a scenario.
+pub const RW_LOCKS: usize = 3;
+
+/// An operation of a task on lock `n % 3` (0: `rw_semaphore`, 1: `rwlock_t`, 2: the
+/// `rw_semaphore` before v6.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Arbitrary)]
 pub enum RwSchedOp {
     /// `down_read` / `rt_read_lock`.
@@ -91,12 +97,13 @@ enum Hold {
 pub struct RwSchedSut {
     rwsem: RawRtRwLock,
     rwlock: RawRtRwlockT,
+    old_rwsem: RawRtRwLock,
     /// Per lock: readers and the writer (key + 1) by the tasks' own account.
-    readers: [AtomicI32; 2],
-    writer: [AtomicUsize; 2],
+    readers: [AtomicI32; RW_LOCKS],
+    writer: [AtomicUsize; RW_LOCKS],
     /// Per task key and lock: what it holds (its own state; read only by itself and the
     /// checks).
-    holds: Mutex<[[Option<Hold>; 2]; KEYS]>,
+    holds: Mutex<[[Option<Hold>; RW_LOCKS]; KEYS]>,
     /// Tasks inside a lock call (the counter's quiescent relation holds only at zero).
     inside: AtomicUsize,
     signals: [Signal; KEYS],
@@ -115,9 +122,10 @@ impl RwSchedSut {
         RwSchedSut {
             rwsem: RawRtRwLock::new(),
             rwlock: RawRtRwlockT::new(),
+            old_rwsem: RawRtRwLock::new_pre_v6_4(),
             readers: std::array::from_fn(|_| AtomicI32::new(0)),
             writer: std::array::from_fn(|_| AtomicUsize::new(0)),
-            holds: Mutex::new([[None; 2]; KEYS]),
+            holds: Mutex::new([[None; RW_LOCKS]; KEYS]),
             inside: AtomicUsize::new(0),
             signals: std::array::from_fn(|_| Signal::new()),
         }
@@ -132,10 +140,19 @@ impl RwSchedSut {
     }
 
     fn counter(&self, l: usize) -> i32 {
+        match l {
+            0 => self.rwsem.readers(),
+            1 => self.rwlock.readers(),
+            _ => self.old_rwsem.readers(),
+        }
+    }
+
+    /// The `rw_semaphore` of lock `l` (0 or 2).
+    fn sem(&self, l: usize) -> &RawRtRwLock {
         if l == 0 {
-            self.rwsem.readers()
+            &self.rwsem
         } else {
-            self.rwlock.readers()
+            &self.old_rwsem
         }
     }
 
@@ -169,10 +186,10 @@ impl RwSchedSut {
                 self.set_hold(me, l, None);
                 // SAFETY: the task holds a read lock.
                 unsafe {
-                    if l == 0 {
-                        self.rwsem.up_read();
-                    } else {
+                    if l == 1 {
                         self.rwlock.rt_read_unlock();
+                    } else {
+                        self.sem(l).up_read();
                     }
                 }
             }
@@ -181,10 +198,10 @@ impl RwSchedSut {
                 self.set_hold(me, l, None);
                 // SAFETY: the task holds the write lock.
                 unsafe {
-                    if l == 0 {
-                        self.rwsem.up_write();
-                    } else {
+                    if l == 1 {
                         self.rwlock.rt_write_unlock();
+                    } else {
+                        self.sem(l).up_write();
                     }
                 }
             }
@@ -196,8 +213,8 @@ impl RwSchedSut {
         &self.signals[key % KEYS]
     }
 
-    fn pi_locks(&self) -> [&dyn PiLock; 2] {
-        [&self.rwsem, &self.rwlock]
+    fn pi_locks(&self) -> [&dyn PiLock; RW_LOCKS] {
+        [&self.rwsem, &self.rwlock, &self.old_rwsem]
     }
 }
 
@@ -215,7 +232,7 @@ impl RwSchedTarget {
 }
 
 fn lock_of(n: u8) -> usize {
-    usize::from(n % 2)
+    usize::from(n) % RW_LOCKS
 }
 
 impl Target for RwSchedTarget {
@@ -244,37 +261,45 @@ impl Target for RwSchedTarget {
                 if sut.hold(me, l).is_some() {
                     return RwSchedRet::Skipped;
                 }
-                // Lock 0 while holding lock 1 would be out of order: only try then.
-                let must_try = l == 0 && sut.hold(me, 1).is_some();
+                // A lock while holding a later one would be out of order: only try then.
+                let must_try = (l + 1..RW_LOCKS).any(|k| sut.hold(me, k).is_some());
                 let write = matches!(op, Write(_) | WriteKillable(_) | TryWrite(_));
                 let try_only = must_try || matches!(op, TryRead(_) | TryWrite(_));
                 sut.inside.fetch_add(1, Ordering::SeqCst);
-                let r: Result<bool, RtError> = match (l, write, try_only) {
-                    (0, false, true) => Ok(sut.rwsem.down_read_trylock()),
-                    (0, true, true) => Ok(sut.rwsem.down_write_trylock()),
-                    (_, false, true) => Ok(sut.rwlock.rt_read_trylock()),
-                    (_, true, true) => Ok(sut.rwlock.rt_write_trylock()),
-                    (0, false, false) if matches!(op, ReadInterruptible(_)) => {
-                        sut.rwsem.down_read_interruptible(sut.signal(me)).map(|()| true)
+                let sig = sut.signal(me);
+                let r: Result<bool, RtError> = if l == 1 {
+                    let rw = &sut.rwlock;
+                    match (write, try_only) {
+                        (false, true) => Ok(rw.rt_read_trylock()),
+                        (true, true) => Ok(rw.rt_write_trylock()),
+                        (false, false) => {
+                            rw.rt_read_lock();
+                            Ok(true)
+                        }
+                        (true, false) => {
+                            rw.rt_write_lock();
+                            Ok(true)
+                        }
                     }
-                    (0, true, false) if matches!(op, WriteKillable(_)) => {
-                        sut.rwsem.down_write_killable(sut.signal(me)).map(|()| true)
-                    }
-                    (0, false, false) => {
-                        sut.rwsem.down_read();
-                        Ok(true)
-                    }
-                    (0, true, false) => {
-                        sut.rwsem.down_write();
-                        Ok(true)
-                    }
-                    (_, false, false) => {
-                        sut.rwlock.rt_read_lock();
-                        Ok(true)
-                    }
-                    (_, true, false) => {
-                        sut.rwlock.rt_write_lock();
-                        Ok(true)
+                } else {
+                    let sem = sut.sem(l);
+                    match (write, try_only) {
+                        (false, true) => Ok(sem.down_read_trylock()),
+                        (true, true) => Ok(sem.down_write_trylock()),
+                        (false, false) if matches!(op, ReadInterruptible(_)) => {
+                            sem.down_read_interruptible(sig).map(|()| true)
+                        }
+                        (true, false) if matches!(op, WriteKillable(_)) => {
+                            sem.down_write_killable(sig).map(|()| true)
+                        }
+                        (false, false) => {
+                            sem.down_read();
+                            Ok(true)
+                        }
+                        (true, false) => {
+                            sem.down_write();
+                            Ok(true)
+                        }
                     }
                 };
                 match r {
@@ -293,16 +318,16 @@ impl Target for RwSchedTarget {
             }
             Downgrade(n) => {
                 let l = lock_of(n);
-                if l != 0 || sut.hold(me, 0) != Some(Hold::Write) {
+                if l == 1 || sut.hold(me, l) != Some(Hold::Write) {
                     return RwSchedRet::Skipped;
                 }
                 sut.inside.fetch_add(1, Ordering::SeqCst);
                 // The task stays in: a writer that becomes a reader.
-                sut.readers[0].fetch_add(1, Ordering::SeqCst);
-                sut.writer[0].store(0, Ordering::SeqCst);
-                sut.set_hold(me, 0, Some(Hold::Read));
+                sut.readers[l].fetch_add(1, Ordering::SeqCst);
+                sut.writer[l].store(0, Ordering::SeqCst);
+                sut.set_hold(me, l, Some(Hold::Read));
                 // SAFETY: the task holds the write lock.
-                unsafe { sut.rwsem.downgrade_write() };
+                unsafe { sut.sem(l).downgrade_write() };
                 sut.inside.fetch_sub(1, Ordering::SeqCst);
                 RwSchedRet::Done
             }
@@ -321,7 +346,10 @@ impl Target for RwSchedTarget {
                 RwSchedRet::Done
             }
             SetPrio { task: t, prio } => {
-                setscheduler(usize::from(t) % 4 + 1, PRIOS[usize::from(prio) % PRIOS.len()]);
+                setscheduler(
+                    usize::from(t) % 4 + 1,
+                    PRIOS[usize::from(prio) % PRIOS.len()],
+                );
                 RwSchedRet::Done
             }
             Spin(n) => {
@@ -345,7 +373,7 @@ impl Target for RwSchedTarget {
         if let Some(r) = check_pi_state(&sut.pi_locks(), true) {
             r?;
         }
-        for l in 0..2 {
+        for l in 0..RW_LOCKS {
             // The counter first: its load is a scheduling point, and what follows (the
             // account, who is inside a call) is plain memory read with no switch in between.
             let got = sut.counter(l);
@@ -369,7 +397,7 @@ impl Target for RwSchedTarget {
     }
 
     fn validate(&self, sut: &RwSchedSut) -> Result<(), String> {
-        for l in 0..2 {
+        for l in 0..RW_LOCKS {
             if sut.counter(l) != READER_BIAS {
                 return Err(format!(
                     "lock {l}: the reader counter is {:#x} after every task released it",
@@ -377,8 +405,8 @@ impl Target for RwSchedTarget {
                 ));
             }
         }
-        if sut.rwsem.rtmutex_owner().is_some() {
-            return Err("the rw_semaphore's rtmutex is still owned".into());
+        if sut.rwsem.rtmutex_owner().is_some() || sut.old_rwsem.rtmutex_owner().is_some() {
+            return Err("an rw_semaphore's rtmutex is still owned".into());
         }
         match check_pi_state(&sut.pi_locks(), true) {
             Some(r) => r,
@@ -388,7 +416,7 @@ impl Target for RwSchedTarget {
 
     fn end_ops(&self, sut: &RwSchedSut, _thread: Option<usize>) -> Vec<RwSchedOp> {
         let me = task::current();
-        (0..2u8)
+        (0..RW_LOCKS as u8)
             .filter(|&l| sut.hold(me, usize::from(l)).is_some())
             .map(RwSchedOp::Unlock)
             .collect()
@@ -396,10 +424,12 @@ impl Target for RwSchedTarget {
 
     fn dump(&self, sut: &RwSchedSut) -> String {
         format!(
-            "rw_semaphore: counter {:#x}, rtmutex owner {:?}\nrwlock_t: counter {:#x}\naccount: readers {:?} writer {:?}\n",
+            "rw_semaphore: counter {:#x}, rtmutex owner {:?}\nrwlock_t: counter {:#x}\nrw_semaphore (pre-v6.4): counter {:#x}, rtmutex owner {:?}\naccount: readers {:?} writer {:?}\n",
             sut.rwsem.readers(),
             sut.rwsem.rtmutex_owner(),
             sut.rwlock.readers(),
+            sut.old_rwsem.readers(),
+            sut.old_rwsem.rtmutex_owner(),
             sut.readers,
             sut.writer
         )
