@@ -238,6 +238,21 @@ crate::sync::backend_lazy_static! {
     static ref BUSY: Counter = Counter::new();
 }
 
+crate::sync::backend_lazy_static! {
+    /// Chain walks that found a cycle (step [6]), whatever they did with it.
+    static ref CYCLES: Counter = Counter::new();
+}
+
+/// How many chain walks have run into a cycle of blocked tasks (step [6]: the walk came
+/// back to its lock or to its top task), reported or not: a deboost walk that meets a cycle
+/// stops there, and a cycle can be broken (a signalled waiter leaves) before the walk that
+/// closed it reports it. Once one has, the kernel's priorities and waiter keys along it are
+/// best effort, and checkers compare them loosely ([`check_pi_state`] without
+/// `pi_property`). Per process on std, per execution under the models.
+pub fn cycles_found() -> u64 {
+    CYCLES.get()
+}
+
 /// A change of the priority-inheritance state in flight (a block and its chain walk, a
 /// removal, an unlock until its wake-up, a priority change): the quiescent invariants
 /// ([`check_pi_state`]) are not checked until every such change is done, because the

@@ -757,6 +757,7 @@ fn adjust_prio_chain(
         };
         // [6]
         if Some(lock.addr()) == orig_lock || lock.owner_task() == Some(top_task) {
+            super::CYCLES.add(1);
             return Err(RtError::Deadlock);
         }
         if !requeue {

@@ -125,7 +125,9 @@ pub struct RtSchedSut {
     nested_started: AtomicUsize,
     nested_active: AtomicUsize,
     /// A deadlock was reported on a lock another task owned: a cycle existed, and the
-    /// priorities are best effort from now on (see [`check_pi_state`]).
+    /// priorities are best effort from now on (see [`check_pi_state`]). A chain walk can
+    /// also run into a cycle that is broken before anybody is told (a signalled waiter
+    /// leaves it): [`algos::rt::cycles_found`] counts those.
     cycle_seen: std::sync::atomic::AtomicBool,
 }
 
@@ -164,7 +166,7 @@ impl RtSchedSut {
 
     /// Whether the priorities must be exact (no cycle was seen).
     fn exact_pi(&self) -> bool {
-        !self.cycle_seen.load(Ordering::SeqCst)
+        !self.cycle_seen.load(Ordering::SeqCst) && algos::rt::cycles_found() == 0
     }
 
     fn holds_any(&self, key: usize) -> bool {
@@ -382,7 +384,17 @@ impl Target for RtSchedTarget {
             }
             RtSchedOp::TryLock(n) => {
                 let i = Self::lock_index(n);
-                let got = sut.locks[i].try_lock();
+                let l = &sut.locks[i];
+                let mut got = l.try_lock();
+                // A trylock also fails on a free lock whose top waiter has been woken but has
+                // not taken it yet (no steal from an equal or better waiter), a state with no
+                // owner the model could name: let the waiter take it, and try again.
+                let mut spins = 0;
+                while !got && l.owner().is_none() && spins < 64 {
+                    thread::yield_now();
+                    got = l.try_lock();
+                    spins += 1;
+                }
                 if got {
                     sut.acquired(i, me);
                 }
