@@ -139,6 +139,9 @@ impl Signal {
 /// and, if it is blocked on a lock, propagates the change along its blocking chain
 /// (`rt_mutex_adjust_pi`). When this returns, every priority it changes is changed.
 pub fn setscheduler(task_key: usize, prio: Prio) {
+    if Busy::any() {
+        IMPRECISE.add(1);
+    }
     let _busy = Busy::enter();
     let ts = task_rt(task_key);
     {
@@ -239,18 +242,24 @@ crate::sync::backend_lazy_static! {
 }
 
 crate::sync::backend_lazy_static! {
-    /// Chain walks that found a cycle (step [6]), whatever they did with it.
-    static ref CYCLES: Counter = Counter::new();
+    /// Events after which the kernel's priorities are best effort (see [`pi_imprecise`]).
+    static ref IMPRECISE: Counter = Counter::new();
 }
 
-/// How many chain walks have run into a cycle of blocked tasks (step [6]: the walk came
-/// back to its lock or to its top task), reported or not: a deboost walk that meets a cycle
-/// stops there, and a cycle can be broken (a signalled waiter leaves) before the walk that
-/// closed it reports it. Once one has, the kernel's priorities and waiter keys along it are
-/// best effort, and checkers compare them loosely ([`check_pi_state`] without
-/// `pi_property`). Per process on std, per execution under the models.
-pub fn cycles_found() -> u64 {
-    CYCLES.get()
+/// How many events so far leave the kernel's priorities best effort, per process on std and
+/// per execution under the models:
+/// - a chain walk that ran into a cycle of blocked tasks (step [6]), reported or not: a
+///   deboost walk that meets one stops there, and a cycle can be broken (a signalled waiter
+///   leaves) before the walk that closed it reports it;
+/// - a priority change (`setscheduler`) that began while another change of the PI state
+///   was in flight: `rt_mutex_setprio` takes the top donor's *current* priority, which a
+///   donor whose own change has not been propagated yet (its walk is pending) may give
+///   away and take back, and the walks that follow stop where the waiter keys look equal.
+///
+/// The kernel has both imprecisions; once one has happened, checkers compare priorities and
+/// waiter keys loosely ([`check_pi_state`] without `pi_property`).
+pub fn pi_imprecise() -> u64 {
+    IMPRECISE.get()
 }
 
 /// A change of the priority-inheritance state in flight (a block and its chain walk, a

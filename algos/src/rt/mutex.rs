@@ -765,7 +765,7 @@ fn adjust_prio_chain(
         };
         // [6]
         if Some(lock.addr()) == orig_lock || lock.owner_task() == Some(top_task) {
-            super::CYCLES.add(1);
+            super::IMPRECISE.add(1);
             return Err(RtError::Deadlock);
         }
         if !requeue {
@@ -919,9 +919,10 @@ impl PiLock for RawRtMutex {
 /// has been woken); blocking chains end (no cycle, at most [`MAX_LOCK_DEPTH`] long). A
 /// task blocked on a lock outside the given ones is checked only as far as it can be.
 ///
-/// Without `pi_property` the priorities are not compared: after a deadlock was detected
-/// while other tasks walked the same cycle, the kernel's priorities are best effort (a
-/// third task's walk can leave boosts going round the cycle that no later walk undoes).
+/// Without `pi_property` the priorities and waiter keys are not compared: after a deadlock
+/// was detected while other tasks walked the same cycle, or after the other events
+/// [`super::pi_imprecise`] counts, the kernel's priorities are best effort (a third task's
+/// walk can leave boosts going round the cycle that no later walk undoes).
 pub fn check_pi_state(locks: &[&dyn PiLock], pi_property: bool) -> Option<Result<(), String>> {
     if Busy::any() {
         return None;

@@ -370,7 +370,7 @@ impl Target for RwSchedTarget {
     }
 
     fn check_concurrent(&self, sut: &RwSchedSut) -> Result<(), String> {
-        if let Some(r) = check_pi_state(&sut.pi_locks(), true) {
+        if let Some(r) = check_pi_state(&sut.pi_locks(), algos::rt::pi_imprecise() == 0) {
             r?;
         }
         for l in 0..RW_LOCKS {
@@ -408,7 +408,7 @@ impl Target for RwSchedTarget {
         if sut.rwsem.rtmutex_owner().is_some() || sut.old_rwsem.rtmutex_owner().is_some() {
             return Err("an rw_semaphore's rtmutex is still owned".into());
         }
-        match check_pi_state(&sut.pi_locks(), true) {
+        match check_pi_state(&sut.pi_locks(), algos::rt::pi_imprecise() == 0) {
             Some(r) => r,
             None => Err("the PI state is not quiescent after the scenario".into()),
         }

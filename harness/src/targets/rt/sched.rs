@@ -127,7 +127,7 @@ pub struct RtSchedSut {
     /// A deadlock was reported on a lock another task owned: a cycle existed, and the
     /// priorities are best effort from now on (see [`check_pi_state`]). A chain walk can
     /// also run into a cycle that is broken before anybody is told (a signalled waiter
-    /// leaves it): [`algos::rt::cycles_found`] counts those.
+    /// leaves it): [`algos::rt::pi_imprecise`] counts those, and racing priority changes.
     cycle_seen: std::sync::atomic::AtomicBool,
 }
 
@@ -166,7 +166,7 @@ impl RtSchedSut {
 
     /// Whether the priorities must be exact (no cycle was seen).
     fn exact_pi(&self) -> bool {
-        !self.cycle_seen.load(Ordering::SeqCst) && algos::rt::cycles_found() == 0
+        !self.cycle_seen.load(Ordering::SeqCst) && algos::rt::pi_imprecise() == 0
     }
 
     fn holds_any(&self, key: usize) -> bool {
