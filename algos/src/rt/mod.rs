@@ -152,13 +152,20 @@ pub fn setscheduler(task_key: usize, prio: Prio) {
     mutex::adjust_pi(task_key);
 }
 
-/// Whether `task` sleeps in a lock's slow path: it is a waiter, its chain walk is done, it
-/// found the lock unavailable, and nobody has woken it yet (a woken task is runnable, as
-/// `TASK_RUNNING` after `wake_up_process`, even before it runs).
+/// Whether `task` sleeps in a lock's slow path: it is a waiter, its chain walk is done and
+/// it found the lock unavailable. A task that has been woken stays marked until it runs
+/// again ([`wake_pending`] tells the two apart).
 pub fn is_sleeping(task_key: usize) -> bool {
+    tasks().with(|t| t.get(&task_key).is_some_and(|ts| ts.sleeping.get()))
+}
+
+/// Whether `task` has been woken from a lock's sleep and has not run since (`TASK_RUNNING`
+/// set by `wake_up_process`, the task not yet back from `schedule()`): runnable, although
+/// [`is_sleeping`] still says it sleeps.
+pub fn wake_pending(task_key: usize) -> bool {
     tasks().with(|t| {
         t.get(&task_key)
-            .is_some_and(|ts| ts.sleeping.get() && !ts.woken.get())
+            .is_some_and(|ts| ts.sleeping.get() && ts.woken.get())
     })
 }
 
@@ -237,8 +244,23 @@ fn wake(key: usize, thread: &Thread) {
     thread.unpark();
 }
 
-crate::sync::backend_lazy_static! {
-    static ref BUSY: Counter = Counter::new();
+#[cfg(not(mmcheck_model))]
+static BUSY: Counter = Counter::new();
+
+#[cfg(mmcheck_model)]
+std::thread_local! {
+    /// Under the models every task of an execution runs on the OS thread that runs the
+    /// execution (and several test threads run executions side by side): per thread is per
+    /// execution, and a model operation is not added for bookkeeping.
+    static BUSY_MODEL: Counter = const { Counter::new() };
+}
+
+/// The in-flight count of [`Busy`] for the current execution.
+fn busy_count(f: impl FnOnce(&Counter)) {
+    #[cfg(not(mmcheck_model))]
+    f(&BUSY);
+    #[cfg(mmcheck_model)]
+    BUSY_MODEL.with(f);
 }
 
 crate::sync::backend_lazy_static! {
@@ -270,18 +292,20 @@ struct Busy(());
 
 impl Busy {
     fn enter() -> Busy {
-        BUSY.add(1);
+        busy_count(|c| c.add(1));
         Busy(())
     }
 
     /// Whether any change is in flight.
     fn any() -> bool {
-        BUSY.get() != 0
+        let mut n = 0;
+        busy_count(|c| n = c.get());
+        n != 0
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        BUSY.sub(1);
+        busy_count(|c| c.sub(1));
     }
 }

@@ -26,7 +26,8 @@
 
 use crate::target::Target;
 use algos::rt::{
-    check_pi_state, is_sleeping, setscheduler, PiLock, ProxyWaiter, RawRtMutex, RtError, Signal,
+    check_pi_state, is_sleeping, setscheduler, wake_pending, PiLock, ProxyWaiter, RawRtMutex,
+    RtError, Signal,
 };
 use algos::sync::lock_api::RawMutex as _;
 use algos::sync::task::{self, Prio};
@@ -300,14 +301,15 @@ impl RtSchedTarget {
             let Some(owner) = l.owner() else {
                 // A free lock whose top waiter nobody has woken yet: the unlock that freed
                 // it is between its deboost and its wake-up, which must not be preempted.
-                if top != me && is_sleeping(top) && mine > waiter {
+                if top != me && is_sleeping(top) && !wake_pending(top) && mine > waiter {
                     return Err(format!(
                         "unbounded priority inversion: task {me} (priority {mine}) runs while task {top} (priority {waiter}) sleeps on free lock {i} without having been woken"
                     ));
                 }
                 continue;
             };
-            if owner == me || !runnable.contains(&owner) || is_sleeping(owner) {
+            let asleep = is_sleeping(owner) && !wake_pending(owner);
+            if owner == me || !runnable.contains(&owner) || asleep {
                 continue;
             }
             let base = task::prio_of(owner).base;
