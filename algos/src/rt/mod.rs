@@ -244,23 +244,15 @@ fn wake(key: usize, thread: &Thread) {
     thread.unpark();
 }
 
-#[cfg(not(mmcheck_model))]
-static BUSY: Counter = Counter::new();
-
-#[cfg(mmcheck_model)]
-std::thread_local! {
-    /// Under the models every task of an execution runs on the OS thread that runs the
-    /// execution (and several test threads run executions side by side): per thread is per
-    /// execution, and a model operation is not added for bookkeeping.
-    static BUSY_MODEL: Counter = const { Counter::new() };
+crate::sync::backend_lazy_static! {
+    /// Per execution under the models: an execution that ends in a panic may leave tasks
+    /// (and their in-flight counts) behind.
+    static ref BUSY: Counter = Counter::new();
 }
 
 /// The in-flight count of [`Busy`] for the current execution.
 fn busy_count(f: impl FnOnce(&Counter)) {
-    #[cfg(not(mmcheck_model))]
     f(&BUSY);
-    #[cfg(mmcheck_model)]
-    BUSY_MODEL.with(f);
 }
 
 crate::sync::backend_lazy_static! {
