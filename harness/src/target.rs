@@ -41,6 +41,13 @@ pub trait Target: Send + Sync + 'static {
     fn step_on(&self, model: &mut Self::Model, _thread: Option<usize>, op: &Self::Op) -> Self::Ret {
         self.step(model, op)
     }
+    /// Whether a finished concurrent operation goes into the history the linearizability
+    /// checker judges (default: every one). A target leaves out outcomes its model cannot
+    /// decide (a lock call that failed while the lock was being handed to a woken waiter);
+    /// they still appear in the report's table, and the invariants still judge them.
+    fn in_history(&self, _op: &Self::Op, _ret: &Self::Ret) -> bool {
+        true
+    }
     /// Invariants relating structure and model, checked after every sequential step (e.g.
     /// the whole content is equal). `Err` describes the violation.
     fn invariants(&self, _sut: &Self::Sut, _model: &Self::Model) -> Result<(), String> {

@@ -142,14 +142,20 @@ pub fn setscheduler(task_key: usize, prio: Prio) {
     if Busy::any() {
         IMPRECISE.add(1);
     }
-    let _busy = Busy::enter();
+    let busy = Busy::enter();
     let ts = task_rt(task_key);
-    {
-        let pi = ts.pi.lock();
-        task::set_base(task_key, prio);
-        mutex::adjust_prio(task_key, &pi);
+    let pi = ts.pi.lock();
+    task::set_base(task_key, prio);
+    mutex::adjust_prio(task_key, &pi);
+    if pi.blocked_on.is_none() {
+        // Consistent as the pi_lock drops: nothing to propagate (`rt_mutex_adjust_pi`
+        // returns at once), so no change is in flight any more.
+        drop(busy);
+        return;
     }
+    drop(pi);
     mutex::adjust_pi(task_key);
+    drop(busy);
 }
 
 /// Whether `task` sleeps in a lock's slow path: it is a waiter, its chain walk is done and
@@ -274,6 +280,14 @@ crate::sync::backend_lazy_static! {
 /// waiter keys loosely ([`check_pi_state`] without `pi_property`).
 pub fn pi_imprecise() -> u64 {
     IMPRECISE.get()
+}
+
+/// Whether no change of the priority-inheritance state is in flight (no block with its
+/// chain walk, removal, unlock before its wake-up, or priority change is under way): the
+/// points where monitors may expect priorities to have propagated. Between a walk's steps
+/// the kernel runs preemptible, so a task may run before a boost has reached the owner.
+pub fn pi_settled() -> bool {
+    !Busy::any()
 }
 
 /// A change of the priority-inheritance state in flight (a block and its chain walk, a

@@ -298,8 +298,14 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Execute
         c => Some(c - n - 2),
     };
     type Tagged<Op, Ret> = Event<(Option<usize>, Op), Ret>;
-    let tagged: Vec<Tagged<T::Op, T::Ret>> = events
+    // Operations whose outcome the model cannot judge stay out of the history
+    // (`Target::in_history`); `kept[i]` is the event index of history entry `i`.
+    let kept: Vec<usize> = (0..events.len())
+        .filter(|&i| t.in_history(&events[i].op, &events[i].ret))
+        .collect();
+    let tagged: Vec<Tagged<T::Op, T::Ret>> = kept
         .iter()
+        .map(|&i| &events[i])
         .map(|e| Event {
             thread: e.thread,
             op: (who(e.thread), e.op.clone()),
@@ -320,7 +326,9 @@ pub fn execute<T: Target + Clone>(t: &T, sc: &Scenario<T::Op>) -> Result<Execute
             done.inconclusive = true;
             Ok(done)
         }
-        Err(LinError::NotLinearizable(e)) => {
+        Err(LinError::NotLinearizable(mut e)) => {
+            e.stuck = e.stuck.into_iter().map(|(i, s)| (kept[i], s)).collect();
+            e.longest_prefix = e.longest_prefix.iter().map(|&i| kept[i]).collect();
             let stuck: Vec<usize> = e.stuck.iter().map(|(i, _)| *i).collect();
             let func = stuck
                 .first()
