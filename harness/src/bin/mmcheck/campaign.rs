@@ -330,7 +330,7 @@ fn fuzz_one(
     let orphan = pending
         .zip(report)
         .map(|((title, _), r)| (title, r.join("\n") + "\n"));
-    st.crashes = triage(root, t, &raw, &attributed, orphan.as_ref());
+    st.crashes = triage(root, t, &raw, &attributed, orphan.as_ref(), &log);
     if !status.success() && st.crashes.is_empty() {
         st.error = Some(format!(
             "cargo fuzz exited with {status} and no crash artifact (log: {})",
@@ -338,6 +338,27 @@ fn fuzz_one(
         ));
     }
     Ok(st)
+}
+
+/// The report of a crash no title was found for: what is known, and the end of libFuzzer's
+/// output (the panic message or signal is there), so nothing about it is lost.
+fn untriaged_report(target: &str, fname: &str, empty: bool, log: &[String]) -> String {
+    let mut rep =
+        format!("untriaged {fname} of target {target}: no MMCHECK-TITLE could be determined\n");
+    if empty {
+        rep.push_str(
+            "the input is empty: libFuzzer writes an empty unit when the process dies outside \
+             any input (in a background thread, or in teardown at exit), so replaying it \
+             reproduces nothing; the output below shows where it died\n",
+        );
+    }
+    let from = log.len().saturating_sub(80);
+    rep.push_str("--- end of libFuzzer's output ---\n");
+    for line in &log[from..] {
+        rep.push_str(line);
+        rep.push('\n');
+    }
+    rep
 }
 
 /// Determines the title of one raw artifact: from the run's output, by running it in-process
@@ -397,6 +418,7 @@ fn triage(
     raw: &Path,
     attributed: &[(PathBuf, String, String)],
     orphan: Option<&(String, String)>,
+    log: &[String],
 ) -> Vec<String> {
     let files: Vec<PathBuf> = match std::fs::read_dir(raw) {
         Ok(rd) => rd
@@ -438,10 +460,7 @@ fn triage(
                 let dir = root
                     .join("crashes")
                     .join(format!("untriaged-{}-{fname}", t.name()));
-                let rep = format!(
-                    "untriaged {fname} of target {}: no MMCHECK-TITLE could be determined\n",
-                    t.name()
-                );
+                let rep = untriaged_report(t.name(), &fname, data.is_empty(), log);
                 (dir, rep, format!("untriaged {fname}"))
             }
         };
@@ -467,6 +486,21 @@ fn triage(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_untriaged_crash_keeps_the_end_of_the_output() {
+        let log: Vec<String> = (0..100).map(|i| format!("line {i}")).collect();
+        let rep = untriaged_report("percpu_ops", "crash-da39", true, &log);
+        assert!(rep.contains("the input is empty"), "{rep}");
+        assert!(
+            rep.contains("line 99\n") && rep.contains("line 20\n"),
+            "{rep}"
+        );
+        assert!(!rep.contains("line 19\n"), "only the last 80 lines: {rep}");
+        let rep = untriaged_report("percpu_ops", "crash-1234", false, &log[..3]);
+        assert!(!rep.contains("the input is empty"), "{rep}");
+        assert!(rep.contains("line 2\n"), "{rep}");
+    }
 
     #[test]
     fn libfuzzer_status_lines_are_parsed() {
