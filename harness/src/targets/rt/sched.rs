@@ -20,9 +20,12 @@
 //! every task at its base priority; and the history of lock operations linearizable against
 //! a model of the owners ([`Target::step_on`]).
 //!
-//! So that no scenario can deadlock by itself, a task that already holds a lock always asks
-//! with full deadlock detection (`lock_checked`; a cycle is then reported to whoever closes
-//! it), and a task releases what it holds before it exits ([`Target::end_ops`]).
+//! So that no scenario can deadlock by itself, a task that already holds a lock asks with full
+//! deadlock detection (`lock_checked`; a cycle is then reported to whoever closes it), or,
+//! when it is strictly the most important task and no priority change is under way, with the
+//! kernel's minimal walk, which then reaches every task of a cycle it closes and reports it
+//! (the rtmutex's ABBA check at the closing task); a task releases what it holds before it
+//! exits ([`Target::end_ops`]).
 
 use crate::target::Target;
 use algos::rt::{
@@ -50,7 +53,9 @@ const KEYS: usize = 5;
 /// An operation of a task (lock and task indexes wrap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Arbitrary)]
 pub enum RtSchedOp {
-    /// `rt_mutex_lock` (with deadlock detection if the task holds a lock).
+    /// `rt_mutex_lock`. A task that holds a lock asks with full deadlock detection, unless
+    /// it is strictly the most important task: then with the kernel's minimal walk, which
+    /// must report a cycle the task closes (see `RtSchedSut::min_walk_gate`).
     Lock(u8),
     /// `rt_mutex_lock` with full deadlock detection (the futex path).
     LockChecked(u8),
@@ -130,6 +135,9 @@ pub struct RtSchedSut {
     /// also run into a cycle that is broken before anybody is told (a signalled waiter
     /// leaves it): [`algos::rt::pi_imprecise`] counts those, and racing priority changes.
     cycle_seen: std::sync::atomic::AtomicBool,
+    /// Held by a priority change, or by a minimal-walk lock call of a lock holder, for its
+    /// duration (see [`RtSchedSut::min_walk_gate`]).
+    prio_gate: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RtSchedSut {
@@ -148,6 +156,7 @@ impl RtSchedSut {
             nested_started: AtomicUsize::new(0),
             nested_active: AtomicUsize::new(0),
             cycle_seen: std::sync::atomic::AtomicBool::new(false),
+            prio_gate: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -168,6 +177,33 @@ impl RtSchedSut {
     /// Whether the priorities must be exact (no cycle was seen).
     fn exact_pi(&self) -> bool {
         !self.cycle_seen.load(Ordering::SeqCst) && algos::rt::pi_imprecise() == 0
+    }
+
+    /// Whether task `me`, which holds a lock, may ask for another with the kernel's minimal
+    /// chain walk (a plain `rt_mutex_lock`) instead of full detection: only if it is strictly
+    /// the most important task (real-time, and better than every other task's effective
+    /// priority) and no priority change is under way. Nothing can then outrank its boost
+    /// while it walks, so the walk reaches every task of a cycle it closes and reports the
+    /// deadlock, as the kernel's does; in any other case a minimal walk may stop early and
+    /// leave a silent deadlock, which the kernel has too. On `true` the caller holds
+    /// `prio_gate` (priority changes wait, i.e. are skipped) until its lock call returns.
+    fn min_walk_gate(&self, me: usize) -> bool {
+        if self
+            .prio_gate
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        let mine = task::effective_of(me);
+        let best = mine < 100
+            && task::snapshot()
+                .iter()
+                .all(|(k, p)| *k == me || p.effective > mine);
+        if !best {
+            self.prio_gate.store(false, Ordering::SeqCst);
+        }
+        best
     }
 
     fn holds_any(&self, key: usize) -> bool {
@@ -293,6 +329,10 @@ impl RtSchedTarget {
         if !self.priority_aware || !sut.exact_pi() {
             return Ok(());
         }
+        // One consistent look: the monitor's own lock reads are scheduling points, and a
+        // task preempted between reading a lock's waiters and its owner would judge a waiter
+        // that has long since moved on (to sleep on another lock).
+        let _consistent = task::no_preempt();
         let settled = algos::rt::pi_settled();
         #[cfg(mmcheck_shuttle)]
         let runnable = crate::engine::schedule::last_runnable();
@@ -370,7 +410,21 @@ impl Target for RtSchedTarget {
             RtSchedOp::Lock(n) | RtSchedOp::LockChecked(n) | RtSchedOp::LockInterruptible(n) => {
                 let i = Self::lock_index(n);
                 let l = &sut.locks[i];
-                let r = if matches!(op, RtSchedOp::LockChecked(_)) || sut.holds_any(me) {
+                let holds = sut.holds_any(me);
+                let min_gate = matches!(op, RtSchedOp::Lock(_)) && holds && sut.min_walk_gate(me);
+                let r = if min_gate {
+                    // The minimal walk of a task that holds a lock: it can close a cycle, and
+                    // being strictly the best priority, its boost reaches whoever it waits
+                    // for along the whole chain, so the walk comes back to it and the kernel
+                    // reports the deadlock (its WARN; our `Err`). A silent deadlock here is a
+                    // walk that stopped short.
+                    sut.nested_started.fetch_add(1, Ordering::SeqCst);
+                    sut.nested_active.fetch_add(1, Ordering::SeqCst);
+                    let r = l.lock_returning(None);
+                    sut.nested_active.fetch_sub(1, Ordering::SeqCst);
+                    sut.prio_gate.store(false, Ordering::SeqCst);
+                    r
+                } else if matches!(op, RtSchedOp::LockChecked(_)) || holds {
                     sut.nested_started.fetch_add(1, Ordering::SeqCst);
                     sut.nested_active.fetch_add(1, Ordering::SeqCst);
                     let r = l.lock_checked();
@@ -434,10 +488,19 @@ impl Target for RtSchedTarget {
                 RtSchedRet::Done
             }
             RtSchedOp::SetPrio { task: t, prio } => {
-                setscheduler(
-                    usize::from(t) % 4 + 1,
-                    PRIOS[usize::from(prio) % PRIOS.len()],
-                );
+                // Not while a task that holds a lock is in a minimal-walk lock call (see
+                // `RtSchedSut::min_walk_gate`): then it does nothing.
+                if sut
+                    .prio_gate
+                    .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    setscheduler(
+                        usize::from(t) % 4 + 1,
+                        PRIOS[usize::from(prio) % PRIOS.len()],
+                    );
+                    sut.prio_gate.store(false, Ordering::SeqCst);
+                }
                 RtSchedRet::Done
             }
             RtSchedOp::Spin(n) => {
