@@ -21,6 +21,8 @@ const LIMIT: Duration = Duration::from_secs(10);
 enum Cmd {
     Lock(usize),
     LockChecked(usize),
+    /// `rt_mutex_lock`'s minimal walk, with a deadlock returned instead of the panic.
+    LockMin(usize),
     LockInt(usize, Arc<Signal>),
     Unlock(usize),
     Exit,
@@ -60,6 +62,7 @@ impl T {
                         Ok(())
                     }
                     Cmd::LockChecked(i) => l.0[i].lock_checked(),
+                    Cmd::LockMin(i) => l.0[i].lock_returning(None),
                     Cmd::LockInt(i, sig) => l.0[i].lock_interruptible(&sig),
                     Cmd::Unlock(i) => {
                         // SAFETY: the scenario sends unlock only to the owner.
@@ -409,6 +412,52 @@ fn abba_with_detection_returns_edeadlk_and_undoes_the_boost() {
     assert_eq!(t0.prio(), 19, "the boost by the failed waiter is undone");
     assert!(l.0[0].waiters().is_empty());
     assert_eq!(l.0[1].waiters(), vec![t0.key]);
+    t1.run(Cmd::Unlock(1)).unwrap();
+    t0.done().unwrap();
+    t0.run(Cmd::Unlock(1)).unwrap();
+    t0.run(Cmd::Unlock(0)).unwrap();
+}
+
+/// ABBA without detection (§3.4, "MIN"): the plain lock's minimal walk still reports the
+/// cycle when the closing task's boost reaches it, i.e. when it is the more important one:
+/// T1 (18) closes the cycle, the boost of T0 carries on to L1, whose owner is T1 itself.
+/// (The kernel WARNs and sleeps for ever; `lock_returning` hands the error back.)
+#[test]
+fn abba_without_detection_is_reported_when_the_closer_is_more_important() {
+    let l = locks(2);
+    let t0 = T::spawn(&l, fifo(80));
+    let t1 = T::spawn(&l, fifo(81));
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.run(Cmd::Lock(1)).unwrap();
+    t0.block(Cmd::Lock(1));
+    assert_eq!(t1.run(Cmd::LockMin(0)), Err(RtError::Deadlock));
+    assert_eq!(t0.prio(), 19, "the boost by the failed waiter is undone");
+    assert!(l.0[0].waiters().is_empty());
+    t1.run(Cmd::Unlock(1)).unwrap();
+    t0.done().unwrap();
+    t0.run(Cmd::Unlock(1)).unwrap();
+    t0.run(Cmd::Unlock(0)).unwrap();
+}
+
+/// The same for a 3-task cycle: T2, the most important, closes it with a plain lock; its
+/// boost travels T0 → L1 → T1 → L2, owned by T2.
+#[test]
+fn a_three_task_cycle_without_detection_is_reported_to_the_most_important_closer() {
+    let l = locks(3);
+    let t0 = T::spawn(&l, fifo(10));
+    let t1 = T::spawn(&l, fifo(20));
+    let t2 = T::spawn(&l, fifo(30));
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.run(Cmd::Lock(1)).unwrap();
+    t2.run(Cmd::Lock(2)).unwrap();
+    t0.block(Cmd::Lock(1));
+    t1.block(Cmd::Lock(2));
+    assert_eq!(t2.run(Cmd::LockMin(0)), Err(RtError::Deadlock));
+    assert_eq!(prios(&[&t0, &t1, &t2]), vec![fifo(10), fifo(20), fifo(30)]);
+    assert!(l.0[0].waiters().is_empty());
+    t2.run(Cmd::Unlock(2)).unwrap();
+    t1.done().unwrap();
+    t1.run(Cmd::Unlock(2)).unwrap();
     t1.run(Cmd::Unlock(1)).unwrap();
     t0.done().unwrap();
     t0.run(Cmd::Unlock(1)).unwrap();
