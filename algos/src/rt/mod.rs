@@ -36,8 +36,10 @@
 //! Different, and why:
 //! - Tasks are threads; a task's key is [`crate::sync::task::current`] and its priorities
 //!   live in [`crate::sync::task`]. Sleeping is `thread::park`, waking `Thread::unpark`
-//!   (std: a futex; loom and shuttle: the task is not runnable until unparked); there is no
-//!   optimistic spinning on a running owner (`rtmutex_spin_on_owner`).
+//!   (std: a futex; loom and shuttle: the task is not runnable until unparked). The top
+//!   waiter spins while the owner runs (`rtmutex_spin_on_owner`) for a bounded number of
+//!   turns on std, and not at all under the models (a spin adds schedules that change
+//!   nothing).
 //! - Waiters are reference-counted heap objects rather than stack objects; a waiter whose
 //!   wait has ended is marked dead and, in checking builds, any later use through a tree is
 //!   reported as `KMSAN: use-after-free` (what the kernel's stack waiter would be).
@@ -241,6 +243,77 @@ fn schedule(ts: &TaskRt) {
     crate::sync::thread::park();
     ts.sleeping.set(false);
     ts.woken.set(false);
+}
+
+/// The old rt-tester's "wakeup stop" (its `blockedwake` state), for scenario tests on std
+/// with the `hooks` feature: a task armed with [`stop_after_wakeup`] stops the next time it
+/// is woken in a lock's slow path, before it retries the lock (it counts as awake, not
+/// sleeping), until [`continue_after_wakeup`]. This is the window in which a better task
+/// may steal a released lock from its woken top waiter (rt-tester's `t3-l1-pi-steal`).
+#[cfg(all(mmcheck_hooks, not(mmcheck_model)))]
+mod wakeup_stop {
+    use crate::sync::{thread, Mutex};
+    use std::collections::HashMap;
+
+    enum Stop {
+        Armed,
+        Stopped(thread::Thread),
+        Released,
+    }
+
+    fn stops() -> &'static Mutex<HashMap<usize, Stop>> {
+        static STOPS: std::sync::OnceLock<Mutex<HashMap<usize, Stop>>> = std::sync::OnceLock::new();
+        STOPS.get_or_init(|| Mutex::new(HashMap::new()))
+    }
+
+    /// Arms the stop of task `key`.
+    pub fn stop_after_wakeup(key: usize) {
+        stops().lock().insert(key, Stop::Armed);
+    }
+
+    /// True while task `key` is stopped after a wake-up.
+    pub fn stopped_after_wakeup(key: usize) -> bool {
+        matches!(stops().lock().get(&key), Some(Stop::Stopped(_)))
+    }
+
+    /// Lets task `key` go on (or disarms its stop if it has not stopped yet).
+    pub fn continue_after_wakeup(key: usize) {
+        let prev = stops().lock().insert(key, Stop::Released);
+        if let Some(Stop::Stopped(t)) = prev {
+            t.unpark();
+        }
+    }
+
+    /// Called by the woken task before it retries the lock.
+    pub(super) fn point(key: usize) {
+        {
+            let mut s = stops().lock();
+            match s.get(&key) {
+                Some(Stop::Armed) => {
+                    s.insert(key, Stop::Stopped(thread::current()));
+                }
+                _ => {
+                    s.remove(&key);
+                    return;
+                }
+            }
+        }
+        while stopped_after_wakeup(key) {
+            thread::park();
+        }
+        stops().lock().remove(&key);
+    }
+}
+
+#[cfg(all(mmcheck_hooks, not(mmcheck_model)))]
+pub use wakeup_stop::{continue_after_wakeup, stop_after_wakeup, stopped_after_wakeup};
+
+/// The point where a woken waiter may be stopped ([`stop_after_wakeup`]); nothing without
+/// the hooks.
+#[inline(always)]
+fn after_wakeup(_key: usize) {
+    #[cfg(all(mmcheck_hooks, not(mmcheck_model)))]
+    wakeup_stop::point(_key);
 }
 
 /// Wakes task `key`, asleep (or about to sleep) in [`schedule`] on `thread`

@@ -495,6 +495,7 @@ impl Base {
             MutexGuard::unlocked(wl, || {
                 if !owner.is_some_and(|o| self.spin_on_owner(o, sleep)) {
                     super::schedule(ts);
+                    super::after_wakeup(waiter.task);
                 }
             });
         }

@@ -232,6 +232,104 @@ fn s3_a_signal_ends_an_interruptible_wait_with_eintr() {
     assert!(!l.0[0].is_locked());
 }
 
+/// S4 (`t2-l2-2rt-deadlock`, disabled in the kernel's check-all.sh): an ABBA cycle of two
+/// equal real-time tasks without detection. The closing walk stops at "waiter priority ==
+/// task priority" before its deadlock check, so the deadlock is silent: both sleep, and
+/// signals make each leave its wait with -EINTR.
+#[test]
+fn s4_an_equal_priority_abba_without_detection_is_silent_until_signalled() {
+    let l = locks(2);
+    let t0 = T::spawn(&l, fifo(80));
+    let t1 = T::spawn(&l, fifo(80));
+    let (s0, s1) = (Arc::new(Signal::new()), Arc::new(Signal::new()));
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.run(Cmd::Lock(1)).unwrap();
+    t0.block(Cmd::LockInt(1, s0.clone()));
+    t1.block(Cmd::LockInt(0, s1.clone()));
+    assert_eq!(l.0[0].waiters(), vec![t1.key]);
+    assert_eq!(l.0[1].waiters(), vec![t0.key]);
+    assert_eq!(prios(&[&t0, &t1]), vec![19, 19]);
+    s1.raise();
+    assert_eq!(t1.done(), Err(RtError::Interrupted));
+    s0.raise();
+    assert_eq!(t0.done(), Err(RtError::Interrupted));
+    assert!(l.0[0].waiters().is_empty() && l.0[1].waiters().is_empty());
+    t0.run(Cmd::Unlock(0)).unwrap();
+    t1.run(Cmd::Unlock(1)).unwrap();
+    assert!(!l.0[0].is_locked() && !l.0[1].is_locked());
+}
+
+/// S9 (`t3-l1-pi-steal`): the unlock does not hand the lock over. T0 (120) holds L0 and T1
+/// (19) waits; T0's unlock deboosts T0, leaves L0 ownerless with T1 queued, and wakes T1,
+/// which is stopped before it retries (the tester's "wakeup stop"). T2 (18), strictly
+/// better, steals L0; T1 blocks again, now boosting nobody (T2 is better). When T2 unlocks,
+/// T1 gets it. (Needs the checking hooks: `--features hooks,model`.)
+#[cfg(feature = "hooks")]
+#[test]
+fn s9_a_strictly_better_task_steals_a_released_lock_from_its_woken_top_waiter() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, fifo(80));
+    let t2 = T::spawn(&l, fifo(81));
+    t0.run(Cmd::Lock(0)).unwrap();
+    stop_after_wakeup(t1.key);
+    t1.block(Cmd::Lock(0));
+    assert_eq!(t0.prio(), 19);
+    t0.run(Cmd::Unlock(0)).unwrap();
+    wait_for(
+        || stopped_after_wakeup(t1.key),
+        "T1 to stop after its wake-up",
+    );
+    assert_eq!(t0.prio(), 120, "the unlock deboosted before it woke T1");
+    assert_eq!(l.0[0].owner(), None, "no hand-over: the lock is free");
+    assert_eq!(l.0[0].waiters(), vec![t1.key], "T1 is still queued");
+    t2.run(Cmd::Lock(0)).unwrap();
+    assert_eq!(l.0[0].owner(), Some(t2.key), "T2 (18 < 19) stole it");
+    continue_after_wakeup(t1.key);
+    wait_for(|| is_sleeping(t1.key), "T1 to block again");
+    assert_eq!(l.0[0].waiters(), vec![t1.key]);
+    assert_eq!(prios(&[&t0, &t1, &t2]), vec![120, 19, 18]);
+    stop_after_wakeup(t1.key);
+    t2.run(Cmd::Unlock(0)).unwrap();
+    wait_for(
+        || stopped_after_wakeup(t1.key),
+        "T1 to stop after its second wake-up",
+    );
+    continue_after_wakeup(t1.key);
+    t1.done().unwrap();
+    assert_eq!(l.0[0].owner(), Some(t1.key));
+    t1.run(Cmd::Unlock(0)).unwrap();
+    assert!(!l.0[0].is_locked());
+}
+
+/// S9's other half: an equal-priority task cannot steal (no lateral steal in rt_mutex); it
+/// queues behind the woken waiter, which then takes the lock.
+#[cfg(feature = "hooks")]
+#[test]
+fn s9_an_equal_task_does_not_steal_from_the_woken_top_waiter() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, fifo(80));
+    let t2 = T::spawn(&l, fifo(80));
+    t0.run(Cmd::Lock(0)).unwrap();
+    stop_after_wakeup(t1.key);
+    t1.block(Cmd::Lock(0));
+    t0.run(Cmd::Unlock(0)).unwrap();
+    wait_for(
+        || stopped_after_wakeup(t1.key),
+        "T1 to stop after its wake-up",
+    );
+    t2.block(Cmd::Lock(0));
+    assert_eq!(l.0[0].owner(), None);
+    assert_eq!(l.0[0].waiters(), vec![t1.key, t2.key], "FIFO among equals");
+    continue_after_wakeup(t1.key);
+    t1.done().unwrap();
+    assert_eq!(l.0[0].owner(), Some(t1.key));
+    t1.run(Cmd::Unlock(0)).unwrap();
+    t2.done().unwrap();
+    t2.run(Cmd::Unlock(0)).unwrap();
+}
+
 #[test]
 fn s5_the_best_waiter_wins_although_it_queued_last() {
     let l = locks(1);
