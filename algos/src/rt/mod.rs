@@ -252,6 +252,7 @@ fn schedule(ts: &TaskRt) {
 /// may steal a released lock from its woken top waiter (rt-tester's `t3-l1-pi-steal`).
 #[cfg(all(mmcheck_hooks, not(mmcheck_model)))]
 mod wakeup_stop {
+    use crate::sync::shared::OnceLock;
     use crate::sync::{thread, Mutex};
     use std::collections::HashMap;
 
@@ -262,7 +263,7 @@ mod wakeup_stop {
     }
 
     fn stops() -> &'static Mutex<HashMap<usize, Stop>> {
-        static STOPS: std::sync::OnceLock<Mutex<HashMap<usize, Stop>>> = std::sync::OnceLock::new();
+        static STOPS: OnceLock<Mutex<HashMap<usize, Stop>>> = OnceLock::new();
         STOPS.get_or_init(|| Mutex::new(HashMap::new()))
     }
 
