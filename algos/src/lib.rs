@@ -7,10 +7,11 @@
 //! production, under loom's exhaustive model checker and under shuttle's schedulers.
 //!
 //! Today it holds the platform layer, the maple tree ([`maple`]), the BPF memory allocator
-//! ([`percpu`]) and the PREEMPT_RT locks ([`rt`]); the multi-gen LRU arrives with its own
-//! issue.
+//! ([`percpu`]), the PREEMPT_RT locks ([`rt`]) and the multi-gen LRU ([`mglru`], in
+//! progress: one lruvec, its aging, eviction and simulator).
 
 pub mod maple;
+pub mod mglru;
 pub mod percpu;
 pub mod rt;
 pub mod sync;

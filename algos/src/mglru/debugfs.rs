@@ -1,0 +1,215 @@
+//! `/sys/kernel/debug/lru_gen` and `lru_gen_full` (mm/vmscan.c, Linux v6.6): the dumps in
+//! the kernel's format and the `+`/`-` write commands with its argument rules.
+//!
+//! Dump: `memcg <id> <path>`, ` node <nid>`, then per generation
+//! ` <seq> <age_ms> <anon_pages> <file_pages>`; the full form starts at the oldest sequence
+//! number any type could hold, marks sequence numbers below a type's `min_seq` with `x`,
+//! and adds per-tier lines (`RT ` for the youngest generation: the controller's averages;
+//! `rep` for the oldest: refaulted, evicted, protected) and a line of page-table walk
+//! statistics. The memcg is 0 with an empty path and the node 0 (memcg disabled, one node).
+//!
+//! Commands, separated by `,`, `;` or newlines: `+ memcg node seq [can_swap [force_scan]]`
+//! ages (`seq` must be `max_seq`; an older one is a no-op, a newer one `EINVAL`; without
+//! `force_scan` aging refuses, `ERANGE`, when it would fold a generation the eviction has
+//! not emptied) and `- memcg node seq [swappiness [nr_to_reclaim]]` evicts up to
+//! generation `seq`, which must be older than `max_seq - 1` (`EINVAL`). As in the kernel,
+//! an omitted optional number reads as -1: `force_scan` on, `nr_to_reclaim` unlimited.
+
+use super::lruvec::ScanControl;
+use super::{
+    FolioId, Lruvec, Shadow, ANON, FILE, MAX_NR_GENS, MAX_NR_TIERS, MAX_SWAPPINESS, MIN_NR_GENS,
+};
+use std::fmt::Write as _;
+
+/// A command's error, as the kernel's write returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdError {
+    /// `-EINVAL`: malformed, or a sequence number out of range.
+    Inval(String),
+    /// `-ERANGE`: aging would fold a generation eviction has not emptied.
+    Range(String),
+}
+
+impl std::fmt::Display for CmdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CmdError::Inval(s) => write!(f, "EINVAL: {s}"),
+            CmdError::Range(s) => write!(f, "ERANGE: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for CmdError {}
+
+/// The `lru_gen` (or, `full`, `lru_gen_full`) dump of `lru`.
+pub fn dump(lru: &Lruvec, full: bool) -> String {
+    let mut s = String::new();
+    let max_seq = lru.max_seq();
+    let min_seq = lru.min_seq();
+    let now = lru.now();
+    // mem_cgroup_id(NULL) and an empty path: memcg disabled.
+    let _ = writeln!(s, "memcg {:5} ", 0);
+    let _ = writeln!(s, " node {:5}", 0);
+    let first = if !full {
+        min_seq[ANON]
+    } else if max_seq >= MAX_NR_GENS as u64 {
+        max_seq - MAX_NR_GENS as u64 + 1
+    } else {
+        0
+    };
+    lru.with_lists(|l| {
+        for seq in first..=max_seq {
+            let gen = super::gen_from_seq(seq);
+            let birth = l.timestamps[gen];
+            let _ = write!(s, " {:10} {:10}", seq, now.saturating_sub(birth));
+            for ty in [ANON, FILE] {
+                let size: i64 = l.nr_pages[gen][ty].iter().map(|&n| n.max(0)).sum();
+                let mark = if full && seq < min_seq[ty] { 'x' } else { ' ' };
+                let _ = write!(s, " {:10}{}", size, mark);
+            }
+            s.push('\n');
+            if full {
+                for tier in 0..MAX_NR_TIERS {
+                    let _ = write!(s, "            {:10}", tier);
+                    for ty in [ANON, FILE] {
+                        let (marks, n) = if seq == max_seq {
+                            ("RT ", [l.avg_refaulted[ty][tier], l.avg_total[ty][tier], 0])
+                        } else if seq == min_seq[ty] {
+                            let (r, e) = lru.counters(ty, tier);
+                            let p = if tier > 0 {
+                                l.protected[ty][tier - 1]
+                            } else {
+                                0
+                            };
+                            ("rep", [r, e, p])
+                        } else {
+                            ("   ", [0, 0, 0])
+                        };
+                        for (i, m) in marks.chars().enumerate() {
+                            let _ = write!(s, " {:10}{}", n[i], m);
+                        }
+                    }
+                    s.push('\n');
+                }
+                s.push_str("                      ");
+                let stats = lru.mm_stats();
+                for (i, m) in "LOYNFA".chars().enumerate() {
+                    let (n, c) = if seq == max_seq {
+                        (stats[i], m)
+                    } else {
+                        (0, ' ')
+                    };
+                    let _ = write!(s, " {:10}{}", n, c);
+                }
+                s.push('\n');
+            }
+        }
+    });
+    s
+}
+
+/// Parses and runs the commands of one write. Returns the folios eviction reclaimed (the
+/// caller frees them) or the first error (commands before it have run, as in the kernel).
+pub fn write(
+    lru: &Lruvec,
+    cmds: &str,
+    default_swappiness: u32,
+) -> Result<Vec<(FolioId, Shadow)>, CmdError> {
+    let mut out = Vec::new();
+    for cur in cmds.split([',', ';', '\n']) {
+        let cur = cur.trim();
+        if cur.is_empty() {
+            continue;
+        }
+        let mut it = cur.split_whitespace();
+        let cmd = it.next().unwrap_or_default();
+        let nums: Vec<&str> = it.collect();
+        if !(cmd == "+" || cmd == "-") || nums.len() < 3 || nums.len() > 5 {
+            return Err(CmdError::Inval(format!(
+                "`{cur}`: expected `+|- memcg node seq [a [b]]`"
+            )));
+        }
+        let num = |i: usize| -> Result<u64, CmdError> {
+            nums[i]
+                .parse::<u64>()
+                .map_err(|_| CmdError::Inval(format!("`{cur}`: `{}` is not a number", nums[i])))
+        };
+        let (memcg, nid, seq) = (num(0)?, num(1)?, num(2)?);
+        let swappiness = if nums.len() > 3 { Some(num(3)?) } else { None };
+        let opt = if nums.len() > 4 { num(4)? } else { u64::MAX };
+        if nid != 0 {
+            return Err(CmdError::Inval(format!(
+                "`{cur}`: node {nid} has no memory"
+            )));
+        }
+        if memcg != 0 {
+            return Err(CmdError::Inval(format!("`{cur}`: no memcg {memcg}")));
+        }
+        let swappiness = match swappiness {
+            None => u64::from(default_swappiness),
+            Some(s) if s > u64::from(MAX_SWAPPINESS) => {
+                return Err(CmdError::Inval(format!(
+                    "`{cur}`: swappiness {s} above {MAX_SWAPPINESS}"
+                )))
+            }
+            Some(s) => s,
+        } as u32;
+        if cmd == "+" {
+            run_aging(lru, seq, swappiness != 0, opt != 0)?;
+        } else {
+            out.extend(run_eviction(lru, seq, swappiness, opt)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `run_aging`.
+fn run_aging(lru: &Lruvec, seq: u64, can_swap: bool, force_scan: bool) -> Result<(), CmdError> {
+    let max_seq = lru.max_seq();
+    let min_seq = lru.min_seq();
+    if seq < max_seq {
+        return Ok(());
+    }
+    if seq > max_seq {
+        return Err(CmdError::Inval(format!(
+            "seq {seq} is newer than max_seq {max_seq}"
+        )));
+    }
+    if !force_scan && min_seq[usize::from(!can_swap)] + MAX_NR_GENS as u64 - 1 <= max_seq {
+        return Err(CmdError::Range(format!(
+            "aging {max_seq} would fold generation {} before eviction emptied it",
+            min_seq[usize::from(!can_swap)]
+        )));
+    }
+    lru.try_to_inc_max_seq(max_seq, can_swap, force_scan);
+    Ok(())
+}
+
+/// `run_eviction`.
+fn run_eviction(
+    lru: &Lruvec,
+    seq: u64,
+    swappiness: u32,
+    nr_to_reclaim: u64,
+) -> Result<Vec<(FolioId, Shadow)>, CmdError> {
+    let max_seq = lru.max_seq();
+    if seq + MIN_NR_GENS as u64 > max_seq {
+        return Err(CmdError::Inval(format!(
+            "generation {seq} is one of the two youngest (max_seq {max_seq})"
+        )));
+    }
+    let mut sc = ScanControl::new(nr_to_reclaim);
+    loop {
+        let min_seq = lru.min_seq();
+        if seq < min_seq[usize::from(swappiness == 0)] {
+            break;
+        }
+        if sc.nr_reclaimed >= nr_to_reclaim {
+            break;
+        }
+        if lru.evict_folios(&mut sc, swappiness) == 0 {
+            break;
+        }
+    }
+    Ok(sc.reclaimed)
+}

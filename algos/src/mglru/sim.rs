@@ -1,0 +1,223 @@
+//! The simulator's memory: `frames` page frames, a page cache of shadow entries, and the
+//! multi-gen LRU reclaiming when no frame is free, as direct reclaim would.
+
+use super::folio::{PG_ACTIVE, PG_SWAPCACHE};
+use super::{FolioId, Lruvec, Shadow, SWAP_CLUSTER_MAX, ZONE_NORMAL};
+use std::collections::HashMap;
+
+/// What a simulation counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Accesses.
+    pub accesses: u64,
+    /// Misses (cold misses included).
+    pub misses: u64,
+    /// Misses on pages evicted before (workingset refaults).
+    pub refaults: u64,
+    /// Refaults within the window the controller counts (`lru_gen_refault` "recent").
+    pub recent_refaults: u64,
+    /// Reclaim calls.
+    pub reclaims: u64,
+    /// Pages reclaimed.
+    pub reclaimed: u64,
+}
+
+/// A memory of page frames managed by the multi-gen LRU.
+pub struct Sim {
+    lru: Lruvec,
+    free: Vec<FolioId>,
+    resident: HashMap<u64, FolioId>,
+    page_of: Vec<u64>,
+    shadows: HashMap<u64, Shadow>,
+    swappiness: u32,
+    stats: SimStats,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("frames", &self.page_of.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sim {
+    /// A memory of `frames` frames (at least 1) with `swappiness` (0-201; 60 is the
+    /// kernel's default).
+    pub fn new(frames: usize, swappiness: u32) -> Self {
+        assert!(frames > 0, "a memory needs a frame");
+        Sim {
+            lru: Lruvec::new(frames),
+            free: (0..frames as FolioId).rev().collect(),
+            resident: HashMap::with_capacity(frames),
+            page_of: vec![u64::MAX; frames],
+            shadows: HashMap::new(),
+            swappiness,
+            stats: SimStats::default(),
+        }
+    }
+
+    /// The lruvec (for dumps, commands and checks).
+    pub fn lruvec(&self) -> &Lruvec {
+        &self.lru
+    }
+
+    /// The counts so far.
+    pub fn stats(&self) -> SimStats {
+        self.stats
+    }
+
+    /// One access to `page`: `anon` through the page table (a hit sets the PTE's accessed
+    /// bit), else through a file descriptor (a hit bumps the reference counter). A miss
+    /// reclaims if no frame is free, then faults the page in. Returns whether it hit.
+    pub fn access(&mut self, page: u64, anon: bool) -> bool {
+        self.stats.accesses += 1;
+        self.lru.set_now(self.stats.accesses);
+        if let Some(&id) = self.resident.get(&page) {
+            if anon {
+                self.lru.touch_pte(id);
+            } else {
+                self.lru.mark_accessed(id);
+            }
+            return true;
+        }
+        self.stats.misses += 1;
+        if self.free.is_empty() {
+            self.reclaim();
+        }
+        let id = self.free.pop().expect("reclaim frees at least one frame");
+        self.lru.init_folio(id, anon, ZONE_NORMAL);
+        if let Some(sh) = self.shadows.remove(&page) {
+            self.stats.refaults += 1;
+            if anon {
+                // Swapped back in: it is in the swap cache.
+                self.lru.set_flags(id, 0, PG_SWAPCACHE);
+            }
+            if self.lru.refault(id, sh, anon) {
+                self.stats.recent_refaults += 1;
+            }
+        }
+        if anon {
+            // A page fault: mapped, young, and added active (`lru_gen_in_fault`).
+            self.lru.map(id, page);
+            self.lru.touch_pte(id);
+            self.lru.set_flags(id, 0, PG_ACTIVE);
+        }
+        self.lru.add_folio(id);
+        self.page_of[id as usize] = page;
+        self.resident.insert(page, id);
+        false
+    }
+
+    fn reclaim(&mut self) {
+        self.stats.reclaims += 1;
+        let out = self.lru.reclaim(SWAP_CLUSTER_MAX, self.swappiness);
+        self.release(out);
+        assert!(
+            !self.free.is_empty(),
+            "reclaim freed nothing: {:?}",
+            self.lru
+        );
+    }
+
+    /// Frees the frames of reclaimed folios, keeping their shadow entries.
+    fn release(&mut self, out: Vec<(FolioId, Shadow)>) {
+        for (id, shadow) in out {
+            let page = std::mem::replace(&mut self.page_of[id as usize], u64::MAX);
+            self.resident.remove(&page);
+            self.shadows.insert(page, shadow);
+            self.free.push(id);
+            self.stats.reclaimed += 1;
+        }
+    }
+
+    /// Runs debugfs commands (`+ 0 0 seq ...`, `- 0 0 seq ...`; see [`super::debugfs`]).
+    pub fn command(&mut self, cmds: &str) -> Result<(), super::debugfs::CmdError> {
+        let out = super::debugfs::write(&self.lru, cmds, self.swappiness)?;
+        self.release(out);
+        Ok(())
+    }
+
+    /// The quiescent invariants of the lruvec, with the frames the simulator says are in
+    /// use as the folios that must be listed.
+    pub fn check(&self) -> Result<(), String> {
+        self.lru.check(&|id| self.page_of[id as usize] != u64::MAX)
+    }
+
+    /// Resident pages.
+    pub fn resident(&self) -> usize {
+        self.resident.len()
+    }
+}
+
+#[cfg(all(test, not(mmcheck_model)))]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift) for the tests' traces.
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed | 1;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    #[test]
+    fn invariants_hold_through_a_mixed_trace() {
+        let mut sim = Sim::new(300, 60);
+        let mut r = rng(7);
+        for i in 0..60_000u64 {
+            let x = r();
+            let anon = x % 3 == 0;
+            // Hot set of 200 pages, a cold tail of 5,000, and a scan now and then.
+            let page = if i % 1000 < 50 {
+                100_000 + i
+            } else if x % 4 != 0 {
+                (x >> 8) % 200
+            } else {
+                200 + (x >> 8) % 5_000
+            };
+            sim.access(page + if anon { 1 << 40 } else { 0 }, anon);
+            if i % 997 == 0 {
+                sim.check()
+                    .unwrap_or_else(|e| panic!("after {i} accesses: {e}"));
+            }
+        }
+        sim.check().expect("quiescent invariants at the end");
+        let st = sim.stats();
+        assert_eq!(st.accesses, 60_000);
+        assert!(st.misses < st.accesses && st.misses >= 300);
+        assert_eq!(
+            sim.resident() as u64 + st.reclaimed,
+            st.misses,
+            "every miss became a resident page or was reclaimed"
+        );
+        let max = sim.lruvec().max_seq();
+        assert!(max > 3, "the aging ran (max_seq {max})");
+    }
+
+    #[test]
+    fn a_hot_set_survives_a_one_time_scan() {
+        // 100 hot file pages read again and again, then one pass over 1,000 cold pages:
+        // the hot pages have fd references (tiers), the scan pages none.
+        let mut sim = Sim::new(400, 60);
+        for _ in 0..20 {
+            for p in 0..100 {
+                sim.access(p, false);
+            }
+        }
+        for p in 1_000..2_000 {
+            sim.access(p, false);
+        }
+        let before = sim.stats().misses;
+        for p in 0..100 {
+            sim.access(p, false);
+        }
+        let lost = sim.stats().misses - before;
+        assert!(lost < 10, "the scan pushed out {lost} of the 100 hot pages");
+    }
+}
