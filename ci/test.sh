@@ -88,7 +88,7 @@ miri() {
   # Tree Borrows and ignored leaks: crossbeam-epoch (the production RCU) is checked by its own
   # authors under the same flags; its global collector deliberately outlives the process.
   CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-ignore-leaks" \
-    cargo +nightly miri test -p algos --lib -- --skip maple::tests --skip percpu::
+    cargo +nightly miri test -p algos --lib -- --skip maple::tests --skip percpu:: --skip mglru::sim::
   # The maple tree's node and entry pointers: one short run of every kind and mode (the
   # native sweeps take hours under Miri), and the value entries (integers kept in slot
   # words) next to boxed entries of several types.

@@ -213,3 +213,106 @@ fn run_eviction(
     }
     Ok(sc.reclaimed)
 }
+
+#[cfg(all(test, not(mmcheck_model)))]
+mod tests {
+    use super::*;
+    use crate::mglru::Sim;
+
+    fn fill(sim: &mut Sim, pages: std::ops::Range<u64>) {
+        for p in pages {
+            sim.access(p, false);
+        }
+    }
+
+    #[test]
+    fn the_dump_has_the_kernels_shape() {
+        let mut sim = Sim::new(64, 60);
+        fill(&mut sim, 0..40);
+        let d = dump(sim.lruvec(), false);
+        let lines: Vec<&str> = d.lines().collect();
+        assert_eq!(lines[0], "memcg     0 ");
+        assert_eq!(lines[1], " node     0");
+        // min_seq[anon] 0 ..= max_seq 3: four generation lines.
+        assert_eq!(lines.len(), 2 + 4, "{d}");
+        let cols: Vec<u64> = lines[2..]
+            .iter()
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                assert_eq!(f.len(), 4, "seq, age, anon, file: {l}");
+                f[3].parse().expect("file pages")
+            })
+            .collect();
+        assert_eq!(
+            cols.iter().sum::<u64>(),
+            40,
+            "every resident file page counted once: {d}"
+        );
+        let full = dump(sim.lruvec(), true);
+        // The youngest generation's tier lines carry the averages (R, T), the oldest's
+        // the counts (r, e, p).
+        assert!(
+            full.contains("0R ") && full.contains("0T ") && full.contains("0r "),
+            "{full}"
+        );
+        assert_eq!(
+            full.lines().filter(|l| l.trim_end().ends_with('A')).count(),
+            1,
+            "one walk-statistics line for max_seq: {full}"
+        );
+    }
+
+    #[test]
+    fn commands_follow_the_kernels_rules() {
+        let mut sim = Sim::new(256, 60);
+        fill(&mut sim, 0..200);
+        let max = sim.lruvec().max_seq();
+        assert!(matches!(
+            sim.command(&format!("+ 0 0 {}", max + 1)),
+            Err(CmdError::Inval(_))
+        ));
+        assert_eq!(
+            sim.command(&format!("+ 0 0 {}", max - 1)),
+            Ok(()),
+            "an older seq is a no-op"
+        );
+        assert_eq!(sim.lruvec().max_seq(), max);
+        assert!(
+            matches!(sim.command("+ 1 0 3"), Err(CmdError::Inval(_))),
+            "no memcg 1"
+        );
+        assert!(
+            matches!(sim.command("+ 0 1 3"), Err(CmdError::Inval(_))),
+            "no node 1"
+        );
+        assert!(matches!(sim.command("* 0 0 3"), Err(CmdError::Inval(_))));
+        assert!(matches!(sim.command("+ 0 0 x"), Err(CmdError::Inval(_))));
+        // Aging without force_scan when a type already has MAX_NR_GENS generations.
+        sim.command(&format!("+ 0 0 {max} 1 1"))
+            .expect("forced aging");
+        let max = sim.lruvec().max_seq();
+        let min = sim.lruvec().min_seq();
+        if min[ANON] + MAX_NR_GENS as u64 - 1 <= max {
+            assert!(matches!(
+                sim.command(&format!("+ 0 0 {max} 1 0")),
+                Err(CmdError::Range(_))
+            ));
+        }
+        // Eviction may not name the two youngest generations.
+        assert!(matches!(
+            sim.command(&format!("- 0 0 {}", max - 1)),
+            Err(CmdError::Inval(_))
+        ));
+        let resident = sim.resident();
+        sim.command(&format!("- 0 0 {} 60 10", max - 2))
+            .expect("evict");
+        let gone = resident - sim.resident();
+        assert!(gone >= 10, "asked for 10, reclaimed {gone} (in batches)");
+        sim.check().expect("invariants after the commands");
+        // Several commands in one write.
+        let max = sim.lruvec().max_seq();
+        sim.command(&format!("+ 0 0 {max}; + 0 0 {}", max + 1))
+            .expect("two agings");
+        assert_eq!(sim.lruvec().max_seq(), max + 2);
+    }
+}
