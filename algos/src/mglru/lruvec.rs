@@ -215,6 +215,75 @@ pub fn positive_ctrl_err(sp: &CtrlPos, pv: &CtrlPos) -> bool {
             <= (sp.refaulted + 1) as u128 * pv.total as u128 * pv.gain as u128
 }
 
+/// The PID controller's inputs for one type: the averages carried over from evicted
+/// generations and the counts of the generation being evicted (`NR_HIST_GENS` 1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TierCounts {
+    /// `avg_refaulted[type][tier]`.
+    pub avg_refaulted: [u64; MAX_NR_TIERS],
+    /// `avg_total[type][tier]`.
+    pub avg_total: [u64; MAX_NR_TIERS],
+    /// `refaulted[hist][type][tier]`.
+    pub refaulted: [u64; MAX_NR_TIERS],
+    /// `evicted[hist][type][tier]`.
+    pub evicted: [u64; MAX_NR_TIERS],
+    /// `protected[hist][type][tier - 1]`.
+    pub protected: [u64; MAX_NR_TIERS - 1],
+}
+
+impl TierCounts {
+    /// `read_ctrl_pos` (v6.6): the position of `tier` with `gain`.
+    pub fn pos(&self, tier: usize, gain: u64) -> CtrlPos {
+        let mut total = self.avg_total[tier] + self.evicted[tier];
+        if tier > 0 {
+            total += self.protected[tier - 1];
+        }
+        CtrlPos {
+            refaulted: self.avg_refaulted[tier] + self.refaulted[tier],
+            total,
+            gain,
+        }
+    }
+}
+
+/// `get_tier_idx` (v6.6): the setpoint is tier 0 with gain 1, each higher tier a process
+/// variable with gain 2; the first tier that refaults more than the setpoint allows is
+/// protected with every tier above it. Returns the highest tier to evict.
+pub fn tier_idx(c: &TierCounts) -> usize {
+    let sp = c.pos(0, 1);
+    let mut tier = 1;
+    while tier < MAX_NR_TIERS {
+        if !positive_ctrl_err(&sp, &c.pos(tier, 2)) {
+            break;
+        }
+        tier += 1;
+    }
+    tier - 1
+}
+
+/// `get_type_to_scan` (v6.6): compares the types' tier 0 positions with the gains
+/// `swappiness` (anon) and `200 - swappiness` (file); the colder type is scanned, with
+/// the tier index from the other type's tier 0 as the setpoint. Returns `(type,
+/// tier_idx)`. `swappiness` must be in 1..200 (the callers handle the ends).
+pub fn type_to_scan(c: &[TierCounts; 2], swappiness: u32) -> (usize, usize) {
+    let gain = [
+        u64::from(swappiness),
+        u64::from(MAX_SWAPPINESS - swappiness),
+    ];
+    let sp = c[ANON].pos(0, gain[ANON]);
+    let pv = c[FILE].pos(0, gain[FILE]);
+    let ty = usize::from(positive_ctrl_err(&sp, &pv));
+    let sp = c[1 - ty].pos(0, gain[1 - ty]);
+    let mut tier = 1;
+    while tier < MAX_NR_TIERS {
+        if !positive_ctrl_err(&sp, &c[ty].pos(tier, gain[ty])) {
+            break;
+        }
+        tier += 1;
+    }
+    (ty, tier - 1)
+}
+
 /// One lruvec's multi-gen LRU over a fixed table of folios.
 pub struct Lruvec {
     flags: Box<[AtomicU64]>,
@@ -674,17 +743,21 @@ impl Lruvec {
 
     // ---- the PID controller -------------------------------------------------------------
 
-    /// `read_ctrl_pos` (v6.6).
-    fn read_ctrl_pos(&self, l: &Lists, ty: usize, tier: usize, gain: u64) -> CtrlPos {
-        let mut total = l.avg_total[ty][tier] + self.evicted[ty][tier].load(Ordering::Relaxed);
-        if tier > 0 {
-            total += l.protected[ty][tier - 1];
+    /// The controller's inputs for type `ty` (what `read_ctrl_pos` reads).
+    fn tier_counts(&self, l: &Lists, ty: usize) -> TierCounts {
+        TierCounts {
+            avg_refaulted: l.avg_refaulted[ty],
+            avg_total: l.avg_total[ty],
+            refaulted: std::array::from_fn(|t| self.refaulted[ty][t].load(Ordering::Relaxed)),
+            evicted: std::array::from_fn(|t| self.evicted[ty][t].load(Ordering::Relaxed)),
+            protected: l.protected[ty],
         }
-        CtrlPos {
-            refaulted: l.avg_refaulted[ty][tier] + self.refaulted[ty][tier].load(Ordering::Relaxed),
-            total,
-            gain,
-        }
+    }
+
+    /// The controller's inputs of both types (for checkers and the `lru_gen_full` dump).
+    pub fn ctrl_inputs(&self) -> [TierCounts; 2] {
+        let l = self.lists.lock();
+        [self.tier_counts(&l, ANON), self.tier_counts(&l, FILE)]
     }
 
     /// `reset_ctrl_pos` (v6.6, `NR_HIST_GENS` 1): on `min_seq` advance (`carryover`) the
@@ -710,43 +783,15 @@ impl Lruvec {
         }
     }
 
-    /// `get_tier_idx` (v6.6): the setpoint is tier 0 with gain 1, each higher tier a
-    /// process variable with gain 2; the first tier that refaults more than the setpoint
-    /// allows is protected with every tier above it. Returns the highest tier to evict.
     fn get_tier_idx(&self, l: &Lists, ty: usize) -> usize {
-        let sp = self.read_ctrl_pos(l, ty, 0, 1);
-        let mut tier = 1;
-        while tier < MAX_NR_TIERS {
-            let pv = self.read_ctrl_pos(l, ty, tier, 2);
-            if !positive_ctrl_err(&sp, &pv) {
-                break;
-            }
-            tier += 1;
-        }
-        tier - 1
+        tier_idx(&self.tier_counts(l, ty))
     }
 
-    /// `get_type_to_scan` (v6.6): compares the types' tier 0 refault rates weighted by
-    /// swappiness (anon gain `swappiness`, file `200 - swappiness`); returns the type and
-    /// the tier index for it.
     fn get_type_to_scan(&self, l: &Lists, swappiness: u32) -> (usize, usize) {
-        let gain = [
-            u64::from(swappiness),
-            u64::from(MAX_SWAPPINESS - swappiness),
-        ];
-        let sp = self.read_ctrl_pos(l, ANON, 0, gain[ANON]);
-        let pv = self.read_ctrl_pos(l, FILE, 0, gain[FILE]);
-        let ty = usize::from(positive_ctrl_err(&sp, &pv));
-        let sp = self.read_ctrl_pos(l, 1 - ty, 0, gain[1 - ty]);
-        let mut tier = 1;
-        while tier < MAX_NR_TIERS {
-            let pv = self.read_ctrl_pos(l, ty, tier, gain[ty]);
-            if !positive_ctrl_err(&sp, &pv) {
-                break;
-            }
-            tier += 1;
-        }
-        (ty, tier - 1)
+        type_to_scan(
+            &[self.tier_counts(l, ANON), self.tier_counts(l, FILE)],
+            swappiness,
+        )
     }
 
     /// The PID controller's decision for tests: `(type, tier_idx)` as `isolate_folios`
@@ -1344,5 +1389,81 @@ impl Batch {
 
     fn is_empty(&self) -> bool {
         self.batched == 0
+    }
+}
+
+#[cfg(all(test, not(mmcheck_model)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_controller_protects_the_first_tier_that_refaults_more_than_tier_0() {
+        let c = TierCounts::default();
+        assert_eq!(
+            tier_idx(&c),
+            MAX_NR_TIERS - 1,
+            "no refaults: every tier is evicted"
+        );
+        let mut c = TierCounts::default();
+        c.evicted = [1000, 1000, 1000, 1000];
+        c.refaulted[2] = 1000;
+        assert_eq!(
+            tier_idx(&c),
+            1,
+            "tier 2 refaults all it loses: tiers 2 and 3 protected"
+        );
+        // Fewer than MIN_LRU_BATCH refaults never count.
+        c.refaulted[2] = MIN_LRU_BATCH as u64 - 1;
+        assert_eq!(tier_idx(&c), MAX_NR_TIERS - 1);
+        // With tier 0 refaulting as much, tier 2 is not hotter (gain 2 against 1).
+        c.refaulted = [1000, 0, 1000, 0];
+        assert_eq!(tier_idx(&c), MAX_NR_TIERS - 1);
+    }
+
+    #[test]
+    fn the_controller_is_monotone_in_the_refaults() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for _ in 0..20_000 {
+            let mut c = TierCounts::default();
+            for t in 0..MAX_NR_TIERS {
+                c.evicted[t] = next(2000);
+                c.refaulted[t] = next(2000);
+                c.avg_total[t] = next(2000);
+                c.avg_refaulted[t] = next(2000);
+            }
+            for t in 0..MAX_NR_TIERS - 1 {
+                c.protected[t] = next(500);
+            }
+            let base = tier_idx(&c);
+            let t = 1 + next(MAX_NR_TIERS as u64 - 1) as usize;
+            let mut hotter = c;
+            hotter.refaulted[t] += 1 + next(3000);
+            assert!(
+                tier_idx(&hotter) <= base,
+                "more refaults in tier {t} raised tier_idx: {c:?}"
+            );
+            let mut colder_sp = c;
+            colder_sp.refaulted[0] += 1 + next(3000);
+            assert!(
+                tier_idx(&colder_sp) >= base,
+                "more refaults in tier 0 lowered tier_idx: {c:?}"
+            );
+            // Types: more refaults in anon's tier 0 never makes anon the type to scan when
+            // it was file.
+            let sw = 1 + next(199) as u32;
+            let d = [c, hotter];
+            let (ty, _) = type_to_scan(&d, sw);
+            let mut hot_anon = d;
+            hot_anon[ANON].refaulted[0] += 1 + next(3000);
+            if ty == FILE {
+                assert_eq!(type_to_scan(&hot_anon, sw).0, FILE);
+            }
+        }
     }
 }
