@@ -1404,9 +1404,11 @@ mod tests {
             MAX_NR_TIERS - 1,
             "no refaults: every tier is evicted"
         );
-        let mut c = TierCounts::default();
-        c.evicted = [1000, 1000, 1000, 1000];
-        c.refaulted[2] = 1000;
+        let mut c = TierCounts {
+            evicted: [1000; MAX_NR_TIERS],
+            refaulted: [0, 0, 1000, 0],
+            ..TierCounts::default()
+        };
         assert_eq!(
             tier_idx(&c),
             1,
