@@ -20,6 +20,8 @@ pub struct SimStats {
     pub reclaims: u64,
     /// Pages reclaimed.
     pub reclaimed: u64,
+    /// Reclaims that found nothing of the types the swappiness allows (the kernel's OOM).
+    pub ooms: u64,
 }
 
 /// A memory of page frames managed by the multi-gen LRU.
@@ -43,7 +45,7 @@ impl std::fmt::Debug for Sim {
 }
 
 impl Sim {
-    /// A memory of `frames` frames (at least 1) with `swappiness` (0-201; 60 is the
+    /// A memory of `frames` frames (at least 1) with `swappiness` (0-200; 60 is the
     /// kernel's default).
     pub fn new(frames: usize, swappiness: u32) -> Self {
         assert!(frames > 0, "a memory needs a frame");
@@ -114,6 +116,16 @@ impl Sim {
         self.stats.reclaims += 1;
         let out = self.lru.reclaim(SWAP_CLUSTER_MAX, self.swappiness);
         self.release(out);
+        if self.free.is_empty() {
+            // Nothing of the types this swappiness may evict (swappiness 0 and a memory
+            // full of anon pages): the kernel would kill a process. The simulator counts
+            // it and reclaims both types instead, so the trace can go on.
+            self.stats.ooms += 1;
+            let out = self
+                .lru
+                .reclaim(SWAP_CLUSTER_MAX, super::MAX_SWAPPINESS / 2);
+            self.release(out);
+        }
         assert!(
             !self.free.is_empty(),
             "reclaim freed nothing: {:?}",
@@ -148,6 +160,43 @@ impl Sim {
     /// Resident pages.
     pub fn resident(&self) -> usize {
         self.resident.len()
+    }
+
+    /// Whether `page` is resident.
+    pub fn is_resident(&self, page: u64) -> bool {
+        self.resident.contains_key(&page)
+    }
+
+    /// Whether `page` has a shadow entry (was evicted and not faulted back in).
+    pub fn has_shadow(&self, page: u64) -> bool {
+        self.shadows.contains_key(&page)
+    }
+
+    /// The swappiness reclaim uses.
+    pub fn swappiness(&self) -> u32 {
+        self.swappiness
+    }
+
+    /// Changes the swappiness (0-200, `vm.swappiness`'s range).
+    pub fn set_swappiness(&mut self, s: u32) {
+        assert!(s <= super::MAX_SWAPPINESS);
+        self.swappiness = s;
+    }
+
+    /// Direct reclaim of `nr` pages now (as if an allocation needed them), whether or not a
+    /// frame is free.
+    pub fn reclaim_now(&mut self, nr: u64) -> u64 {
+        self.stats.reclaims += 1;
+        let out = self.lru.reclaim(nr, self.swappiness);
+        let n = out.len() as u64;
+        self.release(out);
+        n
+    }
+
+    /// The page in frame `id`, if any.
+    pub fn page_in(&self, id: FolioId) -> Option<u64> {
+        let p = self.page_of[id as usize];
+        (p != u64::MAX).then_some(p)
     }
 }
 
@@ -198,6 +247,23 @@ mod tests {
         );
         let max = sim.lruvec().max_seq();
         assert!(max > 3, "the aging ran (max_seq {max})");
+    }
+
+    #[test]
+    fn swappiness_0_with_only_anon_pages_is_an_oom_and_the_trace_goes_on() {
+        let mut sim = Sim::new(16, 0);
+        for r in 0..10 {
+            for p in 0..40u64 {
+                sim.access((1 << 20) + ((p * 7 + r) % 40), true);
+            }
+        }
+        let st = sim.stats();
+        assert!(
+            st.ooms > 0,
+            "file-only reclaim cannot free anon pages: {st:?}"
+        );
+        assert_eq!(st.accesses, 400);
+        sim.check().expect("invariants");
     }
 
     #[test]
