@@ -1,5 +1,6 @@
 //! The registered targets, one folder per algorithm (the folder name is the algorithm's
-//! `mutants/<algo>/` directory): [`toy`], [`shadow`], [`maple`], [`percpu`], [`rt`].
+//! `mutants/<algo>/` directory): [`toy`], [`shadow`], [`maple`], [`percpu`], [`rt`],
+//! [`mglru`].
 //!
 //! The toy targets exist to prove the engines: each has planted-bug flavours that the
 //! harness's own tests run, asserting that the engines that should catch the bug do, and
@@ -7,6 +8,7 @@
 //! `mutants/toy/` plants the bugs as patches for `mmcheck mutants`.
 
 pub mod maple;
+pub mod mglru;
 pub mod percpu;
 pub mod rt;
 pub mod shadow;
@@ -80,6 +82,11 @@ pub fn all() -> Vec<Box<dyn DynTarget>> {
             algo: "percpu",
             about: "BPF memory allocator on 2-3 CPUs: cross-CPU frees, refill/trim, RCU readers, grace periods as steps",
             priority_aware: false,
+        }),
+        Box::new(Sequential {
+            target: mglru::ops::MglruOpsTarget::new("mglru_ops"),
+            algo: "mglru",
+            about: "multi-gen LRU, 16 frames of anon and file pages: accesses, reclaim, debugfs aging/eviction; window, list and controller checks",
         }),
         Box::new(Sequential {
             target: rt::ops::RtOpsTarget::new("rt_ops"),

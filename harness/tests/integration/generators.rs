@@ -336,6 +336,34 @@ fn rt_ops_reaches_every_operation() {
 }
 
 #[test]
+fn mglru_ops_reaches_every_operation() {
+    use harness::targets::mglru::ops::MglruOp;
+    fn v(op: &MglruOp) -> &'static str {
+        match op {
+            MglruOp::Access { .. } => "Access",
+            MglruOp::Run { .. } => "Run",
+            MglruOp::Reclaim { .. } => "Reclaim",
+            MglruOp::Age { .. } => "Age",
+            MglruOp::Evict { .. } => "Evict",
+            MglruOp::Swappiness { .. } => "Swappiness",
+            MglruOp::Write { .. } => "Write",
+            MglruOp::Pid { .. } => "Pid",
+        }
+    }
+    let all = [
+        "Access",
+        "Run",
+        "Reclaim",
+        "Age",
+        "Evict",
+        "Swappiness",
+        "Write",
+        "Pid",
+    ];
+    assert_reaches::<MglruOp>("mglru_ops", &all, v);
+}
+
+#[test]
 fn rt_sched_targets_reach_every_operation() {
     use harness::targets::rt::sched::RtSchedOp;
     fn v(op: &RtSchedOp) -> &'static str {

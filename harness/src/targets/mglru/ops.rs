@@ -1,0 +1,475 @@
+//! `mglru_ops`: one task drives a small simulated memory (16 frames, 40 anon and 40 file
+//! pages) through the multi-gen LRU: accesses through page tables and file descriptors,
+//! direct reclaim, the debugfs aging and eviction commands (well-formed and not),
+//! swappiness changes.
+//!
+//! Checks after every operation: the lruvec's quiescent invariants ([`Lruvec::check`]:
+//! the sliding window, every folio on exactly one list of a generation inside its type's
+//! window and no younger than its flags say, `nr_pages` equal to the lists, no folio lost
+//! or listed that is not resident); `max_seq` and `min_seq` never go back; a hit exactly
+//! when the page was resident; a page is resident or shadowed, never both; the debugfs
+//! commands answer as the kernel's argument rules say given the window before them (the
+//! model predicts what the arguments alone decide); and before every eviction the PID
+//! controller's decisions (`tier_idx` per type, `type_to_scan`) equal a re-derivation of
+//! the kernel's formulas written independently here.
+
+use crate::target::Target;
+use algos::mglru::{
+    debugfs::CmdError, tier_idx, type_to_scan, Sim, TierCounts, ANON, FILE, LRU_REFS_WIDTH,
+    MAX_NR_GENS, MAX_NR_TIERS, MIN_LRU_BATCH, MIN_NR_GENS,
+};
+use arbitrary::Arbitrary;
+use std::sync::Mutex;
+
+/// Frames of the simulated memory.
+pub const FRAMES: usize = 16;
+/// Pages of each type.
+pub const PAGES: u64 = 40;
+/// Where anon page ids start (the virtual pages of the one process).
+const ANON_BASE: u64 = 1 << 20;
+
+/// One operation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Arbitrary)]
+pub enum MglruOp {
+    /// An access to page `page % 40` of a type: `anon` through the page table (a hit sets
+    /// the accessed bit), else a read through a file descriptor.
+    Access {
+        /// The page.
+        page: u8,
+        /// Anon (page table) or file (fd).
+        anon: bool,
+    },
+    /// Several accesses in a row, to pages `first, first + stride, ...` (scans and loops).
+    Run {
+        /// The first page.
+        first: u8,
+        /// The stride.
+        stride: u8,
+        /// How many (`len % 32 + 1`).
+        len: u8,
+        /// Anon or file.
+        anon: bool,
+    },
+    /// Direct reclaim of `nr % 40 + 1` pages.
+    Reclaim {
+        /// Pages.
+        nr: u8,
+    },
+    /// `+ 0 0 seq [can_swap [force_scan]]` with `seq` = `max_seq + delta` (delta in -1..=1).
+    Age {
+        /// -1, 0 or 1 (`delta % 3 - 1`).
+        delta: u8,
+        /// The optional arguments given: 0, 1 or 2 of them (`args % 3`).
+        args: u8,
+        /// `can_swap`.
+        can_swap: bool,
+        /// `force_scan`.
+        force: bool,
+    },
+    /// `- 0 0 seq [swappiness [nr_to_reclaim]]` with `seq` = `max_seq - back` (back in
+    /// 0..=4).
+    Evict {
+        /// `back % 5`.
+        back: u8,
+        /// The optional arguments given (`args % 3`).
+        args: u8,
+        /// `swappiness % 202` (above 200 is refused).
+        swappiness: u8,
+        /// `nr_to_reclaim`.
+        nr: u8,
+    },
+    /// Sets the swappiness reclaim uses (`sw % 201`).
+    Swappiness {
+        /// The value.
+        sw: u8,
+    },
+    /// Writes arbitrary text to the debugfs file: it must be refused or run, never crash.
+    Write {
+        /// The text (lossy UTF-8).
+        text: Vec<u8>,
+    },
+    /// The PID controller's pure decisions on counters given here (each scaled by 8, so
+    /// they reach past `MIN_LRU_BATCH`), both types, cross-checked against the
+    /// re-derivation: a tiny memory seldom refaults enough for the controller to matter.
+    Pid {
+        /// Per type: refaulted, evicted, avg_refaulted, avg_total (four tiers each), then
+        /// protected (three tiers).
+        counts: [[[u8; 4]; 5]; 2],
+        /// `swappiness % 199 + 1`.
+        sw: u8,
+    },
+}
+
+/// What an operation returned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MglruRet {
+    /// Done (checked inside).
+    Done,
+    /// A command succeeded.
+    Ok,
+    /// `EINVAL`.
+    Inval,
+    /// `ERANGE`.
+    Range,
+    /// The model's answer where the window decides between success and `ERANGE`.
+    OkOrRange,
+    /// The model's answer for arbitrary text.
+    Any,
+}
+
+/// The system under test: the simulated memory.
+pub struct MglruSut {
+    sim: Mutex<Sim>,
+    /// The window after the last operation.
+    last: Mutex<(u64, [u64; 2])>,
+}
+
+impl std::fmt::Debug for MglruSut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MglruSut").finish_non_exhaustive()
+    }
+}
+
+/// The `mglru_ops` target.
+#[derive(Debug, Clone)]
+pub struct MglruOpsTarget {
+    name: &'static str,
+}
+
+impl MglruOpsTarget {
+    /// The target registered as `name`.
+    pub fn new(name: &'static str) -> Self {
+        MglruOpsTarget { name }
+    }
+}
+
+fn page_id(page: u8, anon: bool) -> u64 {
+    u64::from(page) % PAGES + if anon { ANON_BASE } else { 0 }
+}
+
+fn ret_of(r: Result<(), CmdError>) -> MglruRet {
+    match r {
+        Ok(()) => MglruRet::Ok,
+        Err(CmdError::Inval(_)) => MglruRet::Inval,
+        Err(CmdError::Range(_)) => MglruRet::Range,
+    }
+}
+
+/// The PID controller re-derived from the kernel's definitions (v6.6 `read_ctrl_pos`,
+/// `positive_ctrl_err`, `get_tier_idx`, `get_type_to_scan`), written apart from
+/// `algos::mglru` so a slip in either shows as a disagreement.
+mod rederived {
+    use super::*;
+
+    /// (refaulted, total) of `tier`.
+    fn position(c: &TierCounts, tier: usize) -> (u128, u128) {
+        let refaulted = c.avg_refaulted[tier] + c.refaulted[tier];
+        let protected = if tier == 0 { 0 } else { c.protected[tier - 1] };
+        let total = c.avg_total[tier] + c.evicted[tier] + protected;
+        (u128::from(refaulted), u128::from(total))
+    }
+
+    /// The process variable is no hotter than the setpoint: few refaults, or a refault rate
+    /// (refaulted / total, with a batch of slack on the setpoint's side) times its gain no
+    /// higher than the setpoint's.
+    fn not_hotter(sp: (u128, u128, u128), pv: (u128, u128, u128)) -> bool {
+        let batch = MIN_LRU_BATCH as u128;
+        if pv.0 < batch {
+            return true;
+        }
+        // pv.refaulted / pv.total * pv.gain^-1 <= (sp.refaulted + 1) / (sp.total + batch) * sp.gain^-1
+        pv.0 * (sp.1 + batch) * sp.2 <= (sp.0 + 1) * pv.1 * pv.2
+    }
+
+    pub(super) fn tier_idx(c: &TierCounts) -> usize {
+        let (r0, t0) = position(c, 0);
+        (1..MAX_NR_TIERS)
+            .find(|&t| {
+                let (r, tot) = position(c, t);
+                !not_hotter((r0, t0, 1), (r, tot, 2))
+            })
+            .unwrap_or(MAX_NR_TIERS)
+            - 1
+    }
+
+    pub(super) fn type_to_scan(c: &[TierCounts; 2], swappiness: u32) -> (usize, usize) {
+        let gains = [u128::from(swappiness), u128::from(200 - swappiness)];
+        let (ra, ta) = position(&c[ANON], 0);
+        let (rf, tf) = position(&c[FILE], 0);
+        let ty = if not_hotter((ra, ta, gains[ANON]), (rf, tf, gains[FILE])) {
+            FILE
+        } else {
+            ANON
+        };
+        let other = 1 - ty;
+        let (ro, to) = position(&c[other], 0);
+        let idx = (1..MAX_NR_TIERS)
+            .find(|&t| {
+                let (r, tot) = position(&c[ty], t);
+                !not_hotter((ro, to, gains[other]), (r, tot, gains[ty]))
+            })
+            .unwrap_or(MAX_NR_TIERS)
+            - 1;
+        (ty, idx)
+    }
+}
+
+impl MglruSut {
+    /// Cross-checks the controller before an eviction.
+    fn check_controller(sim: &Sim) -> Result<(), String> {
+        let c = sim.lruvec().ctrl_inputs();
+        for ty in [ANON, FILE] {
+            let (ours, theirs) = (tier_idx(&c[ty]), rederived::tier_idx(&c[ty]));
+            if ours != theirs {
+                return Err(format!("get_tier_idx of type {ty} is {ours}, the kernel's formula gives {theirs} for {:?}", c[ty]));
+            }
+        }
+        for sw in [2u32, 60, 100, 140, 199] {
+            let (ours, theirs) = (type_to_scan(&c, sw), rederived::type_to_scan(&c, sw));
+            if ours != theirs {
+                return Err(format!("get_type_to_scan at swappiness {sw} is {ours:?}, the kernel's formula gives {theirs:?} for {c:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn access(sim: &mut Sim, page: u64, anon: bool) {
+        let was = sim.is_resident(page);
+        let hit = sim.access(page, anon);
+        assert_eq!(
+            hit, was,
+            "BUG: access to page {page:#x}: hit {hit}, but it was resident: {was}"
+        );
+        assert!(
+            sim.is_resident(page),
+            "BUG: page {page:#x} is not resident right after its access"
+        );
+    }
+}
+
+impl Target for MglruOpsTarget {
+    type Op = MglruOp;
+    type Ret = MglruRet;
+    type Model = ();
+    type Sut = MglruSut;
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn new_sut(&self) -> MglruSut {
+        let sim = Sim::new(FRAMES, 60);
+        let w = (sim.lruvec().max_seq(), sim.lruvec().min_seq());
+        MglruSut {
+            sim: Mutex::new(sim),
+            last: Mutex::new(w),
+        }
+    }
+
+    fn new_model(&self) {}
+
+    fn apply(&self, sut: &MglruSut, op: &MglruOp) -> MglruRet {
+        let mut sim = sut.sim.lock().unwrap_or_else(|e| e.into_inner());
+        match op {
+            MglruOp::Access { page, anon } => {
+                MglruSut::access(&mut sim, page_id(*page, *anon), *anon);
+                MglruRet::Done
+            }
+            MglruOp::Run {
+                first,
+                stride,
+                len,
+                anon,
+            } => {
+                for i in 0..=u64::from(*len % 32) {
+                    let p = (u64::from(*first) + i * u64::from(*stride)) % PAGES;
+                    MglruSut::access(&mut sim, page_id(p as u8, *anon), *anon);
+                }
+                MglruRet::Done
+            }
+            MglruOp::Reclaim { nr } => {
+                if let Err(e) = MglruSut::check_controller(&sim) {
+                    panic!("BUG: {e}");
+                }
+                sim.reclaim_now(u64::from(*nr % 40) + 1);
+                MglruRet::Done
+            }
+            MglruOp::Age {
+                delta,
+                args,
+                can_swap,
+                force,
+            } => {
+                let lru = sim.lruvec();
+                let (max, min) = (lru.max_seq(), lru.min_seq());
+                let seq = (max + u64::from(*delta % 3)).saturating_sub(1);
+                let mut cmd = format!("+ 0 0 {seq}");
+                let n = *args % 3;
+                if n >= 1 {
+                    cmd += &format!(" {}", u8::from(*can_swap));
+                }
+                if n >= 2 {
+                    cmd += &format!(" {}", u8::from(*force));
+                }
+                let r = ret_of(sim.command(&cmd));
+                // Without force_scan (given as 0), aging refuses exactly when a type would
+                // fold a generation eviction has not emptied.
+                if n >= 2 && !*force && seq == max {
+                    let swap_type = if n >= 1 && !*can_swap { FILE } else { ANON };
+                    let refuse = min[swap_type] + MAX_NR_GENS as u64 - 1 <= max;
+                    assert_eq!(
+                        r == MglruRet::Range,
+                        refuse,
+                        "BUG: `{cmd}` with window {max} {min:?} answered {r:?}"
+                    );
+                }
+                if r == MglruRet::Ok && seq == max {
+                    let now = sim.lruvec().max_seq();
+                    assert!(
+                        now == max + 1,
+                        "BUG: `{cmd}` succeeded but max_seq went {max} -> {now}"
+                    );
+                }
+                r
+            }
+            MglruOp::Evict {
+                back,
+                args,
+                swappiness,
+                nr,
+            } => {
+                if let Err(e) = MglruSut::check_controller(&sim) {
+                    panic!("BUG: {e}");
+                }
+                let max = sim.lruvec().max_seq();
+                let seq = max.saturating_sub(u64::from(*back % 5));
+                let mut cmd = format!("- 0 0 {seq}");
+                let n = *args % 3;
+                if n >= 1 {
+                    cmd += &format!(" {}", u32::from(*swappiness) % 202);
+                }
+                if n >= 2 {
+                    cmd += &format!(" {nr}");
+                }
+                let before = sim.resident();
+                let r = ret_of(sim.command(&cmd));
+                if n >= 2 && r == MglruRet::Ok {
+                    // Eviction stops once nr_to_reclaim is met, one batch at most beyond.
+                    let gone = before - sim.resident();
+                    assert!(
+                        gone <= usize::from(*nr) + MIN_LRU_BATCH,
+                        "BUG: `{cmd}` reclaimed {gone}"
+                    );
+                }
+                r
+            }
+            MglruOp::Swappiness { sw } => {
+                sim.set_swappiness(u32::from(*sw) % 201);
+                MglruRet::Done
+            }
+            MglruOp::Write { text } => {
+                let _ = sim.command(&String::from_utf8_lossy(text));
+                MglruRet::Any
+            }
+            MglruOp::Pid { counts, sw } => {
+                let tc = |k: &[[u8; 4]; 5]| {
+                    let x = |a: [u8; 4]| a.map(|v| u64::from(v) * 8);
+                    TierCounts {
+                        refaulted: x(k[0]),
+                        evicted: x(k[1]),
+                        avg_refaulted: x(k[2]),
+                        avg_total: x(k[3]),
+                        protected: [k[4][0], k[4][1], k[4][2]].map(|v| u64::from(v) * 8),
+                    }
+                };
+                let c = [tc(&counts[0]), tc(&counts[1])];
+                let sw = u32::from(*sw) % 199 + 1;
+                for ty in [ANON, FILE] {
+                    let (ours, theirs) = (tier_idx(&c[ty]), rederived::tier_idx(&c[ty]));
+                    assert_eq!(
+                        ours, theirs,
+                        "BUG: get_tier_idx gives {ours}, the kernel's formula {theirs}, for {:?}",
+                        c[ty]
+                    );
+                }
+                let (ours, theirs) = (type_to_scan(&c, sw), rederived::type_to_scan(&c, sw));
+                assert_eq!(ours, theirs, "BUG: get_type_to_scan at swappiness {sw} gives {ours:?}, the kernel's formula {theirs:?}, for {c:?}");
+                MglruRet::Done
+            }
+        }
+    }
+
+    fn step(&self, _m: &mut (), op: &MglruOp) -> MglruRet {
+        match op {
+            MglruOp::Access { .. }
+            | MglruOp::Run { .. }
+            | MglruOp::Reclaim { .. }
+            | MglruOp::Swappiness { .. }
+            | MglruOp::Pid { .. } => MglruRet::Done,
+            MglruOp::Age {
+                delta, args, force, ..
+            } => match delta % 3 {
+                0 => MglruRet::Ok,
+                2 => MglruRet::Inval,
+                _ if *args % 3 < 2 || *force => MglruRet::Ok,
+                _ => MglruRet::OkOrRange,
+            },
+            MglruOp::Evict {
+                back,
+                args,
+                swappiness,
+                ..
+            } => {
+                if *args % 3 >= 1 && u32::from(*swappiness) % 202 > 200 {
+                    MglruRet::Inval
+                } else if (*back % 5) < MIN_NR_GENS as u8 {
+                    MglruRet::Inval
+                } else {
+                    MglruRet::Ok
+                }
+            }
+            MglruOp::Write { .. } => MglruRet::Any,
+        }
+    }
+
+    fn ret_eq(&self, real: &MglruRet, model: &MglruRet) -> bool {
+        match (real, model) {
+            (MglruRet::Ok | MglruRet::Range, MglruRet::OkOrRange)
+            | (MglruRet::OkOrRange, MglruRet::Ok | MglruRet::Range)
+            | (_, MglruRet::Any)
+            | (MglruRet::Any, _) => true,
+            (a, b) => a == b,
+        }
+    }
+
+    fn invariants(&self, sut: &MglruSut, _m: &()) -> Result<(), String> {
+        let sim = sut.sim.lock().unwrap_or_else(|e| e.into_inner());
+        sim.check()?;
+        let lru = sim.lruvec();
+        let now = (lru.max_seq(), lru.min_seq());
+        let mut last = sut.last.lock().unwrap_or_else(|e| e.into_inner());
+        let (max0, min0) = *last;
+        if now.0 < max0 || now.1[ANON] < min0[ANON] || now.1[FILE] < min0[FILE] {
+            return Err(format!(
+                "a sequence number went back: max_seq {max0} -> {}, min_seq {min0:?} -> {:?}",
+                now.0, now.1
+            ));
+        }
+        *last = now;
+        for p in 0..PAGES {
+            for anon in [false, true] {
+                let id = page_id(p as u8, anon);
+                if sim.is_resident(id) && sim.has_shadow(id) {
+                    return Err(format!("page {id:#x} is resident and has a shadow entry"));
+                }
+            }
+        }
+        let _ = LRU_REFS_WIDTH;
+        Ok(())
+    }
+
+    fn dump(&self, sut: &MglruSut) -> String {
+        let sim = sut.sim.lock().unwrap_or_else(|e| e.into_inner());
+        algos::mglru::debugfs::dump(sim.lruvec(), true)
+    }
+}
