@@ -18,5 +18,6 @@ pub mod linearize;
 pub mod mutant;
 pub mod registry;
 pub mod report;
+pub mod sim;
 pub mod target;
 pub mod targets;

@@ -107,6 +107,10 @@ impl Sim {
             self.lru.set_flags(id, 0, PG_ACTIVE);
         }
         self.lru.add_folio(id);
+        if !anon {
+            // The read that brought it in marks it accessed (filemap_read).
+            self.lru.mark_accessed(id);
+        }
         self.page_of[id as usize] = page;
         self.resident.insert(page, id);
         false

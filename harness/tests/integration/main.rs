@@ -12,4 +12,5 @@ mod regressions;
 mod rt_targets;
 mod schedule;
 mod shadow_target;
+mod sim;
 mod wiring;

@@ -19,6 +19,7 @@ mod crashes;
 mod mutants;
 mod replay;
 mod seed;
+mod sim;
 
 use clap::{Parser, Subcommand};
 use harness::registry::{self, DynTarget};
@@ -54,6 +55,9 @@ pub enum Cmd {
     Mutants(mutants::MutantsArgs),
     /// Writes generated seeds into `corpus/<target>/` in the target's input framing.
     Seed(seed::SeedArgs),
+    /// Replays a page trace (a file or a generated one) through page-replacement policies and
+    /// prints misses per policy and cache size; `--plot` draws the miss-ratio curves.
+    Sim(sim::SimArgs),
 }
 
 /// A usage or environment error: reported as one line, exit code 2.
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Cmd::Campaign(args) => campaign::run(&args),
         Cmd::Mutants(args) => mutants::run(&args),
         Cmd::Seed(args) => seed::run(&args),
+        Cmd::Sim(args) => sim::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

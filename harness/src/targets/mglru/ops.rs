@@ -420,9 +420,8 @@ impl Target for MglruOpsTarget {
                 swappiness,
                 ..
             } => {
-                if *args % 3 >= 1 && u32::from(*swappiness) % 202 > 200 {
-                    MglruRet::Inval
-                } else if (*back % 5) < MIN_NR_GENS as u8 {
+                let bad_swappiness = *args % 3 >= 1 && u32::from(*swappiness) % 202 > 200;
+                if bad_swappiness || (*back % 5) < MIN_NR_GENS as u8 {
                     MglruRet::Inval
                 } else {
                     MglruRet::Ok
