@@ -302,6 +302,64 @@ fn s9_a_strictly_better_task_steals_a_released_lock_from_its_woken_top_waiter() 
     assert!(!l.0[0].is_locked());
 }
 
+/// S11 (`t4-l2-pi-deboost`) as modern kernels run it (the script encodes the "pending
+/// owner" of kernels before 2.6.39; the research notes derive this continuation). T3 (16)
+/// waits interruptibly on L0 (T0's), T0 waits on L1 (T1's), boosting T1 to 16. T1's unlock
+/// wakes T0, stopped before it retries; T2 (17) cannot steal from T0's waiter at 16 and
+/// queues behind it. A signal takes T3 away: T0 drops to 120, its waiter is requeued behind
+/// T2's, and the walk wakes T2, the new top waiter of the free lock, which takes it. T0
+/// retries, blocks, and gets L1 from T2.
+#[cfg(feature = "hooks")]
+#[test]
+fn s11_a_woken_waiter_deboosted_by_a_signal_loses_the_free_lock_to_a_better_waiter() {
+    let l = locks(2);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, 120);
+    let t2 = T::spawn(&l, fifo(82));
+    let t3 = T::spawn(&l, fifo(83));
+    let s3 = Arc::new(Signal::new());
+    t0.run(Cmd::Lock(0)).unwrap();
+    t1.run(Cmd::Lock(1)).unwrap();
+    t3.block(Cmd::LockInt(0, s3.clone()));
+    assert_eq!(t0.prio(), 16);
+    stop_after_wakeup(t0.key);
+    t0.block(Cmd::Lock(1));
+    assert_eq!(t1.prio(), 16, "boosted along T3 -> L0 -> T0 -> L1");
+    t1.run(Cmd::Unlock(1)).unwrap();
+    wait_for(
+        || stopped_after_wakeup(t0.key),
+        "T0 to stop after its wake-up",
+    );
+    assert_eq!(t1.prio(), 120);
+    t2.block(Cmd::Lock(1));
+    assert_eq!(
+        l.0[1].owner(),
+        None,
+        "17 does not steal from a waiter at 16"
+    );
+    assert_eq!(l.0[1].waiters(), vec![t0.key, t2.key]);
+    assert_eq!(t0.prio(), 16);
+    s3.raise();
+    assert_eq!(t3.done(), Err(RtError::Interrupted));
+    assert_eq!(t0.prio(), 120, "T0's donor left");
+    t2.done().unwrap();
+    assert_eq!(
+        l.0[1].owner(),
+        Some(t2.key),
+        "the new top waiter was woken and took L1"
+    );
+    continue_after_wakeup(t0.key);
+    wait_for(|| is_sleeping(t0.key), "T0 to block again");
+    assert_eq!(l.0[1].waiters(), vec![t0.key]);
+    assert_eq!(t2.prio(), 17);
+    t2.run(Cmd::Unlock(1)).unwrap();
+    t0.done().unwrap();
+    assert_eq!(l.0[1].owner(), Some(t0.key));
+    t0.run(Cmd::Unlock(1)).unwrap();
+    t0.run(Cmd::Unlock(0)).unwrap();
+    assert_eq!(prios(&[&t0, &t1, &t2, &t3]), vec![120, 120, 17, 16]);
+}
+
 /// S9's other half: an equal-priority task cannot steal (no lateral steal in rt_mutex); it
 /// queues behind the woken waiter, which then takes the lock.
 #[cfg(feature = "hooks")]
