@@ -8,6 +8,7 @@
 
 mod cpu;
 mod maple;
+mod mglru;
 mod percpu;
 mod rcu;
 mod rt;
