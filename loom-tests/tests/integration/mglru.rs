@@ -58,7 +58,10 @@ fn promotion_and_inc_gen_agree_on_the_sizes() {
         assert_eq!(end, Some(YOUNGEST), "the promotion is never lost");
         let mut want = [0i64; 4];
         want[YOUNGEST] = 1;
-        assert_eq!(count, want, "the size reports disagree with where the folio is");
+        assert_eq!(
+            count, want,
+            "the size reports disagree with where the folio is"
+        );
     });
 }
 
@@ -84,10 +87,18 @@ fn promotion_of_an_isolated_folio_only_marks_it_referenced() {
             }
         }
         let end = f.load(Ordering::Relaxed);
-        assert_eq!(lru_gen(end), None, "an isolated folio has no generation: {end:#x}");
+        assert_eq!(
+            lru_gen(end),
+            None,
+            "an isolated folio has no generation: {end:#x}"
+        );
         assert_eq!(count, [0; 4], "the size reports disagree: {count:?}");
         if old.is_none() {
-            assert_ne!(end & PG_REFERENCED, 0, "a walker that found it isolated marks it referenced");
+            assert_ne!(
+                end & PG_REFERENCED,
+                0,
+                "a walker that found it isolated marks it referenced"
+            );
         }
     });
 }
