@@ -1180,13 +1180,42 @@ impl Lruvec {
         nr_to_scan < 0
     }
 
-    /// Direct reclaim of at least `nr` pages (`do_try_to_free_pages`' priority loop over this
-    /// one lruvec): each round scans `size >> priority` more, aging when needed. Returns the
-    /// reclaimed folios with their shadow entries (possibly more than `nr`: eviction works
-    /// in batches).
+    /// `set_initial_priority` (v6.6): a root reclaim of at least `MIN_LRU_BATCH` pages
+    /// (kswapd's, whose target is the watermark gap) starts at the priority that makes one
+    /// round's scan of the inactive pages about the target, instead of `DEF_PRIORITY`, so it
+    /// ages as soon as `should_run_aging` asks (the first round at `DEF_PRIORITY` never does).
+    fn initial_priority(&self, nr: u64, swappiness: u32) -> u32 {
+        if nr < MIN_LRU_BATCH as u64 {
+            return DEF_PRIORITY;
+        }
+        let sizes = self.gen_sizes();
+        let max = self.max_seq();
+        let mut reclaimable = 0u64;
+        for (gen, s) in sizes.iter().enumerate() {
+            if self.is_active_at(gen, max) {
+                continue;
+            }
+            reclaimable += s[FILE];
+            if swappiness != 0 {
+                reclaimable += s[ANON];
+            }
+        }
+        let fls = |x: u64| i64::from(u64::BITS - x.leading_zeros());
+        (fls(reclaimable) - 1 - fls(nr - 1)).clamp(0, i64::from(DEF_PRIORITY)) as u32
+    }
+
+    fn is_active_at(&self, gen: usize, max_seq: u64) -> bool {
+        gen == gen_from_seq(max_seq) || gen == gen_from_seq(max_seq - 1)
+    }
+
+    /// Reclaim of at least `nr` pages (the priority loop of `do_try_to_free_pages` and
+    /// `balance_pgdat` over this one lruvec, starting where `set_initial_priority` says):
+    /// each round scans `size >> priority` more, aging when needed. Returns the reclaimed
+    /// folios with their shadow entries (possibly more than `nr`: eviction works in
+    /// batches).
     pub fn reclaim(&self, nr: u64, swappiness: u32) -> Vec<(FolioId, Shadow)> {
         let mut sc = ScanControl::new(nr);
-        let mut priority = DEF_PRIORITY as i64;
+        let mut priority = i64::from(self.initial_priority(nr, swappiness));
         while priority >= 0 {
             sc.priority = priority as u32;
             self.try_to_shrink_lruvec(&mut sc, swappiness);

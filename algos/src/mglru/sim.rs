@@ -2,7 +2,7 @@
 //! multi-gen LRU reclaiming when no frame is free, as direct reclaim would.
 
 use super::folio::{PG_ACTIVE, PG_SWAPCACHE};
-use super::{FolioId, Lruvec, Shadow, SWAP_CLUSTER_MAX, ZONE_NORMAL};
+use super::{FolioId, Lruvec, Shadow, MIN_LRU_BATCH, ZONE_NORMAL};
 use std::collections::HashMap;
 
 /// What a simulation counted.
@@ -116,9 +116,11 @@ impl Sim {
         false
     }
 
+    /// Memory is full: reclaim as kswapd would, a batch of `MIN_LRU_BATCH` pages (its target
+    /// is the watermark gap, at least that much), which sets its initial priority.
     fn reclaim(&mut self) {
         self.stats.reclaims += 1;
-        let out = self.lru.reclaim(SWAP_CLUSTER_MAX, self.swappiness);
+        let out = self.lru.reclaim(MIN_LRU_BATCH as u64, self.swappiness);
         self.release(out);
         if self.free.is_empty() {
             // Nothing of the types this swappiness may evict (swappiness 0 and a memory
@@ -127,7 +129,7 @@ impl Sim {
             self.stats.ooms += 1;
             let out = self
                 .lru
-                .reclaim(SWAP_CLUSTER_MAX, super::MAX_SWAPPINESS / 2);
+                .reclaim(MIN_LRU_BATCH as u64, super::MAX_SWAPPINESS / 2);
             self.release(out);
         }
         assert!(
