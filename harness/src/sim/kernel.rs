@@ -15,6 +15,11 @@
 use super::{Access, Policy};
 use std::collections::HashMap;
 
+/// Whether `mglru` runs in this build. The multi-gen LRU reaches atomics and locks through
+/// `algos::sync`, which a build with the `shuttle` feature routes to shuttle's primitives,
+/// usable only inside a shuttle execution; such a build leaves the policy out.
+pub const MGLRU_AVAILABLE: bool = !cfg!(feature = "shuttle");
+
 /// `mglru`.
 pub struct Mglru {
     sim: algos::mglru::Sim,
@@ -26,6 +31,15 @@ impl Mglru {
         Mglru {
             sim: algos::mglru::Sim::new(frames, 60),
         }
+    }
+
+    /// The registry's constructor: refuses in a build where the policy cannot run
+    /// ([`MGLRU_AVAILABLE`]).
+    pub fn build(frames: usize) -> Result<Box<dyn Policy>, String> {
+        if !MGLRU_AVAILABLE {
+            return Err("policy `mglru` needs mmcheck built without the shuttle feature".into());
+        }
+        Ok(Box::new(Mglru::new(frames)))
     }
 
     /// The simulated memory (for the `lru_gen` dump).
@@ -331,6 +345,7 @@ mod tests {
         );
     }
 
+    #[cfg(not(feature = "shuttle"))]
     #[test]
     fn both_kernel_policies_count_every_access() {
         for p in [

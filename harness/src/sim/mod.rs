@@ -133,7 +133,7 @@ pub const REGISTRY: &[PolicyInfo] = &[
         name: "mglru",
         aliases: &["lru_gen"],
         about: "the multi-gen LRU of Linux v6.6 (algos::mglru), swappiness 60, direct reclaim in the kernel's batches",
-        build: |f, _| Ok(Box::new(kernel::Mglru::new(f))),
+        build: |f, _| kernel::Mglru::build(f),
     },
     PolicyInfo {
         name: "active-inactive",
@@ -147,8 +147,13 @@ pub const REGISTRY: &[PolicyInfo] = &[
 ];
 
 /// The canonical names of the registered policies, in [`REGISTRY`] order.
+/// (`mglru` only where it can run: see [`kernel::MGLRU_AVAILABLE`].)
 pub fn policy_names() -> Vec<&'static str> {
-    REGISTRY.iter().map(|p| p.name).collect()
+    REGISTRY
+        .iter()
+        .filter(|p| p.name != "mglru" || kernel::MGLRU_AVAILABLE)
+        .map(|p| p.name)
+        .collect()
 }
 
 /// Finds a registered policy by name or alias, case-insensitively.

@@ -73,6 +73,9 @@ pub fn run(a: &SimArgs) -> CliResult {
     if specs.is_empty() && a.write_trace.is_none() {
         bail!("give the cache sizes: --frames N[,N...] (pages, or percentages like 5%)");
     }
+    if a.dump && !sim::kernel::MGLRU_AVAILABLE {
+        bail!("--dump needs mmcheck built without the shuttle feature (the mglru policy cannot run in this build)");
+    }
     if a.format.is_some() && a.trace.is_none() {
         bail!("--format applies to --trace files only");
     }
