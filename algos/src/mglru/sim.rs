@@ -4,6 +4,31 @@
 use super::folio::{PG_ACTIVE, PG_SWAPCACHE};
 use super::{FolioId, Lruvec, Shadow, MIN_LRU_BATCH, ZONE_NORMAL};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A multiplicative hash for page numbers (as rustc's FxHash): the page maps are on every
+/// access, and SipHash's protection against chosen keys buys nothing for a trace.
+#[derive(Default, Clone, Copy)]
+struct PageHasher(u64);
+
+impl Hasher for PageHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by page number.
+type PageMap<V> = HashMap<u64, V, BuildHasherDefault<PageHasher>>;
 
 /// What a simulation counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,9 +53,9 @@ pub struct SimStats {
 pub struct Sim {
     lru: Lruvec,
     free: Vec<FolioId>,
-    resident: HashMap<u64, FolioId>,
+    resident: PageMap<FolioId>,
     page_of: Vec<u64>,
-    shadows: HashMap<u64, Shadow>,
+    shadows: PageMap<Shadow>,
     swappiness: u32,
     stats: SimStats,
 }
@@ -52,9 +77,9 @@ impl Sim {
         Sim {
             lru: Lruvec::new(frames),
             free: (0..frames as FolioId).rev().collect(),
-            resident: HashMap::with_capacity(frames),
+            resident: PageMap::with_capacity_and_hasher(frames, Default::default()),
             page_of: vec![u64::MAX; frames],
-            shadows: HashMap::new(),
+            shadows: PageMap::default(),
             swappiness,
             stats: SimStats::default(),
         }
