@@ -553,10 +553,9 @@ fn a_plain_relock_panics_with_the_kernels_words() {
     unsafe { m.unlock() };
 }
 
-/// ABBA, §3.4: T0 (19) holds L0 and blocks on L1; T1 (18) holds L1 and asks for L0 with
-/// deadlock detection: -EDEADLK, and every priority goes back.
-#[test]
-fn abba_with_detection_returns_edeadlk_and_undoes_the_boost() {
+/// ABBA, §3.4: T0 (19) holds L0 and blocks on L1; T1 (18) holds L1 and closes the cycle
+/// with `close(0)`: -EDEADLK, nothing left enqueued, and every priority goes back.
+fn abba(close: fn(usize) -> Cmd) {
     let l = locks(2);
     let t0 = T::spawn(&l, fifo(80));
     let t1 = T::spawn(&l, fifo(81));
@@ -564,7 +563,7 @@ fn abba_with_detection_returns_edeadlk_and_undoes_the_boost() {
     t1.run(Cmd::Lock(1)).unwrap();
     t0.block(Cmd::Lock(1));
     assert_eq!(t1.prio(), 18);
-    assert_eq!(t1.run(Cmd::LockChecked(0)), Err(RtError::Deadlock));
+    assert_eq!(t1.run(close(0)), Err(RtError::Deadlock));
     assert_eq!(t0.prio(), 19, "the boost by the failed waiter is undone");
     assert!(l.0[0].waiters().is_empty());
     assert_eq!(l.0[1].waiters(), vec![t0.key]);
@@ -574,42 +573,35 @@ fn abba_with_detection_returns_edeadlk_and_undoes_the_boost() {
     t0.run(Cmd::Unlock(0)).unwrap();
 }
 
-/// ABBA without detection (§3.4, "MIN"): the plain lock's minimal walk still reports the
-/// cycle when the closing task's boost reaches it, i.e. when it is the more important one:
-/// T1 (18) closes the cycle, the boost of T0 carries on to L1, whose owner is T1 itself.
-/// (The kernel WARNs and sleeps for ever; `lock_returning` hands the error back.)
+#[test]
+fn abba_with_detection_returns_edeadlk_and_undoes_the_boost() {
+    abba(Cmd::LockChecked);
+}
+
+/// Without detection ("MIN"), the plain lock's minimal walk still reports the cycle when
+/// the closing task's boost reaches it, i.e. when it is the more important one: the boost
+/// of T0 carries on to L1, whose owner is T1 itself. (The kernel WARNs and sleeps for ever;
+/// `lock_returning` hands the error back.)
 #[test]
 fn abba_without_detection_is_reported_when_the_closer_is_more_important() {
-    let l = locks(2);
-    let t0 = T::spawn(&l, fifo(80));
-    let t1 = T::spawn(&l, fifo(81));
-    t0.run(Cmd::Lock(0)).unwrap();
-    t1.run(Cmd::Lock(1)).unwrap();
-    t0.block(Cmd::Lock(1));
-    assert_eq!(t1.run(Cmd::LockMin(0)), Err(RtError::Deadlock));
-    assert_eq!(t0.prio(), 19, "the boost by the failed waiter is undone");
-    assert!(l.0[0].waiters().is_empty());
-    t1.run(Cmd::Unlock(1)).unwrap();
-    t0.done().unwrap();
-    t0.run(Cmd::Unlock(1)).unwrap();
-    t0.run(Cmd::Unlock(0)).unwrap();
+    abba(Cmd::LockMin);
 }
 
-/// The same for a 3-task cycle: T2, the most important, closes it with a plain lock; its
-/// boost travels T0 → L1 → T1 → L2, owned by T2.
-#[test]
-fn a_three_task_cycle_without_detection_is_reported_to_the_most_important_closer() {
+/// A 3-task cycle with base priorities `base`: T0 holds L0, T1 L1, T2 L2; T0 blocks on
+/// L1, T1 on L2, and T2 closes the cycle with `close(0)`: the walk reaches L2, owned by
+/// T2 = the top task. -EDEADLK, nothing enqueued, every priority back.
+fn three_task_cycle(base: [Prio; 3], close: fn(usize) -> Cmd) {
     let l = locks(3);
-    let t0 = T::spawn(&l, fifo(10));
-    let t1 = T::spawn(&l, fifo(20));
-    let t2 = T::spawn(&l, fifo(30));
+    let t0 = T::spawn(&l, base[0]);
+    let t1 = T::spawn(&l, base[1]);
+    let t2 = T::spawn(&l, base[2]);
     t0.run(Cmd::Lock(0)).unwrap();
     t1.run(Cmd::Lock(1)).unwrap();
     t2.run(Cmd::Lock(2)).unwrap();
     t0.block(Cmd::Lock(1));
     t1.block(Cmd::Lock(2));
-    assert_eq!(t2.run(Cmd::LockMin(0)), Err(RtError::Deadlock));
-    assert_eq!(prios(&[&t0, &t1, &t2]), vec![fifo(10), fifo(20), fifo(30)]);
+    assert_eq!(t2.run(close(0)), Err(RtError::Deadlock));
+    assert_eq!(prios(&[&t0, &t1, &t2]), base.to_vec());
     assert!(l.0[0].waiters().is_empty());
     t2.run(Cmd::Unlock(2)).unwrap();
     t1.done().unwrap();
@@ -620,27 +612,16 @@ fn a_three_task_cycle_without_detection_is_reported_to_the_most_important_closer
     t0.run(Cmd::Unlock(0)).unwrap();
 }
 
-/// A 3-task cycle closed by T2: the walk reaches L2, owned by T2 = the top task.
 #[test]
 fn a_three_task_cycle_is_reported_to_the_task_that_closes_it() {
-    let l = locks(3);
-    let t0 = T::spawn(&l, 120);
-    let t1 = T::spawn(&l, 120);
-    let t2 = T::spawn(&l, 120);
-    t0.run(Cmd::Lock(0)).unwrap();
-    t1.run(Cmd::Lock(1)).unwrap();
-    t2.run(Cmd::Lock(2)).unwrap();
-    t0.block(Cmd::Lock(1));
-    t1.block(Cmd::Lock(2));
-    assert_eq!(t2.run(Cmd::LockChecked(0)), Err(RtError::Deadlock));
-    assert!(l.0[0].waiters().is_empty());
-    t2.run(Cmd::Unlock(2)).unwrap();
-    t1.done().unwrap();
-    t1.run(Cmd::Unlock(2)).unwrap();
-    t1.run(Cmd::Unlock(1)).unwrap();
-    t0.done().unwrap();
-    t0.run(Cmd::Unlock(1)).unwrap();
-    t0.run(Cmd::Unlock(0)).unwrap();
+    three_task_cycle([120, 120, 120], Cmd::LockChecked);
+}
+
+/// Without detection the cycle is reported only if T2 is the most important: its boost
+/// travels T0 → L1 → T1 → L2, owned by T2.
+#[test]
+fn a_three_task_cycle_without_detection_is_reported_to_the_most_important_closer() {
+    three_task_cycle([fifo(10), fifo(20), fifo(30)], Cmd::LockMin);
 }
 
 /// The futex requeue-PI path: a requeuer starts T1's wait on L0 (owned by T0), which boosts
