@@ -60,7 +60,7 @@ pub fn dump(lru: &Lruvec, full: bool) -> String {
     lru.with_lists(|l| {
         for seq in first..=max_seq {
             let gen = super::gen_from_seq(seq);
-            let birth = l.timestamps[gen];
+            let birth = lru.birth(seq);
             let _ = write!(s, " {:10} {:10}", seq, now.saturating_sub(birth));
             for ty in [ANON, FILE] {
                 let size: i64 = l.nr_pages[gen][ty].iter().map(|&n| n.max(0)).sum();

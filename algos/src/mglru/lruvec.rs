@@ -15,6 +15,9 @@ use super::{
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::Mutex;
 
+/// `MAX_RECLAIM_RETRIES`: reclaim passes without progress before an OOM.
+pub const MAX_RECLAIM_RETRIES: usize = 16;
+
 /// No folio (an empty list end).
 pub(crate) const NIL: u32 = u32::MAX;
 
@@ -51,7 +54,6 @@ pub(crate) struct Lists {
     pub(crate) avg_total: [[u64; MAX_NR_TIERS]; 2],
     /// `protected[hist][type][tier - 1]` (`NR_HIST_GENS` 1).
     pub(crate) protected: [[u64; MAX_NR_TIERS - 1]; 2],
-    pub(crate) timestamps: [u64; MAX_NR_GENS],
 }
 
 impl Lists {
@@ -305,6 +307,14 @@ pub struct Lruvec {
     now: AtomicU64,
     /// `lru_gen_min_ttl` (milliseconds; 0 off).
     min_ttl: AtomicU64,
+    /// `timestamps[gen]`: the birth time of each generation, written under the lru_lock
+    /// before `max_seq` publishes it and read without the lock (the `min_ttl` check, the
+    /// dumps).
+    timestamps: [AtomicU64; MAX_NR_GENS],
+    /// `MIN_LRU_BATCH` of this lruvec (see [`Lruvec::with_batches`]).
+    min_batch: usize,
+    /// `MAX_LRU_BATCH` of this lruvec.
+    max_batch: usize,
 }
 
 impl std::fmt::Debug for Lruvec {
@@ -324,7 +334,18 @@ impl Lruvec {
     /// An lruvec for folios `0..nr_folios` (`lru_gen_init_lruvec`: `max_seq` =
     /// `MIN_NR_GENS + 1`, `min_seq` 0, every timestamp now).
     pub fn new(nr_folios: usize) -> Self {
+        Self::with_batches(nr_folios, MIN_LRU_BATCH, MAX_LRU_BATCH)
+    }
+
+    /// [`Lruvec::new`] with `MIN_LRU_BATCH` and `MAX_LRU_BATCH` scaled down, for memories of
+    /// a few dozen folios that checkers explore: the kernel's batches (64 and 4096) would
+    /// never let such a memory reach the page-table walk (`should_skip_mm` skips a process
+    /// of fewer than `MIN_LRU_BATCH` pages), a second eviction batch, or the lock drop of
+    /// `inc_min_seq` between batches. The PID controller's threshold stays the kernel's
+    /// `MIN_LRU_BATCH`. `0 < min <= max`.
+    pub fn with_batches(nr_folios: usize, min: usize, max: usize) -> Self {
         assert!(nr_folios < NIL as usize, "folio ids are u32");
+        assert!(0 < min && min <= max, "batches {min}/{max}");
         Lruvec {
             flags: (0..nr_folios).map(|_| AtomicU64::new(0)).collect(),
             young: (0..nr_folios).map(|_| AtomicBool::new(false)).collect(),
@@ -337,8 +358,8 @@ impl Lruvec {
                 avg_refaulted: [[0; MAX_NR_TIERS]; 2],
                 avg_total: [[0; MAX_NR_TIERS]; 2],
                 protected: [[0; MAX_NR_TIERS - 1]; 2],
-                timestamps: [0; MAX_NR_GENS],
             }),
+            timestamps: atomic_array(),
             max_seq: AtomicU64::new(MIN_NR_GENS as u64 + 1),
             min_seq: atomic_array(),
             evicted: [atomic_array(), atomic_array()],
@@ -347,7 +368,41 @@ impl Lruvec {
             mm: Mutex::new(MmState::new(MIN_NR_GENS as u64)),
             now: AtomicU64::new(0),
             min_ttl: AtomicU64::new(0),
+            min_batch: min,
+            max_batch: max,
         }
+    }
+
+    /// This lruvec's `MIN_LRU_BATCH` (the eviction batch, the walk's and look-around's
+    /// reach).
+    pub fn min_batch(&self) -> usize {
+        self.min_batch
+    }
+
+    /// The birth time of generation `seq`'s slot, read without the lock
+    /// (`READ_ONCE(timestamps[gen])`): the time the aging that opened it published it, if
+    /// `seq` is still inside the window.
+    pub fn birth(&self, seq: u64) -> u64 {
+        self.timestamps[gen_from_seq(seq)].load(Ordering::Relaxed)
+    }
+
+    /// `max_seq` and its generation's birth time, read without the lock in the order the
+    /// kernel's readers use: a reader that sees a new `max_seq` sees the birth time the
+    /// aging wrote for it (the release store that publishes `max_seq` orders it).
+    pub fn youngest(&self) -> (u64, u64) {
+        let max = self.max_seq();
+        (max, self.birth(max))
+    }
+
+    /// `lruvec_is_reclaimable`'s `min_ttl` test (v6.6): false while the oldest file
+    /// generation is younger than `min_ttl` ms, which `lru_gen_age_node` answers with an OOM
+    /// kill rather than thrashing on the working set. True with `min_ttl` 0.
+    pub fn is_reclaimable(&self, min_ttl: u64) -> bool {
+        if min_ttl == 0 {
+            return true;
+        }
+        let birth = self.birth(self.min_seq()[FILE]);
+        birth + min_ttl <= self.now()
     }
 
     /// The number of folio slots.
@@ -541,7 +596,7 @@ impl Lruvec {
     /// `inc_min_seq` (v6.6): moves what is left of `ty`'s oldest generation to the next one,
     /// at most `MAX_LRU_BATCH` folios per call (false: not done, drop the lock and retry).
     fn inc_min_seq(&self, l: &mut Lists, ty: usize, can_swap: bool) -> bool {
-        let mut remaining = MAX_LRU_BATCH;
+        let mut remaining = self.max_batch;
         let old_gen = gen_from_seq(self.min_seq[ty].load(Ordering::Relaxed));
         if ty != ANON || can_swap {
             for zone in 0..MAX_NR_ZONES {
@@ -625,8 +680,9 @@ impl Lruvec {
                 self.reset_ctrl_pos(&mut l, ty, false);
             }
             let next = gen_from_seq(seq + 1);
-            l.timestamps[next] = self.now();
-            // Readers that see the new max_seq see the sizes and timestamp above.
+            self.timestamps[next].store(self.now(), Ordering::Relaxed);
+            // Readers that see the new max_seq see the emptied slot, the sizes and the
+            // timestamp above.
             self.max_seq.store(seq + 1, Ordering::Release);
             return;
         }
@@ -683,7 +739,7 @@ impl Lruvec {
         let new_gen = gen_from_seq(max_seq);
         // should_skip_mm: a process with fewer than MIN_LRU_BATCH pages of the types that
         // may be evicted is not walked.
-        if pt.nr_mapped(can_swap) < MIN_LRU_BATCH {
+        if pt.nr_mapped(can_swap) < self.min_batch {
             return batch;
         }
         for (pmd, ptes) in pt.iter() {
@@ -909,7 +965,7 @@ impl Lruvec {
             return 0;
         }
         let gen = gen_from_seq(self.min_seq[ty].load(Ordering::Relaxed));
-        let (mut scanned, mut isolated, mut remaining) = (0u64, 0usize, MAX_LRU_BATCH);
+        let (mut scanned, mut isolated, mut remaining) = (0u64, 0usize, self.max_batch);
         for i in (1..=MAX_NR_ZONES).rev() {
             let zone = (sc.reclaim_idx + i) % MAX_NR_ZONES;
             let mut skipped: Vec<FolioId> = Vec::new();
@@ -924,7 +980,7 @@ impl Lruvec {
                     skipped.push(id);
                 }
                 remaining -= 1;
-                if remaining == 0 || isolated.max(skipped.len()) >= MIN_LRU_BATCH {
+                if remaining == 0 || isolated.max(skipped.len()) >= self.min_batch {
                     break;
                 }
             }
@@ -932,7 +988,7 @@ impl Lruvec {
             for id in skipped.into_iter().rev() {
                 l.add(gen, ty, zone, id);
             }
-            if remaining == 0 || isolated >= MIN_LRU_BATCH {
+            if remaining == 0 || isolated >= self.min_batch {
                 break;
             }
         }
@@ -1031,7 +1087,7 @@ impl Lruvec {
         let max_seq = self.max_seq();
         let new_gen = gen_from_seq(max_seq);
         let mut mm = self.mm.lock();
-        let Some((pmd, window)) = mm.pt.window(id, MIN_LRU_BATCH) else {
+        let Some((pmd, window)) = mm.pt.window(id, self.min_batch) else {
             self.test_and_clear_young(id);
             return;
         };
@@ -1185,7 +1241,7 @@ impl Lruvec {
     /// round's scan of the inactive pages about the target, instead of `DEF_PRIORITY`, so it
     /// ages as soon as `should_run_aging` asks (the first round at `DEF_PRIORITY` never does).
     fn initial_priority(&self, nr: u64, swappiness: u32) -> u32 {
-        if nr < MIN_LRU_BATCH as u64 {
+        if nr < self.min_batch as u64 {
             return DEF_PRIORITY;
         }
         let sizes = self.gen_sizes();
@@ -1208,31 +1264,41 @@ impl Lruvec {
         gen == gen_from_seq(max_seq) || gen == gen_from_seq(max_seq - 1)
     }
 
-    /// Reclaim of at least `nr` pages (the priority loop of `do_try_to_free_pages` and
-    /// `balance_pgdat` over this one lruvec, starting where `set_initial_priority` says):
-    /// each round scans `size >> priority` more, aging when needed. Returns the reclaimed
-    /// folios with their shadow entries (possibly more than `nr`: eviction works in
-    /// batches).
+    /// Reclaim of at least `nr` pages from every zone: [`Lruvec::reclaim_zones`] with
+    /// `reclaim_idx` the highest zone.
     pub fn reclaim(&self, nr: u64, swappiness: u32) -> Vec<(FolioId, Shadow)> {
+        self.reclaim_zones(nr, swappiness, MAX_NR_ZONES - 1)
+    }
+
+    /// Reclaim of at least `nr` pages from zones `0..=reclaim_idx` (the priority loop of
+    /// `do_try_to_free_pages` over this one lruvec, starting where `set_initial_priority`
+    /// says): each round scans `size >> priority` more, aging when `should_run_aging` asks.
+    /// A pass down to priority 0 that reclaims nothing is retried, as the page allocator
+    /// retries reclaim (`MAX_RECLAIM_RETRIES` 16) before it declares an OOM; an empty result
+    /// is that OOM. Returns the reclaimed folios with their shadow entries (possibly more
+    /// than `nr`: eviction works in batches).
+    pub fn reclaim_zones(
+        &self,
+        nr: u64,
+        swappiness: u32,
+        reclaim_idx: usize,
+    ) -> Vec<(FolioId, Shadow)> {
+        assert!(reclaim_idx < MAX_NR_ZONES);
         let mut sc = ScanControl::new(nr);
-        let mut priority = i64::from(self.initial_priority(nr, swappiness));
-        while priority >= 0 {
-            sc.priority = priority as u32;
-            self.try_to_shrink_lruvec(&mut sc, swappiness);
-            if sc.nr_reclaimed >= nr {
+        sc.reclaim_idx = reclaim_idx;
+        for _ in 0..MAX_RECLAIM_RETRIES {
+            let mut priority = i64::from(self.initial_priority(nr, swappiness));
+            while priority >= 0 {
+                sc.priority = priority as u32;
+                self.try_to_shrink_lruvec(&mut sc, swappiness);
+                if sc.nr_reclaimed >= nr {
+                    return sc.reclaimed;
+                }
+                priority -= 1;
+            }
+            if sc.nr_reclaimed > 0 {
                 break;
             }
-            priority -= 1;
-        }
-        // Nothing at the lowest priority: age as often as it takes (a full memory of young
-        // pages has to age down to something evictable).
-        let mut guard = 0;
-        while sc.nr_reclaimed < nr && guard < 4 * MAX_NR_GENS {
-            let max_seq = self.max_seq();
-            self.try_to_inc_max_seq(max_seq, swappiness != 0, true);
-            sc.priority = 0;
-            self.try_to_shrink_lruvec(&mut sc, swappiness);
-            guard += 1;
         }
         sc.reclaimed
     }

@@ -1,8 +1,9 @@
 //! The simulator's memory: `frames` page frames, a page cache of shadow entries, and the
 //! multi-gen LRU reclaiming when no frame is free, as direct reclaim would.
 
+use super::folio::PG_MAPPED;
 use super::folio::{PG_ACTIVE, PG_SWAPCACHE};
-use super::{FolioId, Lruvec, Shadow, MIN_LRU_BATCH, ZONE_NORMAL};
+use super::{FolioId, Lruvec, Shadow, MAX_LRU_BATCH, MAX_NR_ZONES, MIN_LRU_BATCH, ZONE_NORMAL};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -47,6 +48,9 @@ pub struct SimStats {
     pub reclaimed: u64,
     /// Reclaims that found nothing of the types the swappiness allows (the kernel's OOM).
     pub ooms: u64,
+    /// Reclaims that found the oldest generation younger than `min_ttl_ms`: the kernel
+    /// kills a process there rather than thrash; the simulator counts it and reclaims.
+    pub ttl_ooms: u64,
 }
 
 /// A memory of page frames managed by the multi-gen LRU.
@@ -58,6 +62,8 @@ pub struct Sim {
     shadows: PageMap<Shadow>,
     swappiness: u32,
     stats: SimStats,
+    /// Zones new folios are spread over (1: all in `ZONE_NORMAL`).
+    zones: usize,
 }
 
 impl std::fmt::Debug for Sim {
@@ -73,16 +79,42 @@ impl Sim {
     /// A memory of `frames` frames (at least 1) with `swappiness` (0-200; 60 is the
     /// kernel's default).
     pub fn new(frames: usize, swappiness: u32) -> Self {
+        Self::with_batches(frames, swappiness, MIN_LRU_BATCH, MAX_LRU_BATCH)
+    }
+
+    /// [`Sim::new`] over an lruvec with scaled-down batches
+    /// ([`Lruvec::with_batches`]); reclaim on a full memory asks for `min_batch` pages.
+    pub fn with_batches(
+        frames: usize,
+        swappiness: u32,
+        min_batch: usize,
+        max_batch: usize,
+    ) -> Self {
         assert!(frames > 0, "a memory needs a frame");
         Sim {
-            lru: Lruvec::new(frames),
+            lru: Lruvec::with_batches(frames, min_batch, max_batch),
             free: (0..frames as FolioId).rev().collect(),
             resident: PageMap::with_capacity_and_hasher(frames, Default::default()),
             page_of: vec![u64::MAX; frames],
             shadows: PageMap::default(),
             swappiness,
             stats: SimStats::default(),
+            zones: 1,
         }
+    }
+
+    /// Spreads new folios over `n` zones (1 to 3: `ZONE_NORMAL`; `ZONE_NORMAL` and
+    /// `ZONE_MOVABLE`; `ZONE_DMA32` to `ZONE_MOVABLE`), by page number, so reclaim
+    /// restricted to low zones ([`Sim::reclaim_zones_now`]) has ineligible folios to pass.
+    pub fn set_zones(&mut self, n: usize) {
+        assert!((1..MAX_NR_ZONES).contains(&n), "1 to 3 zones");
+        self.zones = n;
+    }
+
+    /// The zone a new folio of `page` goes into.
+    pub fn zone_of(&self, page: u64) -> usize {
+        let first = if self.zones == 3 { 1 } else { ZONE_NORMAL };
+        first + (page % self.zones as u64) as usize
     }
 
     /// The lruvec (for dumps, commands and checks).
@@ -114,7 +146,7 @@ impl Sim {
             self.reclaim();
         }
         let id = self.free.pop().expect("reclaim frees at least one frame");
-        self.lru.init_folio(id, anon, ZONE_NORMAL);
+        self.lru.init_folio(id, anon, self.zone_of(page));
         if let Some(sh) = self.shadows.remove(&page) {
             self.stats.refaults += 1;
             if anon {
@@ -145,7 +177,12 @@ impl Sim {
     /// is the watermark gap, at least that much), which sets its initial priority.
     fn reclaim(&mut self) {
         self.stats.reclaims += 1;
-        let out = self.lru.reclaim(MIN_LRU_BATCH as u64, self.swappiness);
+        if !self.lru.is_reclaimable(self.lru.min_ttl_ms()) {
+            self.stats.ttl_ooms += 1;
+        }
+        let out = self
+            .lru
+            .reclaim(self.lru.min_batch() as u64, self.swappiness);
         self.release(out);
         if self.free.is_empty() {
             // Nothing of the types this swappiness may evict (swappiness 0 and a memory
@@ -154,7 +191,7 @@ impl Sim {
             self.stats.ooms += 1;
             let out = self
                 .lru
-                .reclaim(MIN_LRU_BATCH as u64, super::MAX_SWAPPINESS / 2);
+                .reclaim(self.lru.min_batch() as u64, super::MAX_SWAPPINESS / 2);
             self.release(out);
         }
         assert!(
@@ -222,6 +259,57 @@ impl Sim {
         let n = out.len() as u64;
         self.release(out);
         n
+    }
+
+    /// Direct reclaim of `nr` pages from zones `0..=reclaim_idx` only (an allocation that
+    /// can use low zones only, `sc->reclaim_idx`). Returns the pages reclaimed.
+    pub fn reclaim_zones_now(&mut self, nr: u64, reclaim_idx: usize) -> u64 {
+        self.stats.reclaims += 1;
+        let out = self.lru.reclaim_zones(nr, self.swappiness, reclaim_idx);
+        let n = out.len() as u64;
+        self.release(out);
+        n
+    }
+
+    /// An access to file page `page` through a shared mapping at virtual page `vpage`
+    /// (`mmap` of the file): a miss faults it in as a page fault does (added active,
+    /// `lru_gen_in_fault`), and the page is mapped at `vpage` if it was not mapped yet;
+    /// either way the access sets the PTE's accessed bit. Returns whether it hit.
+    pub fn access_mapped(&mut self, page: u64, vpage: u64) -> bool {
+        self.stats.accesses += 1;
+        self.lru.set_now(self.stats.accesses);
+        if let Some(&id) = self.resident.get(&page) {
+            if self.lru.flags(id) & PG_MAPPED == 0 {
+                self.lru.map(id, vpage);
+            }
+            self.lru.touch_pte(id);
+            true
+        } else {
+            self.stats.misses += 1;
+            if self.free.is_empty() {
+                self.reclaim();
+            }
+            let id = self.free.pop().expect("reclaim frees at least one frame");
+            self.lru.init_folio(id, false, self.zone_of(page));
+            if let Some(sh) = self.shadows.remove(&page) {
+                self.stats.refaults += 1;
+                if self.lru.refault(id, sh, true) {
+                    self.stats.recent_refaults += 1;
+                }
+            }
+            self.lru.map(id, vpage);
+            self.lru.touch_pte(id);
+            self.lru.set_flags(id, 0, PG_ACTIVE);
+            self.lru.add_folio(id);
+            self.page_of[id as usize] = page;
+            self.resident.insert(page, id);
+            false
+        }
+    }
+
+    /// The frame of `page`, if resident.
+    pub fn frame_of(&self, page: u64) -> Option<FolioId> {
+        self.resident.get(&page).copied()
     }
 
     /// The page in frame `id`, if any.
