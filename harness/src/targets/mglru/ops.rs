@@ -1,7 +1,9 @@
 //! `mglru_ops`: one task drives a small simulated memory (16 frames, 40 anon and 40 file
-//! pages) through the multi-gen LRU: accesses through page tables and file descriptors,
-//! direct reclaim, the debugfs aging and eviction commands (well-formed and not),
-//! swappiness changes.
+//! pages over three zones) through the multi-gen LRU: accesses through page tables, file
+//! descriptors and shared file mappings, direct reclaim from every zone or only low ones,
+//! the debugfs aging and eviction commands (well-formed and not), swappiness changes. The
+//! lruvec's batches are scaled down (`MIN_LRU_BATCH` 4, `MAX_LRU_BATCH` 16) so such a
+//! memory reaches the page-table walk, look-around and several eviction batches.
 //!
 //! Checks after every operation: the lruvec's quiescent invariants ([`Lruvec::check`]:
 //! the sliding window, every folio on exactly one list of a generation inside its type's
@@ -11,9 +13,16 @@
 //! commands answer as the kernel's argument rules say given the window before them (the
 //! model predicts what the arguments alone decide); and before every eviction the PID
 //! controller's decisions (`tier_idx` per type, `type_to_scan`) equal a re-derivation of
-//! the kernel's formulas written independently here.
+//! the kernel's formulas written independently here. Around reclaim: one with swappiness
+//! 0 leaves every anon folio's generation and accessed bit as it found them (neither the
+//! walk nor look-around may touch a type that cannot be evicted); one restricted to low
+//! zones that reclaims nothing found no resident folio it was allowed to take (ineligible
+//! folios must not block the oldest generation; not asked once swap-constrained aging has
+//! wrapped anon lists round, which can hide anon folios from reclaim as in the kernel); and the controller's `protected` counts
+//! since `min_seq` last moved stay within the folios that can have left that generation.
 
 use crate::target::Target;
+use algos::mglru::folio::{lru_gen, lru_type, zone as folio_zone};
 use algos::mglru::{
     debugfs::CmdError, tier_idx, type_to_scan, Sim, TierCounts, ANON, FILE, LRU_REFS_WIDTH,
     MAX_NR_GENS, MAX_NR_TIERS, MIN_LRU_BATCH, MIN_NR_GENS,
@@ -27,6 +36,11 @@ pub const FRAMES: usize = 16;
 pub const PAGES: u64 = 40;
 /// Where anon page ids start (the virtual pages of the one process).
 const ANON_BASE: u64 = 1 << 20;
+/// Where file page `p` is mapped when accessed through a mapping: in the anon pages' PTE
+/// table, so look-around from one type reaches the other.
+const FILE_MAP_BASE: u64 = ANON_BASE + 256;
+/// The lruvec's scaled `MIN_LRU_BATCH` and `MAX_LRU_BATCH`.
+pub const BATCHES: (usize, usize) = (4, 16);
 
 /// One operation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Arbitrary)]
@@ -54,6 +68,18 @@ pub enum MglruOp {
     Reclaim {
         /// Pages.
         nr: u8,
+    },
+    /// Direct reclaim of `nr % 40 + 1` pages from zones `0..=zone % 4` only.
+    ReclaimZones {
+        /// Pages.
+        nr: u8,
+        /// The highest eligible zone (`% 4`).
+        zone: u8,
+    },
+    /// An access to file page `page % 40` through a shared mapping (a fault maps it).
+    Mapped {
+        /// The page.
+        page: u8,
     },
     /// `+ 0 0 seq [can_swap [force_scan]]` with `seq` = `max_seq + delta` (delta in -1..=1).
     Age {
@@ -122,6 +148,10 @@ pub struct MglruSut {
     sim: Mutex<Sim>,
     /// The window after the last operation.
     last: Mutex<(u64, [u64; 2])>,
+    /// Per type: the misses counted when the operation that last moved `min_seq` began.
+    since_advance: Mutex<[u64; 2]>,
+    /// The misses counted when the current operation began.
+    op_start_misses: Mutex<u64>,
 }
 
 impl std::fmt::Debug for MglruSut {
@@ -233,6 +263,35 @@ impl MglruSut {
         Ok(())
     }
 
+    /// Anon folios' generations (from their flags) and accessed bits, by page.
+    fn anon_state(sim: &Sim) -> Vec<(u64, Option<usize>, bool)> {
+        (0..PAGES)
+            .filter_map(|p| {
+                let page = page_id(p as u8, true);
+                let id = sim.frame_of(page)?;
+                let lru = sim.lruvec();
+                Some((page, lru_gen(lru.flags(id)), lru.pte_young(id)))
+            })
+            .collect()
+    }
+
+    /// A reclaim that may not evict anon pages must leave them as they were.
+    fn check_anon_untouched(sim: &Sim, before: &[(u64, Option<usize>, bool)], what: &str) {
+        for &(page, gen, young) in before {
+            let Some(id) = sim.frame_of(page) else {
+                panic!("BUG: {what} with swappiness 0 evicted anon page {page:#x}");
+            };
+            let lru = sim.lruvec();
+            let now = (lru_gen(lru.flags(id)), lru.pte_young(id));
+            assert_eq!(
+                now,
+                (gen, young),
+                "BUG: {what} with swappiness 0 changed anon page {page:#x} (generation, accessed bit) from {:?} to {now:?}",
+                (gen, young)
+            );
+        }
+    }
+
     fn access(sim: &mut Sim, page: u64, anon: bool) {
         let was = sim.is_resident(page);
         let hit = sim.access(page, anon);
@@ -258,11 +317,14 @@ impl Target for MglruOpsTarget {
     }
 
     fn new_sut(&self) -> MglruSut {
-        let sim = Sim::new(FRAMES, 60);
+        let mut sim = Sim::with_batches(FRAMES, 60, BATCHES.0, BATCHES.1);
+        sim.set_zones(3);
         let w = (sim.lruvec().max_seq(), sim.lruvec().min_seq());
         MglruSut {
             sim: Mutex::new(sim),
             last: Mutex::new(w),
+            since_advance: Mutex::new([0; 2]),
+            op_start_misses: Mutex::new(0),
         }
     }
 
@@ -270,6 +332,9 @@ impl Target for MglruOpsTarget {
 
     fn apply(&self, sut: &MglruSut, op: &MglruOp) -> MglruRet {
         let mut sim = sut.sim.lock().unwrap_or_else(|e| e.into_inner());
+        *sut.op_start_misses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = sim.stats().misses;
         match op {
             MglruOp::Access { page, anon } => {
                 MglruSut::access(&mut sim, page_id(*page, *anon), *anon);
@@ -291,7 +356,50 @@ impl Target for MglruOpsTarget {
                 if let Err(e) = MglruSut::check_controller(&sim) {
                     panic!("BUG: {e}");
                 }
+                let before = (sim.swappiness() == 0).then(|| MglruSut::anon_state(&sim));
                 sim.reclaim_now(u64::from(*nr % 40) + 1);
+                if let Some(b) = before {
+                    MglruSut::check_anon_untouched(&sim, &b, "reclaim");
+                }
+                MglruRet::Done
+            }
+            MglruOp::ReclaimZones { nr, zone } => {
+                let idx = usize::from(*zone % 4);
+                let before = (sim.swappiness() == 0).then(|| MglruSut::anon_state(&sim));
+                let got = sim.reclaim_zones_now(u64::from(*nr % 40) + 1, idx);
+                if let Some(b) = before {
+                    MglruSut::check_anon_untouched(&sim, &b, "reclaim");
+                }
+                if got == 0 && !sim.lruvec().swap_wrapped() {
+                    // An OOM: nothing of the allowed types may be left in eligible zones
+                    // (unless swap-constrained aging has wrapped anon lists round: see
+                    // `Lruvec::check`).
+                    let lru = sim.lruvec();
+                    let allowed = |id| {
+                        let f = lru.flags(id);
+                        folio_zone(f) <= idx && (sim.swappiness() != 0 || lru_type(f) == FILE)
+                    };
+                    let left: Vec<u64> = (0..FRAMES as u32)
+                        .filter(|&id| sim.page_in(id).is_some() && allowed(id))
+                        .filter_map(|id| sim.page_in(id))
+                        .collect();
+                    assert!(
+                        left.is_empty(),
+                        "BUG: reclaim from zones 0..={idx} (swappiness {}) reclaimed nothing, but pages {left:x?} were there to take",
+                        sim.swappiness()
+                    );
+                }
+                MglruRet::Done
+            }
+            MglruOp::Mapped { page } => {
+                let p = u64::from(*page) % PAGES;
+                let page = page_id(p as u8, false);
+                let was = sim.is_resident(page);
+                let hit = sim.access_mapped(page, FILE_MAP_BASE + p);
+                assert_eq!(
+                    hit, was,
+                    "BUG: mapped access to page {page:#x}: hit {hit}, resident before: {was}"
+                );
                 MglruRet::Done
             }
             MglruOp::Age {
@@ -352,7 +460,12 @@ impl Target for MglruOpsTarget {
                     cmd += &format!(" {nr}");
                 }
                 let before = sim.resident();
+                let anon = (n >= 1 && u32::from(*swappiness) % 202 == 0)
+                    .then(|| MglruSut::anon_state(&sim));
                 let r = ret_of(sim.command(&cmd));
+                if let Some(b) = anon {
+                    MglruSut::check_anon_untouched(&sim, &b, &format!("`{cmd}`"));
+                }
                 if n >= 2 && r == MglruRet::Ok {
                     // Eviction stops once nr_to_reclaim is met, one batch at most beyond.
                     let gone = before - sim.resident();
@@ -404,6 +517,8 @@ impl Target for MglruOpsTarget {
             MglruOp::Access { .. }
             | MglruOp::Run { .. }
             | MglruOp::Reclaim { .. }
+            | MglruOp::ReclaimZones { .. }
+            | MglruOp::Mapped { .. }
             | MglruOp::Swappiness { .. }
             | MglruOp::Pid { .. } => MglruRet::Done,
             MglruOp::Age {
@@ -455,6 +570,29 @@ impl Target for MglruOpsTarget {
             ));
         }
         *last = now;
+        // protected[type] counts folios the tiers kept out of the oldest generation since
+        // min_seq last moved: each left that generation once, so there can be no more than
+        // the folios it held then plus those added (a miss each) since.
+        let mut since = sut.since_advance.lock().unwrap_or_else(|e| e.into_inner());
+        let start = *sut
+            .op_start_misses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let misses = sim.stats().misses;
+        let c = lru.ctrl_inputs();
+        for ty in [ANON, FILE] {
+            if now.1[ty] != min0[ty] {
+                since[ty] = start;
+            }
+            let p: u64 = c[ty].protected.iter().sum();
+            let bound = FRAMES as u64 + misses - since[ty];
+            if p > bound {
+                return Err(format!(
+                    "type {ty}: {p} folios protected since min_seq last moved (at {}), but at most {bound} can have been in its oldest generation",
+                    now.1[ty]
+                ));
+            }
+        }
         for p in 0..PAGES {
             for anon in [false, true] {
                 let id = page_id(p as u8, anon);
