@@ -36,9 +36,6 @@ pub const FRAMES: usize = 16;
 pub const PAGES: u64 = 40;
 /// Where anon page ids start (the virtual pages of the one process).
 const ANON_BASE: u64 = 1 << 20;
-/// Where file page `p` is mapped when accessed through a mapping: in the anon pages' PTE
-/// table, so look-around from one type reaches the other.
-const FILE_MAP_BASE: u64 = ANON_BASE + 256;
 /// The lruvec's scaled `MIN_LRU_BATCH` and `MAX_LRU_BATCH`.
 pub const BATCHES: (usize, usize) = (4, 16);
 
@@ -104,7 +101,8 @@ pub enum MglruOp {
         /// `nr_to_reclaim`.
         nr: u8,
     },
-    /// Sets the swappiness reclaim uses (`sw % 201`).
+    /// Sets the swappiness reclaim uses: 0 (file only, the setting where which type may be
+    /// touched matters most) for `sw % 4 == 0`, else `sw % 201`.
     Swappiness {
         /// The value.
         sw: u8,
@@ -173,8 +171,21 @@ impl MglruOpsTarget {
     }
 }
 
+/// Page `page % 40` of a type. Anon pages are their own virtual pages, at even offsets
+/// from `ANON_BASE`; file page `p` is mapped (when it is) at the odd one after anon page
+/// `p`, so the two types share PTE tables and look-around windows.
 fn page_id(page: u8, anon: bool) -> u64 {
-    u64::from(page) % PAGES + if anon { ANON_BASE } else { 0 }
+    let p = u64::from(page) % PAGES;
+    if anon {
+        ANON_BASE + 2 * p
+    } else {
+        p
+    }
+}
+
+/// Where file page `p` is mapped.
+fn file_vpage(p: u64) -> u64 {
+    ANON_BASE + 2 * p + 1
 }
 
 fn ret_of(r: Result<(), CmdError>) -> MglruRet {
@@ -395,7 +406,7 @@ impl Target for MglruOpsTarget {
                 let p = u64::from(*page) % PAGES;
                 let page = page_id(p as u8, false);
                 let was = sim.is_resident(page);
-                let hit = sim.access_mapped(page, FILE_MAP_BASE + p);
+                let hit = sim.access_mapped(page, file_vpage(p));
                 assert_eq!(
                     hit, was,
                     "BUG: mapped access to page {page:#x}: hit {hit}, resident before: {was}"
@@ -477,7 +488,11 @@ impl Target for MglruOpsTarget {
                 r
             }
             MglruOp::Swappiness { sw } => {
-                sim.set_swappiness(u32::from(*sw) % 201);
+                sim.set_swappiness(if *sw % 4 == 0 {
+                    0
+                } else {
+                    u32::from(*sw) % 201
+                });
                 MglruRet::Done
             }
             MglruOp::Write { text } => {
