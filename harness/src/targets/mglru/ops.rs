@@ -448,6 +448,24 @@ impl Target for MglruOpsTarget {
                         now == max + 1,
                         "BUG: `{cmd}` succeeded but max_seq went {max} -> {now}"
                     );
+                    // Aging folds a full window's oldest generation last thing: a type whose
+                    // min_seq moved starts its generation's counters from zero
+                    // (reset_ctrl_pos), having carried them into the averages.
+                    let after = sim.lruvec().min_seq();
+                    let c = sim.lruvec().ctrl_inputs();
+                    for ty in [ANON, FILE] {
+                        if after[ty] != min[ty] {
+                            let t = &c[ty];
+                            assert!(
+                                t.refaulted == [0; MAX_NR_TIERS]
+                                    && t.evicted == [0; MAX_NR_TIERS]
+                                    && t.protected == [0; MAX_NR_TIERS - 1],
+                                "BUG: `{cmd}` moved min_seq[{ty}] {} -> {} but its counters did not restart: {t:?}",
+                                min[ty],
+                                after[ty]
+                            );
+                        }
+                    }
                 }
                 r
             }
