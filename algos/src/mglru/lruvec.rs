@@ -1385,7 +1385,30 @@ impl Lruvec {
     /// are not held to the window. (In a memory of nothing but such folios, reclaim finds
     /// nothing to scan: an OOM the kernel would declare too.)
     pub fn check(&self, expect_listed: &dyn Fn(FolioId) -> bool) -> Result<(), String> {
-        let l = self.lists.lock();
+        self.check_locked(&self.lists.lock(), Some(expect_listed))
+    }
+
+    /// The invariants that hold whenever the lru_lock is free, even with accessors, walkers
+    /// and look-arounds running (for checks at every scheduling point): the window, and the
+    /// lists (each folio on at most one list, inside its type's window, of its own type and
+    /// zone, links and list marks consistent). Not the flags' generations (a walker may
+    /// promote with a `max_seq` two agings old) nor `nr_pages` (a walker's batch may be
+    /// pending). Never blocks: if the lock is held, nothing is checked.
+    pub fn check_concurrent(&self) -> Result<(), String> {
+        match self.lists.try_lock() {
+            Some(l) => self.check_locked(&l, None),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Lruvec::check`] on locked lists; `expect_listed` `None` checks only what
+    /// [`Lruvec::check_concurrent`] promises.
+    fn check_locked(
+        &self,
+        l: &Lists,
+        expect_listed: Option<&dyn Fn(FolioId) -> bool>,
+    ) -> Result<(), String> {
+        let quiescent = expect_listed.is_some();
         let max = self.max_seq.load(Ordering::Relaxed);
         let min = self.min_seq();
         if !self.seq_is_valid() {
@@ -1420,11 +1443,6 @@ impl Lruvec {
                         }
                         prev = id;
                         let flags = self.flags(id);
-                        let Some(fg) = lru_gen(flags) else {
-                            return Err(format!(
-                                "folio {id} on list gen {g} has no generation in its flags"
-                            ));
-                        };
                         if lru_type(flags) != t || folio::zone(flags) != z {
                             return Err(format!(
                                 "folio {id} of type {} zone {} on a type {t} zone {z} list",
@@ -1432,6 +1450,14 @@ impl Lruvec {
                                 folio::zone(flags)
                             ));
                         }
+                        if !quiescent {
+                            continue;
+                        }
+                        let Some(fg) = lru_gen(flags) else {
+                            return Err(format!(
+                                "folio {id} on list gen {g} has no generation in its flags"
+                            ));
+                        };
                         if flags & PG_LRU == 0 || flags & PG_ACTIVE != 0 {
                             return Err(format!("folio {id} listed with flags {flags:#x} (PG_lru clear or PG_active set)"));
                         }
@@ -1443,6 +1469,9 @@ impl Lruvec {
                 }
             }
         }
+        let Some(expect_listed) = expect_listed else {
+            return Ok(());
+        };
         if count != l.nr_pages {
             return Err(format!(
                 "nr_pages {:?} but the lists hold {:?}",

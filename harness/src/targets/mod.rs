@@ -88,6 +88,12 @@ pub fn all() -> Vec<Box<dyn DynTarget>> {
             algo: "mglru",
             about: "multi-gen LRU, 16 frames of anon and file pages: accesses, reclaim, debugfs aging/eviction; window, list and controller checks",
         }),
+        Box::new(Schedule {
+            target: mglru::sched::MglruSchedTarget::new("mglru_sched"),
+            algo: "mglru",
+            about: "multi-gen LRU, 2-4 tasks on 12 frames: lock-free accesses and fd reads vs. aging (walk, batched folds with the lock dropped), eviction, reclaim, faults; window and lists at every step, no folio lost",
+            priority_aware: false,
+        }),
         Box::new(Sequential {
             target: rt::ops::RtOpsTarget::new("rt_ops"),
             algo: "rt",
