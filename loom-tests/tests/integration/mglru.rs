@@ -102,3 +102,31 @@ fn promotion_of_an_isolated_folio_only_marks_it_referenced() {
         }
     });
 }
+
+/// `inc_max_seq` publishes a new generation with a release store of `max_seq`, after it
+/// wrote the generation's birth time; a lock-free reader (the `min_ttl` test, the debugfs
+/// dump) that sees the new `max_seq` must see that birth time, not the one left in the
+/// slot by the generation that used it four sequence numbers before.
+#[test]
+fn a_reader_that_sees_a_new_generation_sees_its_birth_time() {
+    use algos::mglru::{Lruvec, MIN_NR_GENS};
+    crate::model(|| {
+        let lru = Arc::new(Lruvec::new(2));
+        // No page-table walk: the aging is inc_max_seq alone.
+        lru.set_caps(1);
+        lru.set_now(7);
+        let first = MIN_NR_GENS as u64 + 1;
+        let ager = {
+            let lru = lru.clone();
+            thread::spawn(move || lru.try_to_inc_max_seq(first, true, true))
+        };
+        let (max, birth) = lru.youngest();
+        assert!(ager.join().expect("ager"), "the only ager ages");
+        if max == first + 1 {
+            assert_eq!(birth, 7, "max_seq {max} was visible before its birth time");
+        } else {
+            assert_eq!(max, first);
+        }
+        assert_eq!(lru.youngest(), (first + 1, 7));
+    });
+}
