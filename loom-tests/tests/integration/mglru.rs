@@ -116,12 +116,15 @@ fn a_reader_that_sees_a_new_generation_sees_its_birth_time() {
         lru.set_caps(1);
         lru.set_now(7);
         let first = MIN_NR_GENS as u64 + 1;
-        let ager = {
+        let reader = {
             let lru = lru.clone();
-            thread::spawn(move || lru.try_to_inc_max_seq(first, true, true))
+            thread::spawn(move || lru.youngest())
         };
-        let (max, birth) = lru.youngest();
-        assert!(ager.join().expect("ager"), "the only ager ages");
+        assert!(
+            lru.try_to_inc_max_seq(first, true, true),
+            "the only ager ages"
+        );
+        let (max, birth) = reader.join().expect("reader");
         if max == first + 1 {
             assert_eq!(birth, 7, "max_seq {max} was visible before its birth time");
         } else {
