@@ -16,6 +16,7 @@
 //! an omitted optional number reads as -1: `force_scan` on, `nr_to_reclaim` unlimited.
 
 use super::lruvec::ScanControl;
+use super::memcg::MemcgId;
 use super::{
     FolioId, Lruvec, Shadow, ANON, FILE, MAX_NR_GENS, MAX_NR_TIERS, MAX_SWAPPINESS, MIN_NR_GENS,
 };
@@ -41,14 +42,35 @@ impl std::fmt::Display for CmdError {
 
 impl std::error::Error for CmdError {}
 
-/// The `lru_gen` (or, `full`, `lru_gen_full`) dump of `lru`.
+/// The `lru_gen` (or, `full`, `lru_gen_full`) dump of `lru`, memcg disabled.
 pub fn dump(lru: &Lruvec, full: bool) -> String {
+    dump_memcgs(&[(0, lru)], full)
+}
+
+/// The path a memcg's dump header shows: empty with memcg disabled (id 0), `/` for the
+/// root memcg (1), `/m<id>` for the others.
+pub fn memcg_path(id: MemcgId) -> String {
+    match id {
+        0 => String::new(),
+        1 => "/".to_string(),
+        n => format!("/m{n}"),
+    }
+}
+
+/// The dump of several memcgs' lruvecs on node 0, in the order given.
+pub fn dump_memcgs(memcgs: &[(MemcgId, &Lruvec)], full: bool) -> String {
     let mut s = String::new();
+    for &(id, lru) in memcgs {
+        dump_one(&mut s, id, lru, full);
+    }
+    s
+}
+
+fn dump_one(s: &mut String, id: MemcgId, lru: &Lruvec, full: bool) {
     let max_seq = lru.max_seq();
     let min_seq = lru.min_seq();
     let now = lru.now();
-    // mem_cgroup_id(NULL) and an empty path: memcg disabled.
-    let _ = writeln!(s, "memcg {:5} ", 0);
+    let _ = writeln!(s, "memcg {:5} {}", id, memcg_path(id));
     let _ = writeln!(s, " node {:5}", 0);
     let first = if !full {
         min_seq[ANON]
@@ -105,13 +127,23 @@ pub fn dump(lru: &Lruvec, full: bool) -> String {
             }
         }
     });
-    s
 }
 
-/// Parses and runs the commands of one write. Returns the folios eviction reclaimed (the
-/// caller frees them) or the first error (commands before it have run, as in the kernel).
+/// Parses and runs the commands of one write to a memcg-disabled lruvec (memcg 0).
+/// Returns the folios eviction reclaimed (the caller frees them) or the first error
+/// (commands before it have run, as in the kernel).
 pub fn write(
     lru: &Lruvec,
+    cmds: &str,
+    default_swappiness: u32,
+) -> Result<Vec<(FolioId, Shadow)>, CmdError> {
+    write_memcgs(&|id| (id == 0).then_some(lru), cmds, default_swappiness)
+}
+
+/// [`write`] with the memcg of each command looked up by id (`None`: no such memcg,
+/// `EINVAL`).
+pub fn write_memcgs<'a>(
+    lookup: &dyn Fn(u64) -> Option<&'a Lruvec>,
     cmds: &str,
     default_swappiness: u32,
 ) -> Result<Vec<(FolioId, Shadow)>, CmdError> {
@@ -142,9 +174,9 @@ pub fn write(
                 "`{cur}`: node {nid} has no memory"
             )));
         }
-        if memcg != 0 {
+        let Some(lru) = lookup(memcg) else {
             return Err(CmdError::Inval(format!("`{cur}`: no memcg {memcg}")));
-        }
+        };
         let swappiness = match swappiness {
             None => u64::from(default_swappiness),
             Some(s) if s > u64::from(MAX_SWAPPINESS) => {

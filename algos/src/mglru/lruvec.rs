@@ -318,6 +318,8 @@ pub struct Lruvec {
     /// An aging with swapping constrained has advanced anon's `min_seq` over a list it left
     /// in place (see [`Lruvec::check`]).
     anon_wrapped: AtomicBool,
+    /// `mem_cgroup_online` of the lruvec's memcg.
+    online: AtomicBool,
 }
 
 impl std::fmt::Debug for Lruvec {
@@ -374,6 +376,7 @@ impl Lruvec {
             min_batch: min,
             max_batch: max,
             anon_wrapped: AtomicBool::new(false),
+            online: AtomicBool::new(true),
         }
     }
 
@@ -1197,6 +1200,10 @@ impl Lruvec {
                 }
             }
         }
+        // An offline memcg: everything is cold.
+        if !self.is_online() {
+            return (false, total);
+        }
         let nr_to_scan = total >> priority;
         if min_seq[ty0] + (MIN_NR_GENS as u64) < max_seq {
             return (false, nr_to_scan);
@@ -1253,9 +1260,12 @@ impl Lruvec {
     /// round's scan of the inactive pages about the target, instead of `DEF_PRIORITY`, so it
     /// ages as soon as `should_run_aging` asks (the first round at `DEF_PRIORITY` never does).
     fn initial_priority(&self, nr: u64, swappiness: u32) -> u32 {
-        if nr < self.min_batch as u64 {
-            return DEF_PRIORITY;
-        }
+        initial_priority(self.reclaimable(swappiness), nr, self.min_batch)
+    }
+
+    /// The inactive pages (`NR_INACTIVE_FILE`, and `NR_INACTIVE_ANON` if `swappiness`
+    /// allows anon): every generation but the two youngest.
+    pub fn reclaimable(&self, swappiness: u32) -> u64 {
         let sizes = self.gen_sizes();
         let max = self.max_seq();
         let mut reclaimable = 0u64;
@@ -1268,8 +1278,38 @@ impl Lruvec {
                 reclaimable += s[ANON];
             }
         }
-        let fls = |x: u64| i64::from(u64::BITS - x.leading_zeros());
-        (fls(reclaimable) - 1 - fls(nr - 1)).clamp(0, i64::from(DEF_PRIORITY)) as u32
+        reclaimable
+    }
+
+    /// `lruvec_is_sizable` (v6.6): whether the pages of the types reclaim may take, scaled
+    /// by the priority for an online memcg, come to anything.
+    pub fn is_sizable(&self, swappiness: u32, priority: u32) -> bool {
+        let min_seq = self.min_seq();
+        let max_seq = self.max_seq();
+        let sizes = self.gen_sizes();
+        let mut total = 0u64;
+        for ty in usize::from(swappiness == 0)..2 {
+            for seq in min_seq[ty]..=max_seq {
+                total += sizes[gen_from_seq(seq)][ty];
+            }
+        }
+        if self.is_online() {
+            total >> priority != 0
+        } else {
+            total != 0
+        }
+    }
+
+    /// Whether the lruvec's memcg is online (`mem_cgroup_online`; true unless
+    /// [`Lruvec::set_online`] said otherwise).
+    pub fn is_online(&self) -> bool {
+        self.online.load(Ordering::Relaxed)
+    }
+
+    /// Marks the lruvec's memcg online or offline: an offline memcg's lruvec is scanned
+    /// whole and never aged by reclaim (`should_run_aging`).
+    pub fn set_online(&self, online: bool) {
+        self.online.store(online, Ordering::Relaxed);
     }
 
     fn is_active_at(&self, gen: usize, max_seq: u64) -> bool {
@@ -1502,6 +1542,17 @@ impl Lruvec {
         }
         Ok(())
     }
+}
+
+/// `set_initial_priority` (v6.6): a root reclaim of at least `MIN_LRU_BATCH` (`min_batch`)
+/// pages starts at the priority that makes one round's scan of the `reclaimable` (inactive)
+/// pages about the target `nr`; a smaller one at `DEF_PRIORITY`.
+pub(crate) fn initial_priority(reclaimable: u64, nr: u64, min_batch: usize) -> u32 {
+    if nr < min_batch as u64 {
+        return DEF_PRIORITY;
+    }
+    let fls = |x: u64| i64::from(u64::BITS - x.leading_zeros());
+    (fls(reclaimable) - 1 - fls(nr - 1)).clamp(0, i64::from(DEF_PRIORITY)) as u32
 }
 
 /// `suitable_to_scan`: a PTE table is worth the walk next time if it averages at least

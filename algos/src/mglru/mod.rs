@@ -43,12 +43,13 @@
 pub mod debugfs;
 pub mod folio;
 mod lruvec;
+pub mod memcg;
 mod pgtable;
 mod sim;
 
 pub use lruvec::{
     gen_from_seq, positive_ctrl_err, tier_idx, type_to_scan, CtrlPos, Lruvec, ScanControl, Shadow,
-    TierCounts, MAX_SWAPPINESS, SWAPPINESS_ANON_ONLY,
+    TierCounts, MAX_RECLAIM_RETRIES, MAX_SWAPPINESS, SWAPPINESS_ANON_ONLY,
 };
 pub use pgtable::{BLOOM_FILTER_SHIFT, PTRS_PER_PTE};
 pub use sim::{Sim, SimStats};

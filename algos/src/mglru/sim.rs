@@ -3,6 +3,7 @@
 
 use super::folio::PG_MAPPED;
 use super::folio::{PG_ACTIVE, PG_SWAPCACHE};
+use super::memcg::{MemcgId, Node};
 use super::{FolioId, Lruvec, Shadow, MAX_LRU_BATCH, MAX_NR_ZONES, MIN_LRU_BATCH, ZONE_NORMAL};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -53,13 +54,25 @@ pub struct SimStats {
     pub ttl_ooms: u64,
 }
 
+/// The lruvecs a simulation reclaims from.
+enum Mem {
+    /// Memcg disabled: one lruvec (`pgdat->__lruvec`).
+    Single(Lruvec),
+    /// Memcgs `1..=n`, each page charged to one, global reclaim through the memcg LRU.
+    Node(Node),
+}
+
 /// A memory of page frames managed by the multi-gen LRU.
 pub struct Sim {
-    lru: Lruvec,
+    mem: Mem,
     free: Vec<FolioId>,
     resident: PageMap<FolioId>,
     page_of: Vec<u64>,
-    shadows: PageMap<Shadow>,
+    /// The memcg each frame's folio is charged to (0 with memcg disabled).
+    owner: Vec<MemcgId>,
+    shadows: PageMap<(Shadow, MemcgId)>,
+    /// Memcgs released (their pages are charged to the root memcg from then on).
+    released: Vec<bool>,
     swappiness: u32,
     stats: SimStats,
     /// Zones new folios are spread over (1: all in `ZONE_NORMAL`).
@@ -91,12 +104,34 @@ impl Sim {
         max_batch: usize,
     ) -> Self {
         assert!(frames > 0, "a memory needs a frame");
+        let lru = Lruvec::with_batches(frames, min_batch, max_batch);
+        Self::over(Mem::Single(lru), frames, swappiness, 0)
+    }
+
+    /// A memory of `frames` frames shared by `memcgs` memcgs (ids `1..=memcgs`; page `p`
+    /// is charged to memcg `1 + p % memcgs`), reclaimed globally through the memcg LRU
+    /// ([`Node`]); `seed` drives the memcg LRU's bin choices.
+    pub fn with_memcgs(
+        frames: usize,
+        swappiness: u32,
+        batches: (usize, usize),
+        memcgs: usize,
+        seed: u64,
+    ) -> Self {
+        assert!(frames > 0, "a memory needs a frame");
+        let node = Node::new(memcgs, frames, batches, seed);
+        Self::over(Mem::Node(node), frames, swappiness, memcgs)
+    }
+
+    fn over(mem: Mem, frames: usize, swappiness: u32, memcgs: usize) -> Self {
         Sim {
-            lru: Lruvec::with_batches(frames, min_batch, max_batch),
+            mem,
             free: (0..frames as FolioId).rev().collect(),
             resident: PageMap::with_capacity_and_hasher(frames, Default::default()),
             page_of: vec![u64::MAX; frames],
+            owner: vec![0; frames],
             shadows: PageMap::default(),
+            released: vec![false; memcgs + 1],
             swappiness,
             stats: SimStats::default(),
             zones: 1,
@@ -117,9 +152,62 @@ impl Sim {
         first + (page % self.zones as u64) as usize
     }
 
-    /// The lruvec (for dumps, commands and checks).
+    /// The memcg a new folio of `page` is charged to: 0 with memcg disabled; else
+    /// `1 + page % memcgs`, or the root memcg (1) once that memcg is released.
+    pub fn memcg_of(&self, page: u64) -> MemcgId {
+        match &self.mem {
+            Mem::Single(_) => 0,
+            Mem::Node(n) => {
+                let id = 1 + (page % n.nr_memcgs() as u64) as MemcgId;
+                if self.released[usize::from(id)] {
+                    1
+                } else {
+                    id
+                }
+            }
+        }
+    }
+
+    /// The lruvec of memcg `id` (0 with memcg disabled).
+    pub fn lruvec_of_memcg(&self, id: MemcgId) -> &Lruvec {
+        match &self.mem {
+            Mem::Single(l) => {
+                assert_eq!(id, 0, "memcg disabled");
+                l
+            }
+            Mem::Node(n) => n.lruvec(id),
+        }
+    }
+
+    /// The lruvec frame `id`'s folio is on (or was last on).
+    pub fn lruvec_of_frame(&self, id: FolioId) -> &Lruvec {
+        self.lruvec_of_memcg(self.owner[id as usize])
+    }
+
+    /// The lruvec (with memcgs, the root memcg's), for dumps, commands and checks.
     pub fn lruvec(&self) -> &Lruvec {
-        &self.lru
+        match &self.mem {
+            Mem::Single(l) => l,
+            Mem::Node(n) => n.lruvec(1),
+        }
+    }
+
+    /// Every memcg id with its lruvec (`[(0, lruvec)]` with memcg disabled).
+    pub fn memcgs(&self) -> Vec<(MemcgId, &Lruvec)> {
+        match &self.mem {
+            Mem::Single(l) => vec![(0, l)],
+            Mem::Node(n) => (1..=n.nr_memcgs() as MemcgId)
+                .map(|id| (id, n.lruvec(id)))
+                .collect(),
+        }
+    }
+
+    /// The node of memcgs, if memcg is enabled.
+    pub fn node(&self) -> Option<&Node> {
+        match &self.mem {
+            Mem::Single(_) => None,
+            Mem::Node(n) => Some(n),
+        }
     }
 
     /// The counts so far.
@@ -127,78 +215,139 @@ impl Sim {
         self.stats
     }
 
-    /// One access to `page`: `anon` through the page table (a hit sets the PTE's accessed
-    /// bit), else through a file descriptor (a hit bumps the reference counter). A miss
-    /// reclaims if no frame is free, then faults the page in. Returns whether it hit.
-    pub fn access(&mut self, page: u64, anon: bool) -> bool {
+    fn tick(&mut self) {
         self.stats.accesses += 1;
-        self.lru.set_now(self.stats.accesses);
-        if let Some(&id) = self.resident.get(&page) {
-            if anon {
-                self.lru.touch_pte(id);
-            } else {
-                self.lru.mark_accessed(id);
+        let now = self.stats.accesses;
+        match &self.mem {
+            Mem::Single(l) => l.set_now(now),
+            Mem::Node(n) => {
+                for id in 1..=n.nr_memcgs() as MemcgId {
+                    n.lruvec(id).set_now(now);
+                }
             }
-            return true;
         }
+    }
+
+    /// Takes a free frame for `page` (reclaiming if none is free), charged to its memcg,
+    /// with a fresh folio of the type; a shadow entry left by the page's eviction from the
+    /// same memcg counts as a refault there. Returns the frame and its memcg.
+    fn fault_in(&mut self, page: u64, anon: bool, in_fault: bool) -> (FolioId, MemcgId) {
         self.stats.misses += 1;
         if self.free.is_empty() {
             self.reclaim();
         }
         let id = self.free.pop().expect("reclaim frees at least one frame");
-        self.lru.init_folio(id, anon, self.zone_of(page));
-        if let Some(sh) = self.shadows.remove(&page) {
+        let memcg = self.memcg_of(page);
+        self.owner[id as usize] = memcg;
+        let zone = self.zone_of(page);
+        self.lruvec_of_memcg(memcg).init_folio(id, anon, zone);
+        if let Some((sh, from)) = self.shadows.remove(&page) {
             self.stats.refaults += 1;
+            let lru = self.lruvec_of_memcg(memcg);
             if anon {
                 // Swapped back in: it is in the swap cache.
-                self.lru.set_flags(id, 0, PG_SWAPCACHE);
+                lru.set_flags(id, 0, PG_SWAPCACHE);
             }
-            if self.lru.refault(id, sh, anon) {
+            if from == memcg && lru.refault(id, sh, in_fault) {
                 self.stats.recent_refaults += 1;
             }
         }
-        if anon {
-            // A page fault: mapped, young, and added active (`lru_gen_in_fault`).
-            self.lru.map(id, page);
-            self.lru.touch_pte(id);
-            self.lru.set_flags(id, 0, PG_ACTIVE);
-        }
-        self.lru.add_folio(id);
-        if !anon {
-            // The read that brought it in marks it accessed (filemap_read).
-            self.lru.mark_accessed(id);
-        }
+        (id, memcg)
+    }
+
+    fn settle(&mut self, page: u64, id: FolioId) {
         self.page_of[id as usize] = page;
         self.resident.insert(page, id);
+    }
+
+    /// One access to `page`: `anon` through the page table (a hit sets the PTE's accessed
+    /// bit), else through a file descriptor (a hit bumps the reference counter). A miss
+    /// reclaims if no frame is free, then faults the page in. Returns whether it hit.
+    pub fn access(&mut self, page: u64, anon: bool) -> bool {
+        self.tick();
+        if let Some(&id) = self.resident.get(&page) {
+            let lru = self.lruvec_of_frame(id);
+            if anon {
+                lru.touch_pte(id);
+            } else {
+                lru.mark_accessed(id);
+            }
+            return true;
+        }
+        let (id, memcg) = self.fault_in(page, anon, anon);
+        let lru = self.lruvec_of_memcg(memcg);
+        if anon {
+            // A page fault: mapped, young, and added active (`lru_gen_in_fault`).
+            lru.map(id, page);
+            lru.touch_pte(id);
+            lru.set_flags(id, 0, PG_ACTIVE);
+        }
+        lru.add_folio(id);
+        if !anon {
+            // The read that brought it in marks it accessed (filemap_read).
+            lru.mark_accessed(id);
+        }
+        self.settle(page, id);
         false
+    }
+
+    /// An access to file page `page` through a shared mapping at virtual page `vpage`
+    /// (`mmap` of the file): a miss faults it in as a page fault does (added active,
+    /// `lru_gen_in_fault`), and the page is mapped at `vpage` if it was not mapped yet;
+    /// either way the access sets the PTE's accessed bit. Returns whether it hit.
+    pub fn access_mapped(&mut self, page: u64, vpage: u64) -> bool {
+        self.tick();
+        if let Some(&id) = self.resident.get(&page) {
+            let lru = self.lruvec_of_frame(id);
+            if lru.flags(id) & PG_MAPPED == 0 {
+                lru.map(id, vpage);
+            }
+            lru.touch_pte(id);
+            return true;
+        }
+        let (id, memcg) = self.fault_in(page, false, true);
+        let lru = self.lruvec_of_memcg(memcg);
+        lru.map(id, vpage);
+        lru.touch_pte(id);
+        lru.set_flags(id, 0, PG_ACTIVE);
+        lru.add_folio(id);
+        self.settle(page, id);
+        false
+    }
+
+    /// Reclaim of `nr` pages from zones `0..=reclaim_idx` at `swappiness`: the lruvec's
+    /// with memcg disabled, global reclaim through the memcg LRU with it.
+    fn reclaim_raw(&self, nr: u64, swappiness: u32, reclaim_idx: usize) -> Vec<(FolioId, Shadow)> {
+        match &self.mem {
+            Mem::Single(l) => l.reclaim_zones(nr, swappiness, reclaim_idx),
+            Mem::Node(n) => n
+                .reclaim(nr, swappiness, reclaim_idx)
+                .into_iter()
+                .map(|(f, s, _)| (f, s))
+                .collect(),
+        }
     }
 
     /// Memory is full: reclaim as kswapd would, a batch of `MIN_LRU_BATCH` pages (its target
     /// is the watermark gap, at least that much), which sets its initial priority.
     fn reclaim(&mut self) {
         self.stats.reclaims += 1;
-        if !self.lru.is_reclaimable(self.lru.min_ttl_ms()) {
+        let min_ttl = self.lruvec().min_ttl_ms();
+        if !self.memcgs().iter().any(|(_, l)| l.is_reclaimable(min_ttl)) {
             self.stats.ttl_ooms += 1;
         }
-        let out = self
-            .lru
-            .reclaim(self.lru.min_batch() as u64, self.swappiness);
+        let batch = self.lruvec().min_batch() as u64;
+        let out = self.reclaim_raw(batch, self.swappiness, MAX_NR_ZONES - 1);
         self.release(out);
         if self.free.is_empty() {
             // Nothing of the types this swappiness may evict (swappiness 0 and a memory
             // full of anon pages): the kernel would kill a process. The simulator counts
             // it and reclaims both types instead, so the trace can go on.
             self.stats.ooms += 1;
-            let out = self
-                .lru
-                .reclaim(self.lru.min_batch() as u64, super::MAX_SWAPPINESS / 2);
+            let out = self.reclaim_raw(batch, super::MAX_SWAPPINESS / 2, MAX_NR_ZONES - 1);
             self.release(out);
         }
-        assert!(
-            !self.free.is_empty(),
-            "reclaim freed nothing: {:?}",
-            self.lru
-        );
+        assert!(!self.free.is_empty(), "reclaim freed nothing: {self:?}");
     }
 
     /// Frees the frames of reclaimed folios, keeping their shadow entries.
@@ -206,23 +355,50 @@ impl Sim {
         for (id, shadow) in out {
             let page = std::mem::replace(&mut self.page_of[id as usize], u64::MAX);
             self.resident.remove(&page);
-            self.shadows.insert(page, shadow);
+            self.shadows.insert(page, (shadow, self.owner[id as usize]));
             self.free.push(id);
             self.stats.reclaimed += 1;
         }
     }
 
-    /// Runs debugfs commands (`+ 0 0 seq ...`, `- 0 0 seq ...`; see [`super::debugfs`]).
+    /// Runs debugfs commands (`+ memcg 0 seq ...`, `- memcg 0 seq ...`, memcg 0 with memcg
+    /// disabled; see [`super::debugfs`]).
     pub fn command(&mut self, cmds: &str) -> Result<(), super::debugfs::CmdError> {
-        let out = super::debugfs::write(&self.lru, cmds, self.swappiness)?;
+        let out = {
+            let memcgs = self.memcgs();
+            let lookup = |id: u64| {
+                memcgs
+                    .iter()
+                    .find(|&&(m, _)| u64::from(m) == id && !self.released[usize::from(m)])
+                    .map(|&(_, l)| l)
+            };
+            super::debugfs::write_memcgs(&lookup, cmds, self.swappiness)?
+        };
         self.release(out);
         Ok(())
     }
 
-    /// The quiescent invariants of the lruvec, with the frames the simulator says are in
-    /// use as the folios that must be listed.
+    /// The `lru_gen` (or `lru_gen_full`) dump of every memcg.
+    pub fn dump(&self, full: bool) -> String {
+        let memcgs: Vec<(MemcgId, &Lruvec)> = self
+            .memcgs()
+            .into_iter()
+            .filter(|&(m, _)| !self.released[usize::from(m)])
+            .collect();
+        super::debugfs::dump_memcgs(&memcgs, full)
+    }
+
+    /// The quiescent invariants of every lruvec, with the frames the simulator says are in
+    /// use by each memcg as the folios that must be listed there, and the memcg LRU's.
     pub fn check(&self) -> Result<(), String> {
-        self.lru.check(&|id| self.page_of[id as usize] != u64::MAX)
+        for (m, l) in self.memcgs() {
+            l.check(&|id| self.page_of[id as usize] != u64::MAX && self.owner[id as usize] == m)
+                .map_err(|e| if m == 0 { e } else { format!("memcg {m}: {e}") })?;
+        }
+        if let Some(n) = self.node() {
+            n.check()?;
+        }
+        Ok(())
     }
 
     /// Resident pages.
@@ -254,57 +430,40 @@ impl Sim {
     /// Direct reclaim of `nr` pages now (as if an allocation needed them), whether or not a
     /// frame is free.
     pub fn reclaim_now(&mut self, nr: u64) -> u64 {
-        self.stats.reclaims += 1;
-        let out = self.lru.reclaim(nr, self.swappiness);
-        let n = out.len() as u64;
-        self.release(out);
-        n
+        self.reclaim_zones_now(nr, MAX_NR_ZONES - 1)
     }
 
     /// Direct reclaim of `nr` pages from zones `0..=reclaim_idx` only (an allocation that
     /// can use low zones only, `sc->reclaim_idx`). Returns the pages reclaimed.
     pub fn reclaim_zones_now(&mut self, nr: u64, reclaim_idx: usize) -> u64 {
         self.stats.reclaims += 1;
-        let out = self.lru.reclaim_zones(nr, self.swappiness, reclaim_idx);
+        let out = self.reclaim_raw(nr, self.swappiness, reclaim_idx);
         let n = out.len() as u64;
         self.release(out);
         n
     }
 
-    /// An access to file page `page` through a shared mapping at virtual page `vpage`
-    /// (`mmap` of the file): a miss faults it in as a page fault does (added active,
-    /// `lru_gen_in_fault`), and the page is mapped at `vpage` if it was not mapped yet;
-    /// either way the access sets the PTE's accessed bit. Returns whether it hit.
-    pub fn access_mapped(&mut self, page: u64, vpage: u64) -> bool {
-        self.stats.accesses += 1;
-        self.lru.set_now(self.stats.accesses);
-        if let Some(&id) = self.resident.get(&page) {
-            if self.lru.flags(id) & PG_MAPPED == 0 {
-                self.lru.map(id, vpage);
-            }
-            self.lru.touch_pte(id);
-            true
-        } else {
-            self.stats.misses += 1;
-            if self.free.is_empty() {
-                self.reclaim();
-            }
-            let id = self.free.pop().expect("reclaim frees at least one frame");
-            self.lru.init_folio(id, false, self.zone_of(page));
-            if let Some(sh) = self.shadows.remove(&page) {
-                self.stats.refaults += 1;
-                if self.lru.refault(id, sh, true) {
-                    self.stats.recent_refaults += 1;
-                }
-            }
-            self.lru.map(id, vpage);
-            self.lru.touch_pte(id);
-            self.lru.set_flags(id, 0, PG_ACTIVE);
-            self.lru.add_folio(id);
-            self.page_of[id as usize] = page;
-            self.resident.insert(page, id);
-            false
+    /// Offlines memcg `id` (memcg enabled): its pages stay, reclaim scans them whole.
+    pub fn offline_memcg(&mut self, id: MemcgId) {
+        self.node().expect("memcg enabled").offline(id);
+    }
+
+    /// Releases memcg `id` once it is offline and holds no page: it leaves the memcg LRU,
+    /// and its pages are charged to the root memcg from then on. False (nothing done) if
+    /// it is the root, online, still holds pages, or was released already.
+    pub fn release_memcg(&mut self, id: MemcgId) -> bool {
+        let n = self.node().expect("memcg enabled");
+        if id == 1 || n.is_online(id) || n.usage(id) != 0 || self.released[usize::from(id)] {
+            return false;
         }
+        n.release(id);
+        self.released[usize::from(id)] = true;
+        true
+    }
+
+    /// Whether memcg `id` was released.
+    pub fn is_released(&self, id: MemcgId) -> bool {
+        self.released[usize::from(id)]
     }
 
     /// The frame of `page`, if resident.
@@ -316,6 +475,11 @@ impl Sim {
     pub fn page_in(&self, id: FolioId) -> Option<u64> {
         let p = self.page_of[id as usize];
         (p != u64::MAX).then_some(p)
+    }
+
+    /// The memcg frame `id`'s folio is charged to.
+    pub fn owner_of(&self, id: FolioId) -> MemcgId {
+        self.owner[id as usize]
     }
 }
 
@@ -404,5 +568,59 @@ mod tests {
         }
         let lost = sim.stats().misses - before;
         assert!(lost < 10, "the scan pushed out {lost} of the 100 hot pages");
+    }
+
+    #[test]
+    fn memcgs_share_the_memory_and_global_reclaim_takes_from_each() {
+        let mut sim = Sim::with_memcgs(200, 60, (8, 64), 3, 9);
+        let mut r = rng(3);
+        for i in 0..40_000u64 {
+            let x = r();
+            let anon = x % 4 == 0;
+            let page = (x >> 8) % 1_500 + if anon { 1 << 40 } else { 0 };
+            sim.access(page, anon);
+            if i % 1_999 == 0 {
+                sim.check()
+                    .unwrap_or_else(|e| panic!("after {i} accesses: {e}"));
+            }
+        }
+        sim.check().expect("invariants at the end");
+        let node = sim.node().expect("memcg enabled");
+        for id in 1..=3 {
+            assert!(node.usage(id) > 0, "memcg {id} holds pages");
+            assert!(node.lruvec(id).max_seq() > 3, "memcg {id} was aged");
+        }
+        let st = sim.stats();
+        assert_eq!(sim.resident() as u64 + st.reclaimed, st.misses);
+        let dump = sim.dump(false);
+        for id in 1..=3 {
+            assert!(
+                dump.contains(&format!(
+                    "memcg {id:5} {}",
+                    crate::mglru::debugfs::memcg_path(id)
+                )),
+                "{dump}"
+            );
+        }
+        // Offline memcg 3, reclaim until it is empty, release it: its pages go to the root.
+        sim.offline_memcg(3);
+        while node_usage(&sim, 3) > 0 {
+            assert!(
+                sim.reclaim_now(64) > 0,
+                "an offline memcg's pages are reclaimable"
+            );
+        }
+        assert!(sim.release_memcg(3));
+        assert_eq!(sim.memcg_of(2), 1, "page 2 was memcg 3's; now the root's");
+        sim.access(2, false);
+        sim.check().expect("invariants after release");
+        assert!(
+            sim.command("+ 3 0 9").is_err(),
+            "a released memcg takes no commands"
+        );
+    }
+
+    fn node_usage(sim: &Sim, id: MemcgId) -> u64 {
+        sim.node().expect("memcg enabled").usage(id)
     }
 }
