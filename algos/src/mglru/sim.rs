@@ -57,9 +57,9 @@ pub struct SimStats {
 /// The lruvecs a simulation reclaims from.
 enum Mem {
     /// Memcg disabled: one lruvec (`pgdat->__lruvec`).
-    Single(Lruvec),
+    Single(Box<Lruvec>),
     /// Memcgs `1..=n`, each page charged to one, global reclaim through the memcg LRU.
-    Node(Node),
+    Node(Box<Node>),
 }
 
 /// A memory of page frames managed by the multi-gen LRU.
@@ -104,7 +104,7 @@ impl Sim {
         max_batch: usize,
     ) -> Self {
         assert!(frames > 0, "a memory needs a frame");
-        let lru = Lruvec::with_batches(frames, min_batch, max_batch);
+        let lru = Box::new(Lruvec::with_batches(frames, min_batch, max_batch));
         Self::over(Mem::Single(lru), frames, swappiness, 0)
     }
 
@@ -120,7 +120,7 @@ impl Sim {
     ) -> Self {
         assert!(frames > 0, "a memory needs a frame");
         let node = Node::new(memcgs, frames, batches, seed);
-        Self::over(Mem::Node(node), frames, swappiness, memcgs)
+        Self::over(Mem::Node(Box::new(node)), frames, swappiness, memcgs)
     }
 
     fn over(mem: Mem, frames: usize, swappiness: u32, memcgs: usize) -> Self {
@@ -438,6 +438,20 @@ impl Sim {
     pub fn reclaim_zones_now(&mut self, nr: u64, reclaim_idx: usize) -> u64 {
         self.stats.reclaims += 1;
         let out = self.reclaim_raw(nr, self.swappiness, reclaim_idx);
+        let n = out.len() as u64;
+        self.release(out);
+        n
+    }
+
+    /// Reclaim of `nr` pages from memcg `id`'s lruvec alone (0 with memcg disabled), zones
+    /// `0..=reclaim_idx`: the lruvec's own priority loop, as memcg reclaim
+    /// (`lru_gen_shrink_lruvec`, at `memory.high` or `memory.max`) runs it, without the
+    /// memcg LRU. Returns the pages reclaimed.
+    pub fn reclaim_memcg_now(&mut self, id: MemcgId, nr: u64, reclaim_idx: usize) -> u64 {
+        self.stats.reclaims += 1;
+        let out = self
+            .lruvec_of_memcg(id)
+            .reclaim_zones(nr, self.swappiness, reclaim_idx);
         let n = out.len() as u64;
         self.release(out);
         n

@@ -1,7 +1,9 @@
 //! `mglru_ops`: one task drives a small simulated memory (16 frames, 40 anon and 40 file
-//! pages over three zones) through the multi-gen LRU: accesses through page tables, file
-//! descriptors and shared file mappings, direct reclaim from every zone or only low ones,
-//! the debugfs aging and eviction commands (well-formed and not), swappiness changes. The
+//! pages over three zones, charged to two memcgs: the root and memcg 2) through the
+//! multi-gen LRU: accesses through page tables, file descriptors and shared file mappings,
+//! global reclaim (through the memcg LRU) from every zone or only low ones, the debugfs
+//! aging and eviction commands on either memcg (well-formed and not), swappiness changes,
+//! memcg 2's `memory.min`/`memory.low`, soft limit, offlining and release. The
 //! lruvec's batches are scaled down (`MIN_LRU_BATCH` 4, `MAX_LRU_BATCH` 16) so such a
 //! memory reaches the page-table walk, look-around and several eviction batches.
 //!
@@ -16,13 +18,18 @@
 //! the kernel's formulas written independently here. Around reclaim: one with swappiness
 //! 0 leaves every anon folio's generation and accessed bit as it found them (neither the
 //! walk nor look-around may touch a type that cannot be evicted); one restricted to low
-//! zones that reclaims nothing found no resident folio it was allowed to take (ineligible
+//! zones (a memcg's) that reclaims nothing found no resident folio it was allowed to take (ineligible
 //! folios must not block the oldest generation; not asked once swap-constrained aging has
-//! wrapped anon lists round, which can hide anon folios from reclaim as in the kernel); and the controller's `protected` counts
+//! wrapped anon lists round, which can hide anon folios from reclaim as in the kernel); a
+//! memcg at or below its `memory.min` loses no page to global reclaim; and the controller's `protected` counts
 //! since `min_seq` last moved stay within the folios that can have left that generation.
+//! Every check is per memcg, and the memcg LRU's own invariants are checked after every
+//! operation.
 
 use crate::target::Target;
 use algos::mglru::folio::{lru_gen, lru_type, zone as folio_zone};
+use algos::mglru::memcg::{MemcgId, MemcgOp, Protection};
+use algos::mglru::Lruvec;
 use algos::mglru::{
     debugfs::CmdError, tier_idx, type_to_scan, Sim, TierCounts, ANON, FILE, LRU_REFS_WIDTH,
     MAX_NR_GENS, MAX_NR_TIERS, MIN_LRU_BATCH, MIN_NR_GENS,
@@ -38,6 +45,8 @@ pub const PAGES: u64 = 40;
 const ANON_BASE: u64 = 1 << 20;
 /// The lruvec's scaled `MIN_LRU_BATCH` and `MAX_LRU_BATCH`.
 pub const BATCHES: (usize, usize) = (4, 16);
+/// Memcgs: the root (1) and memcg 2 (odd pages are charged to it).
+pub const MEMCGS: usize = 2;
 
 /// One operation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Arbitrary)]
@@ -66,8 +75,12 @@ pub enum MglruOp {
         /// Pages.
         nr: u8,
     },
-    /// Direct reclaim of `nr % 40 + 1` pages from zones `0..=zone % 4` only.
+    /// Memcg reclaim (the memcg's own lruvec, as at `memory.high`) of `nr % 40 + 1` pages
+    /// from zones `0..=zone % 4` only, of memcg 2 if `memcg2` and it is not released,
+    /// else of the root.
     ReclaimZones {
+        /// Memcg 2 rather than the root.
+        memcg2: bool,
         /// Pages.
         nr: u8,
         /// The highest eligible zone (`% 4`).
@@ -78,8 +91,24 @@ pub enum MglruOp {
         /// The page.
         page: u8,
     },
-    /// `+ 0 0 seq [can_swap [force_scan]]` with `seq` = `max_seq + delta` (delta in -1..=1).
+    /// Memcg 2's protection: `memory.min` `min % 9`, `memory.low` `low % 17` pages.
+    Protect {
+        /// `memory.min`.
+        min: u8,
+        /// `memory.low`.
+        low: u8,
+    },
+    /// Memcg 2's life: `op % 3` = 0 soft limit exceeded (`lru_gen_soft_reclaim`), 1
+    /// offline, 2 release (once offline and empty; its pages are the root's from then on).
+    Memcg {
+        /// Which.
+        op: u8,
+    },
+    /// `+ memcg 0 seq [can_swap [force_scan]]` with `seq` = `max_seq + delta` (delta in
+    /// -1..=1), to memcg 2 if `memcg2` and it is not released, else to the root.
     Age {
+        /// Memcg 2 rather than the root.
+        memcg2: bool,
         /// -1, 0 or 1 (`delta % 3 - 1`).
         delta: u8,
         /// The optional arguments given: 0, 1 or 2 of them (`args % 3`).
@@ -89,9 +118,11 @@ pub enum MglruOp {
         /// `force_scan`.
         force: bool,
     },
-    /// `- 0 0 seq [swappiness [nr_to_reclaim]]` with `seq` = `max_seq - back` (back in
-    /// 0..=4).
+    /// `- memcg 0 seq [swappiness [nr_to_reclaim]]` with `seq` = `max_seq - back` (back in
+    /// 0..=4), to memcg 2 if `memcg2` and it is not released, else to the root.
     Evict {
+        /// Memcg 2 rather than the root.
+        memcg2: bool,
         /// `back % 5`.
         back: u8,
         /// The optional arguments given (`args % 3`).
@@ -144,12 +175,15 @@ pub enum MglruRet {
 /// The system under test: the simulated memory.
 pub struct MglruSut {
     sim: Mutex<Sim>,
-    /// The window after the last operation.
-    last: Mutex<(u64, [u64; 2])>,
-    /// Per type: the misses counted when the operation that last moved `min_seq` began.
-    since_advance: Mutex<[u64; 2]>,
+    /// Per memcg (index `id - 1`): the window after the last operation.
+    last: Mutex<Vec<(u64, [u64; 2])>>,
+    /// Per memcg and type: the misses counted when the operation that last moved `min_seq`
+    /// began.
+    since_advance: Mutex<Vec<[u64; 2]>>,
     /// The misses counted when the current operation began.
     op_start_misses: Mutex<u64>,
+    /// Memcg 2's protection.
+    protection: Mutex<Protection>,
 }
 
 impl std::fmt::Debug for MglruSut {
@@ -256,9 +290,16 @@ mod rederived {
 }
 
 impl MglruSut {
-    /// Cross-checks the controller before an eviction.
+    /// Cross-checks every memcg's controller before an eviction.
     fn check_controller(sim: &Sim) -> Result<(), String> {
-        let c = sim.lruvec().ctrl_inputs();
+        for (_, lru) in sim.memcgs() {
+            Self::check_controller_of(lru)?;
+        }
+        Ok(())
+    }
+
+    fn check_controller_of(lru: &Lruvec) -> Result<(), String> {
+        let c = lru.ctrl_inputs();
         for ty in [ANON, FILE] {
             let (ours, theirs) = (tier_idx(&c[ty]), rederived::tier_idx(&c[ty]));
             if ours != theirs {
@@ -280,7 +321,7 @@ impl MglruSut {
             .filter_map(|p| {
                 let page = page_id(p as u8, true);
                 let id = sim.frame_of(page)?;
-                let lru = sim.lruvec();
+                let lru = sim.lruvec_of_frame(id);
                 Some((page, lru_gen(lru.flags(id)), lru.pte_young(id)))
             })
             .collect()
@@ -292,7 +333,7 @@ impl MglruSut {
             let Some(id) = sim.frame_of(page) else {
                 panic!("BUG: {what} with swappiness 0 evicted anon page {page:#x}");
             };
-            let lru = sim.lruvec();
+            let lru = sim.lruvec_of_frame(id);
             let now = (lru_gen(lru.flags(id)), lru.pte_young(id));
             assert_eq!(
                 now,
@@ -301,6 +342,26 @@ impl MglruSut {
                 (gen, young)
             );
         }
+    }
+
+    /// The memcg a command goes to: memcg 2 if asked and not released, else the root.
+    fn commanded(sim: &Sim, memcg2: bool) -> MemcgId {
+        if memcg2 && !sim.is_released(2) {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Memcg 2's usage if it is at or below its `memory.min` (global reclaim must leave it
+    /// alone).
+    fn min_protected(sim: &Sim, prot: Protection) -> Option<u64> {
+        let node = sim.node()?;
+        if sim.is_released(2) {
+            return None;
+        }
+        let usage = node.usage(2);
+        (usage <= prot.min).then_some(usage)
     }
 
     fn access(sim: &mut Sim, page: u64, anon: bool) {
@@ -328,14 +389,19 @@ impl Target for MglruOpsTarget {
     }
 
     fn new_sut(&self) -> MglruSut {
-        let mut sim = Sim::with_batches(FRAMES, 60, BATCHES.0, BATCHES.1);
+        let mut sim = Sim::with_memcgs(FRAMES, 60, BATCHES, MEMCGS, 0x5eed);
         sim.set_zones(3);
-        let w = (sim.lruvec().max_seq(), sim.lruvec().min_seq());
+        let w = sim
+            .memcgs()
+            .iter()
+            .map(|(_, l)| (l.max_seq(), l.min_seq()))
+            .collect();
         MglruSut {
             sim: Mutex::new(sim),
             last: Mutex::new(w),
-            since_advance: Mutex::new([0; 2]),
+            since_advance: Mutex::new(vec![[0; 2]; MEMCGS]),
             op_start_misses: Mutex::new(0),
+            protection: Mutex::new(Protection::default()),
         }
     }
 
@@ -346,9 +412,57 @@ impl Target for MglruOpsTarget {
         *sut.op_start_misses
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = sim.stats().misses;
+        let prot = *sut.protection.lock().unwrap_or_else(|e| e.into_inner());
+        // Global reclaim leaves a memcg at or below memory.min alone: a reclaim operation,
+        // which adds no page, takes nothing from one that starts there (accesses can grow
+        // it past the limit and reclaim can then overshoot back below it, as in the
+        // kernel, so they are not judged this way).
+        let guarded = matches!(op, MglruOp::Reclaim { .. })
+            .then(|| MglruSut::min_protected(&sim, prot))
+            .flatten();
+        let ret = Self::apply_op(sut, &mut sim, op);
+        if let Some(before) = guarded {
+            if !sim.is_released(2) {
+                let after = sim.node().map_or(0, |n| n.usage(2));
+                assert!(
+                    after >= before,
+                    "BUG: memcg 2 at {before} pages, at or below memory.min {}, lost pages to global reclaim in {op:?}: {after} left",
+                    prot.min
+                );
+            }
+        }
+        ret
+    }
+
+    fn step(&self, _m: &mut (), op: &MglruOp) -> MglruRet {
+        Self::predict(op)
+    }
+
+    fn ret_eq(&self, real: &MglruRet, model: &MglruRet) -> bool {
+        match (real, model) {
+            (MglruRet::Ok | MglruRet::Range, MglruRet::OkOrRange)
+            | (MglruRet::OkOrRange, MglruRet::Ok | MglruRet::Range)
+            | (_, MglruRet::Any)
+            | (MglruRet::Any, _) => true,
+            (a, b) => a == b,
+        }
+    }
+
+    fn invariants(&self, sut: &MglruSut, _m: &()) -> Result<(), String> {
+        Self::check_state(sut)
+    }
+
+    fn dump(&self, sut: &MglruSut) -> String {
+        let sim = sut.sim.lock().unwrap_or_else(|e| e.into_inner());
+        sim.dump(true)
+    }
+}
+
+impl MglruOpsTarget {
+    fn apply_op(sut: &MglruSut, sim: &mut Sim, op: &MglruOp) -> MglruRet {
         match op {
             MglruOp::Access { page, anon } => {
-                MglruSut::access(&mut sim, page_id(*page, *anon), *anon);
+                MglruSut::access(sim, page_id(*page, *anon), *anon);
                 MglruRet::Done
             }
             MglruOp::Run {
@@ -359,36 +473,38 @@ impl Target for MglruOpsTarget {
             } => {
                 for i in 0..=u64::from(*len % 32) {
                     let p = (u64::from(*first) + i * u64::from(*stride)) % PAGES;
-                    MglruSut::access(&mut sim, page_id(p as u8, *anon), *anon);
+                    MglruSut::access(sim, page_id(p as u8, *anon), *anon);
                 }
                 MglruRet::Done
             }
             MglruOp::Reclaim { nr } => {
-                if let Err(e) = MglruSut::check_controller(&sim) {
+                if let Err(e) = MglruSut::check_controller(sim) {
                     panic!("BUG: {e}");
                 }
-                let before = (sim.swappiness() == 0).then(|| MglruSut::anon_state(&sim));
+                let before = (sim.swappiness() == 0).then(|| MglruSut::anon_state(sim));
                 sim.reclaim_now(u64::from(*nr % 40) + 1);
                 if let Some(b) = before {
-                    MglruSut::check_anon_untouched(&sim, &b, "reclaim");
+                    MglruSut::check_anon_untouched(sim, &b, "reclaim");
                 }
                 MglruRet::Done
             }
-            MglruOp::ReclaimZones { nr, zone } => {
+            MglruOp::ReclaimZones { memcg2, nr, zone } => {
                 let idx = usize::from(*zone % 4);
-                let before = (sim.swappiness() == 0).then(|| MglruSut::anon_state(&sim));
-                let got = sim.reclaim_zones_now(u64::from(*nr % 40) + 1, idx);
+                let memcg = MglruSut::commanded(sim, *memcg2);
+                let before = (sim.swappiness() == 0).then(|| MglruSut::anon_state(sim));
+                let got = sim.reclaim_memcg_now(memcg, u64::from(*nr % 40) + 1, idx);
                 if let Some(b) = before {
-                    MglruSut::check_anon_untouched(&sim, &b, "reclaim");
+                    MglruSut::check_anon_untouched(sim, &b, "reclaim");
                 }
-                if got == 0 && !sim.lruvec().swap_wrapped() {
-                    // An OOM: nothing of the allowed types may be left in eligible zones
-                    // (unless swap-constrained aging has wrapped anon lists round: see
-                    // `Lruvec::check`).
-                    let lru = sim.lruvec();
+                if got == 0 && !sim.lruvec_of_memcg(memcg).swap_wrapped() {
+                    // An OOM: nothing of the allowed types may be left in the memcg's
+                    // eligible zones (unless swap-constrained aging has wrapped anon lists
+                    // round: see `Lruvec::check`).
                     let allowed = |id| {
-                        let f = lru.flags(id);
-                        folio_zone(f) <= idx && (sim.swappiness() != 0 || lru_type(f) == FILE)
+                        let f = sim.lruvec_of_frame(id).flags(id);
+                        sim.owner_of(id) == memcg
+                            && folio_zone(f) <= idx
+                            && (sim.swappiness() != 0 || lru_type(f) == FILE)
                     };
                     let left: Vec<u64> = (0..FRAMES as u32)
                         .filter(|&id| sim.page_in(id).is_some() && allowed(id))
@@ -414,15 +530,17 @@ impl Target for MglruOpsTarget {
                 MglruRet::Done
             }
             MglruOp::Age {
+                memcg2,
                 delta,
                 args,
                 can_swap,
                 force,
             } => {
-                let lru = sim.lruvec();
+                let memcg = MglruSut::commanded(sim, *memcg2);
+                let lru = sim.lruvec_of_memcg(memcg);
                 let (max, min) = (lru.max_seq(), lru.min_seq());
                 let seq = (max + u64::from(*delta % 3)).saturating_sub(1);
-                let mut cmd = format!("+ 0 0 {seq}");
+                let mut cmd = format!("+ {memcg} 0 {seq}");
                 let n = *args % 3;
                 if n >= 1 {
                     cmd += &format!(" {}", u8::from(*can_swap));
@@ -443,7 +561,8 @@ impl Target for MglruOpsTarget {
                     );
                 }
                 if r == MglruRet::Ok && seq == max {
-                    let now = sim.lruvec().max_seq();
+                    let lru = sim.lruvec_of_memcg(memcg);
+                    let now = lru.max_seq();
                     assert!(
                         now == max + 1,
                         "BUG: `{cmd}` succeeded but max_seq went {max} -> {now}"
@@ -451,8 +570,8 @@ impl Target for MglruOpsTarget {
                     // Aging folds a full window's oldest generation last thing: a type whose
                     // min_seq moved starts its generation's counters from zero
                     // (reset_ctrl_pos), having carried them into the averages.
-                    let after = sim.lruvec().min_seq();
-                    let c = sim.lruvec().ctrl_inputs();
+                    let after = lru.min_seq();
+                    let c = lru.ctrl_inputs();
                     for ty in [ANON, FILE] {
                         if after[ty] != min[ty] {
                             let t = &c[ty];
@@ -470,17 +589,19 @@ impl Target for MglruOpsTarget {
                 r
             }
             MglruOp::Evict {
+                memcg2,
                 back,
                 args,
                 swappiness,
                 nr,
             } => {
-                if let Err(e) = MglruSut::check_controller(&sim) {
+                if let Err(e) = MglruSut::check_controller(sim) {
                     panic!("BUG: {e}");
                 }
-                let max = sim.lruvec().max_seq();
+                let memcg = MglruSut::commanded(sim, *memcg2);
+                let max = sim.lruvec_of_memcg(memcg).max_seq();
                 let seq = max.saturating_sub(u64::from(*back % 5));
-                let mut cmd = format!("- 0 0 {seq}");
+                let mut cmd = format!("- {memcg} 0 {seq}");
                 let n = *args % 3;
                 if n >= 1 {
                     cmd += &format!(" {}", u32::from(*swappiness) % 202);
@@ -490,10 +611,10 @@ impl Target for MglruOpsTarget {
                 }
                 let before = sim.resident();
                 let anon = (n >= 1 && u32::from(*swappiness) % 202 == 0)
-                    .then(|| MglruSut::anon_state(&sim));
+                    .then(|| MglruSut::anon_state(sim));
                 let r = ret_of(sim.command(&cmd));
                 if let Some(b) = anon {
-                    MglruSut::check_anon_untouched(&sim, &b, &format!("`{cmd}`"));
+                    MglruSut::check_anon_untouched(sim, &b, &format!("`{cmd}`"));
                 }
                 if n >= 2 && r == MglruRet::Ok {
                     // Eviction stops once nr_to_reclaim is met, one batch at most beyond.
@@ -504,6 +625,66 @@ impl Target for MglruOpsTarget {
                     );
                 }
                 r
+            }
+            MglruOp::Protect { min, low } => {
+                let p = Protection {
+                    min: u64::from(*min % 9),
+                    low: u64::from(*low % 17),
+                };
+                if let Some(n) = sim.node() {
+                    n.set_protection(2, p);
+                }
+                *sut.protection.lock().unwrap_or_else(|e| e.into_inner()) = p;
+                MglruRet::Done
+            }
+            MglruOp::Memcg { op } => {
+                match op % 3 {
+                    0 => {
+                        if let Some(n) = sim.node() {
+                            if n.memcg_lru().gen_of(2).is_some() {
+                                n.memcg_lru().soft_reclaim(2);
+                                assert_eq!(
+                                    n.memcg_lru().seg_of(2),
+                                    MemcgOp::Head,
+                                    "BUG: soft reclaim left memcg 2 off the head segment"
+                                );
+                            }
+                        }
+                    }
+                    1 => {
+                        if !sim.is_released(2) {
+                            sim.offline_memcg(2);
+                            let n = sim.node().expect("memcgs");
+                            let lru = n.memcg_lru();
+                            assert!(
+                                !n.is_online(2) && lru.gen_of(2).is_some(),
+                                "BUG: offlining memcg 2 took it off the memcg LRU"
+                            );
+                        }
+                    }
+                    _ => {
+                        let (online, usage) = {
+                            let n = sim.node().expect("memcgs");
+                            (n.is_online(2), n.usage(2))
+                        };
+                        let was = sim.is_released(2);
+                        let done = sim.release_memcg(2);
+                        assert_eq!(
+                            done,
+                            !was && !online && usage == 0,
+                            "BUG: release of memcg 2 (released {was}, online {online}, usage {usage}) answered {done}"
+                        );
+                        if done {
+                            let n = sim.node().expect("memcgs");
+                            assert_eq!(
+                                n.memcg_lru().gen_of(2),
+                                None,
+                                "BUG: a released memcg is still on the memcg LRU"
+                            );
+                        }
+                    }
+                }
+                MglruRet::Done
             }
             MglruOp::Swappiness { sw } => {
                 sim.set_swappiness(if *sw % 4 == 0 {
@@ -545,13 +726,16 @@ impl Target for MglruOpsTarget {
         }
     }
 
-    fn step(&self, _m: &mut (), op: &MglruOp) -> MglruRet {
+    /// What the kernel's argument rules decide for an operation (the model's answer).
+    fn predict(op: &MglruOp) -> MglruRet {
         match op {
             MglruOp::Access { .. }
             | MglruOp::Run { .. }
             | MglruOp::Reclaim { .. }
             | MglruOp::ReclaimZones { .. }
             | MglruOp::Mapped { .. }
+            | MglruOp::Protect { .. }
+            | MglruOp::Memcg { .. }
             | MglruOp::Swappiness { .. }
             | MglruOp::Pid { .. } => MglruRet::Done,
             MglruOp::Age {
@@ -579,51 +763,44 @@ impl Target for MglruOpsTarget {
         }
     }
 
-    fn ret_eq(&self, real: &MglruRet, model: &MglruRet) -> bool {
-        match (real, model) {
-            (MglruRet::Ok | MglruRet::Range, MglruRet::OkOrRange)
-            | (MglruRet::OkOrRange, MglruRet::Ok | MglruRet::Range)
-            | (_, MglruRet::Any)
-            | (MglruRet::Any, _) => true,
-            (a, b) => a == b,
-        }
-    }
-
-    fn invariants(&self, sut: &MglruSut, _m: &()) -> Result<(), String> {
+    /// The state checks after every operation.
+    fn check_state(sut: &MglruSut) -> Result<(), String> {
         let sim = sut.sim.lock().unwrap_or_else(|e| e.into_inner());
         sim.check()?;
-        let lru = sim.lruvec();
-        let now = (lru.max_seq(), lru.min_seq());
         let mut last = sut.last.lock().unwrap_or_else(|e| e.into_inner());
-        let (max0, min0) = *last;
-        if now.0 < max0 || now.1[ANON] < min0[ANON] || now.1[FILE] < min0[FILE] {
-            return Err(format!(
-                "a sequence number went back: max_seq {max0} -> {}, min_seq {min0:?} -> {:?}",
-                now.0, now.1
-            ));
-        }
-        *last = now;
-        // protected[type] counts folios the tiers kept out of the oldest generation since
-        // min_seq last moved: each left that generation once, so there can be no more than
-        // the folios it held then plus those added (a miss each) since.
         let mut since = sut.since_advance.lock().unwrap_or_else(|e| e.into_inner());
         let start = *sut
             .op_start_misses
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let misses = sim.stats().misses;
-        let c = lru.ctrl_inputs();
-        for ty in [ANON, FILE] {
-            if now.1[ty] != min0[ty] {
-                since[ty] = start;
-            }
-            let p: u64 = c[ty].protected.iter().sum();
-            let bound = FRAMES as u64 + misses - since[ty];
-            if p > bound {
+        for (m, lru) in sim.memcgs() {
+            let i = usize::from(m) - 1;
+            let now = (lru.max_seq(), lru.min_seq());
+            let (max0, min0) = last[i];
+            if now.0 < max0 || now.1[ANON] < min0[ANON] || now.1[FILE] < min0[FILE] {
                 return Err(format!(
-                    "type {ty}: {p} folios protected since min_seq last moved (at {}), but at most {bound} can have been in its oldest generation",
-                    now.1[ty]
+                    "memcg {m}: a sequence number went back: max_seq {max0} -> {}, min_seq {min0:?} -> {:?}",
+                    now.0, now.1
                 ));
+            }
+            last[i] = now;
+            // protected[type] counts folios the tiers kept out of the oldest generation
+            // since min_seq last moved: each left that generation once, so there can be no
+            // more than the folios it held then plus those added (a miss each) since.
+            let c = lru.ctrl_inputs();
+            for ty in [ANON, FILE] {
+                if now.1[ty] != min0[ty] {
+                    since[i][ty] = start;
+                }
+                let p: u64 = c[ty].protected.iter().sum();
+                let bound = FRAMES as u64 + misses - since[i][ty];
+                if p > bound {
+                    return Err(format!(
+                        "memcg {m} type {ty}: {p} folios protected since min_seq last moved (at {}), but at most {bound} can have been in its oldest generation",
+                        now.1[ty]
+                    ));
+                }
             }
         }
         for p in 0..PAGES {
@@ -636,10 +813,5 @@ impl Target for MglruOpsTarget {
         }
         let _ = LRU_REFS_WIDTH;
         Ok(())
-    }
-
-    fn dump(&self, sut: &MglruSut) -> String {
-        let sim = sut.sim.lock().unwrap_or_else(|e| e.into_inner());
-        algos::mglru::debugfs::dump(sim.lruvec(), true)
     }
 }
