@@ -20,6 +20,8 @@
 //!   `suitable_to_scan`, `should_skip_mm`'s size rule), eviction (`isolate_folios`,
 //!   `get_type_to_scan`, `get_tier_idx`, `scan_folios`, `sort_folio`, `isolate_folio`,
 //!   `try_to_inc_min_seq`, `evict_folios`), rmap look-around (`lru_gen_look_around`), the
+//!   `min_ttl` test (`lruvec_is_reclaimable`), reclaim retried as the page allocator does
+//!   before an OOM (`MAX_RECLAIM_RETRIES`), the
 //!   PID controller (`read_ctrl_pos`, `reset_ctrl_pos`, `positive_ctrl_err` with the gains
 //!   1:2 between tiers and swappiness : 200 - swappiness between types), and refault
 //!   accounting through shadow entries (token = `min_seq << LRU_REFS_WIDTH | refs - 1`; a
@@ -28,8 +30,12 @@
 //!   and the `+`/`-` commands with the kernel's argument rules ([`debugfs`]).
 //!
 //! Different, and why:
-//! - One lruvec (memcg disabled, one node); the memcg LRU of global reclaim is not modelled
-//!   yet, and `memcg`/`node` in commands must be 0.
+//! - One node. A lruvec alone is the memcg-disabled case (`memcg` 0 in commands); with
+//!   memcgs ([`memcg::Node`], ids from 1) each has its lruvec and global reclaim goes
+//!   through the memcg LRU ([`memcg`] has its own mapping); `node` in commands must be 0.
+//! - Checkers may scale `MIN_LRU_BATCH`/`MAX_LRU_BATCH` down per lruvec
+//!   ([`Lruvec::with_batches`]) so a dozen folios reach the walk and `inc_min_seq`'s lock
+//!   drop; the simulator and benches use the kernel's values.
 //! - One process with one mapping per folio; no huge pages, and no non-leaf accessed bits
 //!   (the `LRU_GEN_NONLEAF_YOUNG` capability is accepted and has no effect, as on an
 //!   architecture without them).
