@@ -261,6 +261,7 @@ mod tests {
     fn the_dump_has_the_kernels_shape() {
         let mut sim = Sim::new(64, 60);
         fill(&mut sim, 0..40);
+        sim.drain();
         let d = dump(sim.lruvec(), false);
         let lines: Vec<&str> = d.lines().collect();
         assert_eq!(lines[0], "memcg     0 ");

@@ -583,6 +583,15 @@ impl Lruvec {
         self.add_locked(&mut l, id, false)
     }
 
+    /// The drain of an `lru_add` folio batch (`folio_batch_move_lru` with `lru_add_fn`):
+    /// [`Lruvec::add_folio`] for each, under one hold of the lru_lock.
+    pub fn add_folios(&self, ids: &[FolioId]) {
+        let mut l = self.lists.lock();
+        for &id in ids {
+            self.add_locked(&mut l, id, false);
+        }
+    }
+
     /// `lru_gen_del_folio` under the lru_lock.
     fn del_locked(&self, l: &mut Lists, id: FolioId, reclaiming: bool) -> bool {
         let f = &self.flags[id as usize];
@@ -948,19 +957,36 @@ impl Lruvec {
     }
 
     /// `isolate_folio` (v6.6).
+    ///
+    /// The kernel makes its flag changes one after another (`folio_test_clear_lru`, the
+    /// references cleared without `PG_referenced`, `PG_reclaim` and `PG_referenced`
+    /// cleared, then `lru_gen_del_folio`'s generation cleared); here one compare-and-swap
+    /// makes them all, so the outcomes a racing accessor can produce are a subset of the
+    /// kernel's (it lands wholly before or after).
     fn isolate_folio(&self, l: &mut Lists, id: FolioId) -> bool {
         let f = &self.flags[id as usize];
-        let old = folio::set_mask_bits(f, PG_LRU, 0);
-        if old & PG_LRU == 0 {
-            return false;
+        let mut old = f.load(Ordering::Relaxed);
+        loop {
+            if old & PG_LRU == 0 {
+                return false;
+            }
+            // Without PG_referenced the references of the last generation are stale.
+            let stale = if old & PG_REFERENCED == 0 {
+                LRU_REFS_MASK | LRU_REFS_FLAGS
+            } else {
+                0
+            };
+            let new = old & !(PG_LRU | stale | PG_RECLAIM | PG_REFERENCED | LRU_GEN_MASK);
+            match f.compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(cur) => old = cur,
+            }
         }
-        // Without PG_referenced the references of the last generation are stale.
-        if old & PG_REFERENCED == 0 {
-            folio::set_mask_bits(f, LRU_REFS_MASK | LRU_REFS_FLAGS, 0);
-        }
-        folio::set_mask_bits(f, PG_RECLAIM | PG_REFERENCED, 0);
-        let ok = self.del_locked(l, id, true);
-        debug_assert!(ok);
+        let gen = lru_gen(old).expect("a folio with PG_lru is on a list");
+        let lg = l.list_gen(id).expect("a folio with a generation is listed");
+        let (ty, zone) = (lru_type(old), folio::zone(old));
+        Self::update_size(l, ty, zone, Some(gen), None);
+        l.del(lg, ty, zone, id);
         true
     }
 
@@ -1066,6 +1092,7 @@ impl Lruvec {
         }
         sc.nr_scanned += list.len() as u64;
         let mut keep = Vec::new();
+        let mut evicted = [[0u64; MAX_NR_TIERS]; 2];
         let mut batch = Batch::default();
         for &id in &list {
             let flags = self.flags(id);
@@ -1081,9 +1108,16 @@ impl Lruvec {
                 keep.push(id);
                 continue;
             }
-            let shadow = self.eviction(id);
+            let shadow = self.eviction(id, &mut evicted);
             sc.nr_reclaimed += 1;
             sc.reclaimed.push((id, shadow));
+        }
+        for (ty, tiers) in evicted.iter().enumerate() {
+            for (tier, &n) in tiers.iter().enumerate() {
+                if n != 0 {
+                    self.evicted[ty][tier].fetch_add(n, Ordering::Relaxed);
+                }
+            }
         }
         let mut l = self.lists.lock();
         for id in keep {
@@ -1134,17 +1168,23 @@ impl Lruvec {
 
     /// `lru_gen_eviction` (v6.6): counts the eviction in its tier and returns the shadow
     /// entry. The folio is off the lists (isolated) and is freed by the caller.
-    fn eviction(&self, id: FolioId) -> Shadow {
+    ///
+    /// The eviction is counted in `evicted`, which the caller adds to the tier counters
+    /// once per batch (the kernel adds each folio's as it goes; a concurrent reader sees
+    /// the batch's at once, one of the values it could see in the kernel).
+    fn eviction(&self, id: FolioId, evicted: &mut [[u64; MAX_NR_TIERS]; 2]) -> Shadow {
         let flags = self.flags(id);
         let ty = lru_type(flags);
         let refs = lru_refs(flags);
         let tier = lru_tier_from_refs(refs);
         let min_seq = self.min_seq[ty].load(Ordering::Acquire);
         let token = (min_seq << LRU_REFS_WIDTH) | refs.saturating_sub(1) as u64;
-        self.evicted[ty][tier].fetch_add(1, Ordering::Relaxed);
-        self.mm.lock().pt.unmap(id);
+        evicted[ty][tier] += 1;
+        if flags & PG_MAPPED != 0 {
+            self.mm.lock().pt.unmap(id);
+            self.young[id as usize].store(false, Ordering::Relaxed);
+        }
         self.flags[id as usize].store(0, Ordering::Relaxed);
-        self.young[id as usize].store(false, Ordering::Relaxed);
         Shadow {
             token,
             workingset: refs != 0,

@@ -32,6 +32,111 @@ impl Hasher for PageHasher {
 /// A map keyed by page number.
 type PageMap<V> = HashMap<u64, V, BuildHasherDefault<PageHasher>>;
 
+/// Slots per page-cache node (`XA_CHUNK_SIZE`).
+const CHUNK: u64 = 64;
+/// An empty slot: no page there, resident or evicted.
+const EMPTY: Slot = Slot(u64::MAX);
+
+/// The page cache: a two-level table in the spirit of the kernel's xarray, nodes of 64
+/// slots. The nodes of the first 2^20 node numbers (page numbers below 2^26, what dense
+/// traces use) are found by direct index, the rest through a map of node numbers.
+#[derive(Default)]
+struct PageCache {
+    dense: Vec<u32>,
+    sparse: PageMap<u32>,
+    slots: Vec<[Slot; CHUNK as usize]>,
+}
+
+/// Node numbers found by direct index.
+const DENSE_NODES: u64 = 1 << 20;
+/// No node (in `dense`).
+const NO_NODE: u32 = u32::MAX;
+
+impl PageCache {
+    fn node(&self, chunk: u64) -> Option<u32> {
+        if chunk < DENSE_NODES {
+            let n = *self.dense.get(chunk as usize)?;
+            (n != NO_NODE).then_some(n)
+        } else {
+            self.sparse.get(&chunk).copied()
+        }
+    }
+
+    fn get(&self, page: u64) -> Option<Slot> {
+        let n = self.node(page / CHUNK)?;
+        let s = self.slots[n as usize][(page % CHUNK) as usize];
+        (s != EMPTY).then_some(s)
+    }
+
+    fn insert(&mut self, page: u64, slot: Slot) {
+        let chunk = page / CHUNK;
+        let n = match self.node(chunk) {
+            Some(n) => n,
+            None => {
+                let n = self.slots.len() as u32;
+                self.slots.push([EMPTY; CHUNK as usize]);
+                if chunk < DENSE_NODES {
+                    let c = chunk as usize;
+                    if c >= self.dense.len() {
+                        self.dense.resize((c + 1).next_power_of_two(), NO_NODE);
+                    }
+                    self.dense[c] = n;
+                } else {
+                    self.sparse.insert(chunk, n);
+                }
+                n
+            }
+        };
+        self.slots[n as usize][(page % CHUNK) as usize] = slot;
+    }
+}
+
+/// A page cache slot, as the kernel's xarray holds either a folio or the shadow entry its
+/// eviction left (one map, so a miss looks the page up once): the frame with the top bit
+/// set, or a packed shadow entry (`pack_shadow`: memcg id, token, type, workingset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot(u64);
+
+const RESIDENT: u64 = 1 << 63;
+/// Bits of a shadow's token (`min_seq << LRU_REFS_WIDTH | refs`): 2^44 generations.
+const TOKEN_BITS: u32 = 46;
+
+impl Slot {
+    fn resident(id: FolioId) -> Self {
+        Slot(RESIDENT | u64::from(id))
+    }
+
+    fn frame(self) -> Option<FolioId> {
+        (self.0 & RESIDENT != 0).then_some(self.0 as FolioId)
+    }
+
+    fn shadow(sh: Shadow, memcg: MemcgId) -> Self {
+        assert!(
+            sh.token < 1 << TOKEN_BITS,
+            "shadow token {} too wide",
+            sh.token
+        );
+        Slot(
+            (u64::from(memcg) << (TOKEN_BITS + 2))
+                | (sh.token << 2)
+                | ((sh.ty as u64) << 1)
+                | u64::from(sh.workingset),
+        )
+    }
+
+    fn unpack(self) -> Option<(Shadow, MemcgId)> {
+        if self.0 & RESIDENT != 0 {
+            return None;
+        }
+        let sh = Shadow {
+            token: (self.0 >> 2) & ((1 << TOKEN_BITS) - 1),
+            workingset: self.0 & 1 != 0,
+            ty: ((self.0 >> 1) & 1) as usize,
+        };
+        Some((sh, (self.0 >> (TOKEN_BITS + 2)) as MemcgId))
+    }
+}
+
 /// What a simulation counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SimStats {
@@ -66,18 +171,25 @@ enum Mem {
 pub struct Sim {
     mem: Mem,
     free: Vec<FolioId>,
-    resident: PageMap<FolioId>,
+    /// The page cache: every page resident or evicted with a shadow entry.
+    cache: PageCache,
+    /// Resident pages.
+    nr_resident: usize,
     page_of: Vec<u64>,
     /// The memcg each frame's folio is charged to (0 with memcg disabled).
     owner: Vec<MemcgId>,
-    shadows: PageMap<(Shadow, MemcgId)>,
     /// Memcgs released (their pages are charged to the root memcg from then on).
     released: Vec<bool>,
     swappiness: u32,
     stats: SimStats,
     /// Zones new folios are spread over (1: all in `ZONE_NORMAL`).
     zones: usize,
+    /// The `lru_add` folio batch: new folios not on an LRU list yet.
+    pending: Vec<(MemcgId, FolioId)>,
 }
+
+/// `PAGEVEC_SIZE`: the `lru_add` batch is moved to the LRU when it holds this many.
+pub const LRU_ADD_BATCH: usize = 15;
 
 impl std::fmt::Debug for Sim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -127,14 +239,15 @@ impl Sim {
         Sim {
             mem,
             free: (0..frames as FolioId).rev().collect(),
-            resident: PageMap::with_capacity_and_hasher(frames, Default::default()),
+            cache: PageCache::default(),
+            nr_resident: 0,
             page_of: vec![u64::MAX; frames],
             owner: vec![0; frames],
-            shadows: PageMap::default(),
             released: vec![false; memcgs + 1],
             swappiness,
             stats: SimStats::default(),
             zones: 1,
+            pending: Vec::with_capacity(LRU_ADD_BATCH),
         }
     }
 
@@ -181,7 +294,10 @@ impl Sim {
 
     /// The lruvec frame `id`'s folio is on (or was last on).
     pub fn lruvec_of_frame(&self, id: FolioId) -> &Lruvec {
-        self.lruvec_of_memcg(self.owner[id as usize])
+        match &self.mem {
+            Mem::Single(l) => l,
+            Mem::Node(n) => n.lruvec(self.owner[id as usize]),
+        }
     }
 
     /// The lruvec (with memcgs, the root memcg's), for dumps, commands and checks.
@@ -217,6 +333,11 @@ impl Sim {
 
     fn tick(&mut self) {
         self.stats.accesses += 1;
+    }
+
+    /// Sets every lruvec's clock to the access count (one millisecond per access). Only
+    /// reclaim, the commands and the dumps read the clock, so a hit does not pay for it.
+    fn sync_clock(&self) {
         let now = self.stats.accesses;
         match &self.mem {
             Mem::Single(l) => l.set_now(now),
@@ -233,6 +354,7 @@ impl Sim {
     /// same memcg counts as a refault there. Returns the frame and its memcg.
     fn fault_in(&mut self, page: u64, anon: bool, in_fault: bool) -> (FolioId, MemcgId) {
         self.stats.misses += 1;
+        self.sync_clock();
         if self.free.is_empty() {
             self.reclaim();
         }
@@ -241,7 +363,7 @@ impl Sim {
         self.owner[id as usize] = memcg;
         let zone = self.zone_of(page);
         self.lruvec_of_memcg(memcg).init_folio(id, anon, zone);
-        if let Some((sh, from)) = self.shadows.remove(&page) {
+        if let Some((sh, from)) = self.cache.get(page).and_then(Slot::unpack) {
             self.stats.refaults += 1;
             let lru = self.lruvec_of_memcg(memcg);
             if anon {
@@ -257,7 +379,8 @@ impl Sim {
 
     fn settle(&mut self, page: u64, id: FolioId) {
         self.page_of[id as usize] = page;
-        self.resident.insert(page, id);
+        self.cache.insert(page, Slot::resident(id));
+        self.nr_resident += 1;
     }
 
     /// One access to `page`: `anon` through the page table (a hit sets the PTE's accessed
@@ -265,7 +388,7 @@ impl Sim {
     /// reclaims if no frame is free, then faults the page in. Returns whether it hit.
     pub fn access(&mut self, page: u64, anon: bool) -> bool {
         self.tick();
-        if let Some(&id) = self.resident.get(&page) {
+        if let Some(id) = self.cache.get(page).and_then(Slot::frame) {
             let lru = self.lruvec_of_frame(id);
             if anon {
                 lru.touch_pte(id);
@@ -281,12 +404,12 @@ impl Sim {
             lru.map(id, page);
             lru.touch_pte(id);
             lru.set_flags(id, 0, PG_ACTIVE);
-        }
-        lru.add_folio(id);
-        if !anon {
-            // The read that brought it in marks it accessed (filemap_read).
+        } else {
+            // The read that brought it in marks it accessed (filemap_read), while the
+            // folio is still in the lru_add batch, as in the kernel.
             lru.mark_accessed(id);
         }
+        self.lru_add(memcg, id);
         self.settle(page, id);
         false
     }
@@ -297,7 +420,7 @@ impl Sim {
     /// either way the access sets the PTE's accessed bit. Returns whether it hit.
     pub fn access_mapped(&mut self, page: u64, vpage: u64) -> bool {
         self.tick();
-        if let Some(&id) = self.resident.get(&page) {
+        if let Some(id) = self.cache.get(page).and_then(Slot::frame) {
             let lru = self.lruvec_of_frame(id);
             if lru.flags(id) & PG_MAPPED == 0 {
                 lru.map(id, vpage);
@@ -310,7 +433,7 @@ impl Sim {
         lru.map(id, vpage);
         lru.touch_pte(id);
         lru.set_flags(id, 0, PG_ACTIVE);
-        lru.add_folio(id);
+        self.lru_add(memcg, id);
         self.settle(page, id);
         false
     }
@@ -330,7 +453,29 @@ impl Sim {
 
     /// Memory is full: reclaim as kswapd would, a batch of `MIN_LRU_BATCH` pages (its target
     /// is the watermark gap, at least that much), which sets its initial priority.
+    /// `folio_add_lru`: into the `lru_add` batch, which goes to the LRU when full.
+    fn lru_add(&mut self, memcg: MemcgId, id: FolioId) {
+        self.pending.push((memcg, id));
+        if self.pending.len() == LRU_ADD_BATCH {
+            self.drain();
+        }
+    }
+
+    /// `lru_add_drain`: the `lru_add` batch onto the LRU lists (reclaim, the commands and
+    /// memcg changes drain it first, as the kernel's do).
+    pub fn drain(&mut self) {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_unstable_by_key(|&(m, _)| m);
+        for run in pending.chunk_by(|a, b| a.0 == b.0) {
+            let ids: Vec<FolioId> = run.iter().map(|&(_, id)| id).collect();
+            self.lruvec_of_memcg(run[0].0).add_folios(&ids);
+        }
+        pending.clear();
+        self.pending = pending;
+    }
+
     fn reclaim(&mut self) {
+        self.drain();
         self.stats.reclaims += 1;
         let min_ttl = self.lruvec().min_ttl_ms();
         if !self.memcgs().iter().any(|(_, l)| l.is_reclaimable(min_ttl)) {
@@ -354,8 +499,9 @@ impl Sim {
     fn release(&mut self, out: Vec<(FolioId, Shadow)>) {
         for (id, shadow) in out {
             let page = std::mem::replace(&mut self.page_of[id as usize], u64::MAX);
-            self.resident.remove(&page);
-            self.shadows.insert(page, (shadow, self.owner[id as usize]));
+            self.cache
+                .insert(page, Slot::shadow(shadow, self.owner[id as usize]));
+            self.nr_resident -= 1;
             self.free.push(id);
             self.stats.reclaimed += 1;
         }
@@ -364,6 +510,8 @@ impl Sim {
     /// Runs debugfs commands (`+ memcg 0 seq ...`, `- memcg 0 seq ...`, memcg 0 with memcg
     /// disabled; see [`super::debugfs`]).
     pub fn command(&mut self, cmds: &str) -> Result<(), super::debugfs::CmdError> {
+        self.drain();
+        self.sync_clock();
         let out = {
             let memcgs = self.memcgs();
             let lookup = |id: u64| {
@@ -378,8 +526,11 @@ impl Sim {
         Ok(())
     }
 
-    /// The `lru_gen` (or `lru_gen_full`) dump of every memcg.
-    pub fn dump(&self, full: bool) -> String {
+    /// The `lru_gen` (or `lru_gen_full`) dump of every memcg, after draining the `lru_add`
+    /// batch (so every resident page shows).
+    pub fn dump(&mut self, full: bool) -> String {
+        self.drain();
+        self.sync_clock();
         let memcgs: Vec<(MemcgId, &Lruvec)> = self
             .memcgs()
             .into_iter()
@@ -389,11 +540,16 @@ impl Sim {
     }
 
     /// The quiescent invariants of every lruvec, with the frames the simulator says are in
-    /// use by each memcg as the folios that must be listed there, and the memcg LRU's.
+    /// use by each memcg (less those still in the `lru_add` batch) as the folios that must
+    /// be listed there, and the memcg LRU's.
     pub fn check(&self) -> Result<(), String> {
         for (m, l) in self.memcgs() {
-            l.check(&|id| self.page_of[id as usize] != u64::MAX && self.owner[id as usize] == m)
-                .map_err(|e| if m == 0 { e } else { format!("memcg {m}: {e}") })?;
+            l.check(&|id| {
+                self.page_of[id as usize] != u64::MAX
+                    && self.owner[id as usize] == m
+                    && !self.pending.iter().any(|&(_, p)| p == id)
+            })
+            .map_err(|e| if m == 0 { e } else { format!("memcg {m}: {e}") })?;
         }
         if let Some(n) = self.node() {
             n.check()?;
@@ -403,17 +559,17 @@ impl Sim {
 
     /// Resident pages.
     pub fn resident(&self) -> usize {
-        self.resident.len()
+        self.nr_resident
     }
 
     /// Whether `page` is resident.
     pub fn is_resident(&self, page: u64) -> bool {
-        self.resident.contains_key(&page)
+        self.frame_of(page).is_some()
     }
 
     /// Whether `page` has a shadow entry (was evicted and not faulted back in).
     pub fn has_shadow(&self, page: u64) -> bool {
-        self.shadows.contains_key(&page)
+        self.cache.get(page).is_some_and(|s| s.unpack().is_some())
     }
 
     /// The swappiness reclaim uses.
@@ -436,7 +592,9 @@ impl Sim {
     /// Direct reclaim of `nr` pages from zones `0..=reclaim_idx` only (an allocation that
     /// can use low zones only, `sc->reclaim_idx`). Returns the pages reclaimed.
     pub fn reclaim_zones_now(&mut self, nr: u64, reclaim_idx: usize) -> u64 {
+        self.drain();
         self.stats.reclaims += 1;
+        self.sync_clock();
         let out = self.reclaim_raw(nr, self.swappiness, reclaim_idx);
         let n = out.len() as u64;
         self.release(out);
@@ -448,7 +606,9 @@ impl Sim {
     /// (`lru_gen_shrink_lruvec`, at `memory.high` or `memory.max`) runs it, without the
     /// memcg LRU. Returns the pages reclaimed.
     pub fn reclaim_memcg_now(&mut self, id: MemcgId, nr: u64, reclaim_idx: usize) -> u64 {
+        self.drain();
         self.stats.reclaims += 1;
+        self.sync_clock();
         let out = self
             .lruvec_of_memcg(id)
             .reclaim_zones(nr, self.swappiness, reclaim_idx);
@@ -459,6 +619,7 @@ impl Sim {
 
     /// Offlines memcg `id` (memcg enabled): its pages stay, reclaim scans them whole.
     pub fn offline_memcg(&mut self, id: MemcgId) {
+        self.drain();
         self.node().expect("memcg enabled").offline(id);
     }
 
@@ -466,6 +627,7 @@ impl Sim {
     /// and its pages are charged to the root memcg from then on. False (nothing done) if
     /// it is the root, online, still holds pages, or was released already.
     pub fn release_memcg(&mut self, id: MemcgId) -> bool {
+        self.drain();
         let n = self.node().expect("memcg enabled");
         if id == 1 || n.is_online(id) || n.usage(id) != 0 || self.released[usize::from(id)] {
             return false;
@@ -482,7 +644,7 @@ impl Sim {
 
     /// The frame of `page`, if resident.
     pub fn frame_of(&self, page: u64) -> Option<FolioId> {
-        self.resident.get(&page).copied()
+        self.cache.get(page).and_then(Slot::frame)
     }
 
     /// The page in frame `id`, if any.

@@ -42,9 +42,14 @@ impl Mglru {
         Ok(Box::new(Mglru::new(frames)))
     }
 
-    /// The simulated memory (for the `lru_gen` dump).
+    /// The simulated memory.
     pub fn sim(&self) -> &algos::mglru::Sim {
         &self.sim
+    }
+
+    /// The simulated memory, to drain and dump (`lru_gen`).
+    pub fn sim_mut(&mut self) -> &mut algos::mglru::Sim {
+        &mut self.sim
     }
 }
 

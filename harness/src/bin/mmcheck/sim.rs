@@ -171,7 +171,7 @@ pub fn run(a: &SimArgs) -> CliResult {
             sim::simulate(&mut m, &trace);
             println!();
             println!("lru_gen at the end of the trace, {f} frames:");
-            print!("{}", algos::mglru::debugfs::dump(m.sim().lruvec(), false));
+            print!("{}", m.sim_mut().dump(false));
         }
     }
     Ok(0)

@@ -413,6 +413,14 @@ impl Target for MglruOpsTarget {
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = sim.stats().misses;
         let prot = *sut.protection.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(
+            op,
+            MglruOp::Reclaim { .. } | MglruOp::ReclaimZones { .. } | MglruOp::Evict { .. }
+        ) {
+            // Reclaim drains the lru_add batch first: drain here, so the states compared
+            // before and after are of the same folios on the lists.
+            sim.drain();
+        }
         // Global reclaim leaves a memcg at or below memory.min alone: a reclaim operation,
         // which adds no page, takes nothing from one that starts there (accesses can grow
         // it past the limit and reclaim can then overshoot back below it, as in the
@@ -453,7 +461,7 @@ impl Target for MglruOpsTarget {
     }
 
     fn dump(&self, sut: &MglruSut) -> String {
-        let sim = sut.sim.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sim = sut.sim.lock().unwrap_or_else(|e| e.into_inner());
         sim.dump(true)
     }
 }
@@ -663,6 +671,7 @@ impl MglruOpsTarget {
                         }
                     }
                     _ => {
+                        sim.drain();
                         let (online, usage) = {
                             let n = sim.node().expect("memcgs");
                             (n.is_online(2), n.usage(2))

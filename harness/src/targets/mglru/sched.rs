@@ -18,7 +18,7 @@
 //! never both or neither (no folio lost).
 
 use crate::target::Target;
-use algos::mglru::folio::PG_ACTIVE;
+use algos::mglru::folio::{PG_ACTIVE, PG_MAPPED};
 use algos::mglru::{debugfs, Lruvec, ScanControl, SWAPPINESS_ANON_ONLY};
 use arbitrary::Arbitrary;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -161,7 +161,9 @@ impl Target for MglruSchedTarget {
         match *op {
             MglruSchedOp::Touch(n) => {
                 let id = MglruSchedSut::frame(n);
-                if sut.resident[id as usize].load(Ordering::Acquire) {
+                if sut.resident[id as usize].load(Ordering::Acquire)
+                    && lru.flags(id) & PG_MAPPED != 0
+                {
                     lru.touch_pte(id);
                 }
             }
