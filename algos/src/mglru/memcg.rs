@@ -532,18 +532,24 @@ mod tests {
         lru.check().unwrap();
     }
 
-    /// Global reclaim visits every memcg in turn: with memcgs of equal, cold page sets,
-    /// repeated reclaims take pages from all of them, not only the first.
-    #[test]
-    fn global_reclaim_is_fair_across_memcgs() {
-        let node = Node::new(4, 64, (4, 16), 11);
-        for id in 1..=4u16 {
+    /// A node of `memcgs` memcgs, each holding `pages` file folios (ids from 0).
+    fn populated(memcgs: usize, slots: usize, pages: u32, seed: u64) -> Node {
+        let node = Node::new(memcgs, slots, (4, 16), seed);
+        for id in 1..=memcgs as MemcgId {
             let l = node.lruvec(id);
-            for f in 0..48u32 {
+            for f in 0..pages {
                 l.init_folio(f, false, crate::mglru::ZONE_NORMAL);
                 l.add_folio(f);
             }
         }
+        node
+    }
+
+    /// Global reclaim visits every memcg in turn: with memcgs of equal, cold page sets,
+    /// repeated reclaims take pages from all of them, not only the first.
+    #[test]
+    fn global_reclaim_is_fair_across_memcgs() {
+        let node = populated(4, 64, 48, 11);
         let mut per = [0u64; 5];
         for _ in 0..20 {
             for (_, _, id) in node.reclaim(8, 60, 3) {
@@ -573,14 +579,7 @@ mod tests {
 
     #[test]
     fn a_memcg_below_min_is_not_reclaimed_and_goes_young() {
-        let node = Node::new(2, 32, (4, 16), 5);
-        for id in 1..=2u16 {
-            let l = node.lruvec(id);
-            for f in 0..20u32 {
-                l.init_folio(f, false, crate::mglru::ZONE_NORMAL);
-                l.add_folio(f);
-            }
-        }
+        let node = populated(2, 32, 20, 5);
         node.set_protection(2, Protection { min: 20, low: 0 });
         let mut sc = ScanControl::new(4);
         sc.priority = 0;
