@@ -96,8 +96,10 @@ impl MglruSchedSut {
         } else {
             self.lru.mark_accessed(id);
         }
-        self.lru.add_folio(id);
+        // Resident before it is on a list: from then on reclaim may take it (and mark the
+        // frame free again) at any moment.
         self.resident[id as usize].store(true, Ordering::Release);
+        self.lru.add_folio(id);
     }
 
     /// Frees the frames of reclaimed folios.
