@@ -246,6 +246,68 @@ fn run_eviction(
     Ok(sc.reclaimed)
 }
 
+/// `/sys/kernel/mm/lru_gen/enabled`, read: the capabilities as the kernel shows them
+/// (`0x%04x`): `LRU_GEN_CORE` 0x1, `LRU_GEN_MM_WALK` 0x2, `LRU_GEN_NONLEAF_YOUNG` 0x4.
+pub fn read_enabled(lru: &Lruvec) -> String {
+    format!("0x{:04x}\n", lru.caps())
+}
+
+/// `enabled`, written: `n`/`N` (off), `y`/`Y` (every capability), or a number in C's
+/// notation (`0x` hex, leading `0` octal, else decimal), applied to every lruvec given (the
+/// kernel's capabilities are global). Turning `LRU_GEN_CORE` off moves every folio to the
+/// classic active/inactive lists, which this model has not: a value without it is refused
+/// (`EINVAL`), as is anything unparsable.
+pub fn write_enabled(lruvecs: &[&Lruvec], text: &str) -> Result<(), CmdError> {
+    let t = text.strip_suffix('\n').unwrap_or(text);
+    let caps = match t.chars().next().map(|c| c.to_ascii_lowercase()) {
+        Some('n') => 0,
+        Some('y') => 0x7,
+        _ => parse_uint(t).ok_or_else(|| CmdError::Inval(format!("`{t}` is not a number")))?,
+    };
+    if caps & 1 == 0 {
+        return Err(CmdError::Inval(
+            "turning LRU_GEN_CORE off (the classic LRU lists) is not modelled".into(),
+        ));
+    }
+    for l in lruvecs {
+        l.set_caps(caps & 0x7);
+    }
+    Ok(())
+}
+
+/// `/sys/kernel/mm/lru_gen/min_ttl_ms`, read (`%u`).
+pub fn read_min_ttl_ms(lru: &Lruvec) -> String {
+    format!("{}\n", lru.min_ttl_ms())
+}
+
+/// `min_ttl_ms`, written: a number in C's notation (`kstrtouint` base 0), for every lruvec
+/// given; `EINVAL` otherwise.
+pub fn write_min_ttl_ms(lruvecs: &[&Lruvec], text: &str) -> Result<(), CmdError> {
+    let t = text.strip_suffix('\n').unwrap_or(text);
+    let ms = parse_uint(t).ok_or_else(|| CmdError::Inval(format!("`{t}` is not a number")))?;
+    for l in lruvecs {
+        l.set_min_ttl_ms(ms);
+    }
+    Ok(())
+}
+
+/// `kstrtouint(s, 0)`: an optional `+`, then hex after `0x`, octal after a leading `0`,
+/// else decimal; the whole string, within `u32`.
+fn parse_uint(s: &str) -> Option<u64> {
+    let s = s.strip_prefix('+').unwrap_or(s);
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok().map(u64::from)
+}
+
 #[cfg(all(test, not(mmcheck_model)))]
 mod tests {
     use super::*;
@@ -347,5 +409,32 @@ mod tests {
         sim.command(&format!("+ 0 0 {max}; + 0 0 {}", max + 1))
             .expect("two agings");
         assert_eq!(sim.lruvec().max_seq(), max + 2);
+    }
+
+    #[test]
+    fn the_sysfs_files_parse_as_the_kernel_does() {
+        let sim = Sim::new(8, 60);
+        let l = sim.lruvec();
+        assert_eq!(read_enabled(l), "0x0007\n");
+        write_enabled(&[l], "0x3\n").unwrap();
+        assert_eq!(read_enabled(l), "0x0003\n");
+        write_enabled(&[l], "Y").unwrap();
+        assert_eq!(read_enabled(l), "0x0007\n");
+        write_enabled(&[l], "05").unwrap();
+        assert_eq!(read_enabled(l), "0x0005\n");
+        for bad in ["n", "0x2", "", "7x", "0x", "08", "-1"] {
+            assert!(write_enabled(&[l], bad).is_err(), "`{bad}` accepted");
+        }
+        assert_eq!(
+            read_enabled(l),
+            "0x0005\n",
+            "a refused write changes nothing"
+        );
+        write_min_ttl_ms(&[l], "1000\n").unwrap();
+        assert_eq!(read_min_ttl_ms(l), "1000\n");
+        write_min_ttl_ms(&[l], "0x10").unwrap();
+        assert_eq!(read_min_ttl_ms(l), "16\n");
+        assert!(write_min_ttl_ms(&[l], "4294967296").is_err(), "beyond u32");
+        assert!(write_min_ttl_ms(&[l], "ten").is_err());
     }
 }

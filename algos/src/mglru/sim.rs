@@ -526,6 +526,26 @@ impl Sim {
         Ok(())
     }
 
+    /// Writes `/sys/kernel/mm/lru_gen/<file>` (`enabled` or `min_ttl_ms`; see
+    /// [`super::debugfs::write_enabled`]) for every memcg's lruvec.
+    pub fn write_sysfs(&mut self, file: &str, text: &str) -> Result<(), super::debugfs::CmdError> {
+        let lruvecs: Vec<&Lruvec> = self.memcgs().into_iter().map(|(_, l)| l).collect();
+        match file {
+            "enabled" => super::debugfs::write_enabled(&lruvecs, text),
+            "min_ttl_ms" => super::debugfs::write_min_ttl_ms(&lruvecs, text),
+            f => Err(super::debugfs::CmdError::Inval(format!("no file `{f}`"))),
+        }
+    }
+
+    /// Reads `/sys/kernel/mm/lru_gen/<file>` (`enabled` or `min_ttl_ms`).
+    pub fn read_sysfs(&self, file: &str) -> Option<String> {
+        match file {
+            "enabled" => Some(super::debugfs::read_enabled(self.lruvec())),
+            "min_ttl_ms" => Some(super::debugfs::read_min_ttl_ms(self.lruvec())),
+            _ => None,
+        }
+    }
+
     /// The `lru_gen` (or `lru_gen_full`) dump of every memcg, after draining the `lru_add`
     /// batch (so every resident page shows).
     pub fn dump(&mut self, full: bool) -> String {

@@ -138,6 +138,19 @@ pub enum MglruOp {
         /// The value.
         sw: u8,
     },
+    /// Writes text to `/sys/kernel/mm/lru_gen/enabled` (or `min_ttl_ms`): a number in C's
+    /// notation or `y`/`n` prefixed by `mode % 4` (0: the text as is, 1: a value from
+    /// `n`, 2: `0x` and `n` in hex, 3: `0` and `n` in octal).
+    Sysfs {
+        /// `min_ttl_ms` rather than `enabled`.
+        min_ttl: bool,
+        /// How the value is written.
+        mode: u8,
+        /// The value (modes 1-3).
+        n: u16,
+        /// The text (mode 0, lossy UTF-8).
+        text: Vec<u8>,
+    },
     /// Writes arbitrary text to the debugfs file: it must be refused or run, never crash.
     Write {
         /// The text (lossy UTF-8).
@@ -254,6 +267,41 @@ mod rederived {
         }
         // pv.refaulted / pv.total * pv.gain^-1 <= (sp.refaulted + 1) / (sp.total + batch) * sp.gain^-1
         pv.0 * (sp.1 + batch) * sp.2 <= (sp.0 + 1) * pv.1 * pv.2
+    }
+
+    /// What reading a sysfs file back gives after `text` was written to it, or `None` if
+    /// the kernel's rules (`kstrtouint` base 0, `y`/`n` for `enabled`; this model refuses
+    /// `enabled` without the core bit) refuse it.
+    pub(super) fn sysfs(min_ttl: bool, text: &str) -> Option<String> {
+        let t = text.strip_suffix('\n').unwrap_or(text);
+        if !min_ttl {
+            match t.chars().next() {
+                Some('y' | 'Y') => return Some("0x0007\n".into()),
+                Some('n' | 'N') => return None,
+                _ => {}
+            }
+        }
+        let u = t.strip_prefix('+').unwrap_or(t);
+        let v: u32 = if let Some(h) = u.strip_prefix("0x").or(u.strip_prefix("0X")) {
+            u32::from_str_radix(h, 16)
+                .ok()
+                .filter(|_| h.chars().all(|c| c.is_ascii_hexdigit()))?
+        } else if u.len() > 1 && u.starts_with('0') {
+            u32::from_str_radix(&u[1..], 8)
+                .ok()
+                .filter(|_| u[1..].chars().all(|c| ('0'..='7').contains(&c)))?
+        } else {
+            u.parse::<u32>()
+                .ok()
+                .filter(|_| u.chars().all(|c| c.is_ascii_digit()))?
+        };
+        if min_ttl {
+            Some(format!("{v}\n"))
+        } else if v & 1 == 0 {
+            None
+        } else {
+            Some(format!("0x{:04x}\n", v & 7))
+        }
     }
 
     pub(super) fn tier_idx(c: &TierCounts) -> usize {
@@ -695,6 +743,39 @@ impl MglruOpsTarget {
                 }
                 MglruRet::Done
             }
+            MglruOp::Sysfs {
+                min_ttl,
+                mode,
+                n,
+                text,
+            } => {
+                let file = if *min_ttl { "min_ttl_ms" } else { "enabled" };
+                let text = match mode % 4 {
+                    0 => String::from_utf8_lossy(text).into_owned(),
+                    1 => format!("{n}\n"),
+                    2 => format!("0x{n:x}"),
+                    _ => format!("0{n:o}"),
+                };
+                let before = sim.read_sysfs(file);
+                let r = sim.write_sysfs(file, &text);
+                let after = sim.read_sysfs(file);
+                let want = rederived::sysfs(*min_ttl, &text);
+                match (&r, want) {
+                    (Ok(()), Some(v)) => assert_eq!(
+                        after,
+                        Some(v),
+                        "BUG: `{text}` written to {file} reads back as {after:?}"
+                    ),
+                    (Err(_), None) => {
+                        assert_eq!(after, before, "BUG: the refused `{text}` changed {file}")
+                    }
+                    _ => panic!(
+                        "BUG: {file} answered {r:?} to `{text}`, the kernel's rules say {:?}",
+                        rederived::sysfs(*min_ttl, &text)
+                    ),
+                }
+                MglruRet::Done
+            }
             MglruOp::Swappiness { sw } => {
                 sim.set_swappiness(if *sw % 4 == 0 {
                     0
@@ -745,6 +826,7 @@ impl MglruOpsTarget {
             | MglruOp::Mapped { .. }
             | MglruOp::Protect { .. }
             | MglruOp::Memcg { .. }
+            | MglruOp::Sysfs { .. }
             | MglruOp::Swappiness { .. }
             | MglruOp::Pid { .. } => MglruRet::Done,
             MglruOp::Age {
