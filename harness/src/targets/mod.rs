@@ -86,7 +86,7 @@ pub fn all() -> Vec<Box<dyn DynTarget>> {
         Box::new(Sequential {
             target: mglru::ops::MglruOpsTarget::new("mglru_ops"),
             algo: "mglru",
-            about: "multi-gen LRU, 16 frames of anon and file pages: accesses, reclaim, debugfs aging/eviction; window, list and controller checks",
+            about: "multi-gen LRU, 16 frames of anon and file pages in 3 zones and 2 memcgs: accesses, global and per-zone reclaim, debugfs aging/eviction, sysfs, memcg protection/offline/release; window, list, controller and memcg LRU checks",
         }),
         Box::new(Schedule {
             target: mglru::sched::MglruSchedTarget::new("mglru_sched"),
