@@ -1378,20 +1378,13 @@ impl Lruvec {
         assert!(reclaim_idx < MAX_NR_ZONES);
         let mut sc = ScanControl::new(nr);
         sc.reclaim_idx = reclaim_idx;
-        for _ in 0..MAX_RECLAIM_RETRIES {
-            let mut priority = i64::from(self.initial_priority(nr, swappiness));
-            while priority >= 0 {
-                sc.priority = priority as u32;
-                self.try_to_shrink_lruvec(&mut sc, swappiness);
-                if sc.nr_reclaimed >= nr {
-                    return sc.reclaimed;
-                }
-                priority -= 1;
-            }
-            if sc.nr_reclaimed > 0 {
-                break;
-            }
-        }
+        priority_loop(
+            &mut sc,
+            || self.initial_priority(nr, swappiness),
+            |sc| {
+                self.try_to_shrink_lruvec(sc, swappiness);
+            },
+        );
         sc.reclaimed
     }
 
@@ -1593,6 +1586,31 @@ pub(crate) fn initial_priority(reclaimable: u64, nr: u64, min_batch: usize) -> u
     }
     let fls = |x: u64| i64::from(u64::BITS - x.leading_zeros());
     (fls(reclaimable) - 1 - fls(nr - 1)).clamp(0, i64::from(DEF_PRIORITY)) as u32
+}
+
+/// The priority loop of direct reclaim (`do_try_to_free_pages`): from `initial()`'s
+/// priority down to 0, one `round` at each, until `sc` has reclaimed its target; a pass
+/// that reclaims nothing is retried, as the page allocator retries reclaim
+/// (`MAX_RECLAIM_RETRIES`) before it declares an OOM.
+pub(crate) fn priority_loop(
+    sc: &mut ScanControl,
+    initial: impl Fn() -> u32,
+    mut round: impl FnMut(&mut ScanControl),
+) {
+    for _ in 0..MAX_RECLAIM_RETRIES {
+        let mut priority = i64::from(initial());
+        while priority >= 0 {
+            sc.priority = priority as u32;
+            round(sc);
+            if sc.nr_reclaimed >= sc.nr_to_reclaim {
+                return;
+            }
+            priority -= 1;
+        }
+        if sc.nr_reclaimed > 0 {
+            return;
+        }
+    }
 }
 
 /// `suitable_to_scan`: a PTE table is worth the walk next time if it averages at least

@@ -29,8 +29,8 @@
 //! `memory.low` are page counts compared with the memcg's resident pages (the kernel's
 //! effective protection, without the hierarchy). Memcg ids start at 1 (the root memcg).
 
-use super::lruvec::initial_priority;
-use super::{FolioId, Lruvec, ScanControl, Shadow, MAX_RECLAIM_RETRIES};
+use super::lruvec::{initial_priority, priority_loop};
+use super::{FolioId, Lruvec, ScanControl, Shadow};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use crate::sync::Mutex;
 use std::collections::VecDeque;
@@ -454,21 +454,13 @@ impl Node {
         sc.reclaim_idx = reclaim_idx;
         let mut owners = Vec::new();
         let min_batch = self.lruvecs[0].min_batch();
-        for _ in 0..MAX_RECLAIM_RETRIES {
+        let initial = || {
             let reclaimable = self.lruvecs.iter().map(|l| l.reclaimable(swappiness)).sum();
-            let mut priority = i64::from(initial_priority(reclaimable, nr, min_batch));
-            while priority >= 0 {
-                sc.priority = priority as u32;
-                self.shrink_many(&mut sc, swappiness, &mut owners);
-                if sc.nr_reclaimed >= nr {
-                    break;
-                }
-                priority -= 1;
-            }
-            if sc.nr_reclaimed > 0 {
-                break;
-            }
-        }
+            initial_priority(reclaimable, nr, min_batch)
+        };
+        priority_loop(&mut sc, initial, |sc| {
+            self.shrink_many(sc, swappiness, &mut owners)
+        });
         sc.reclaimed
             .into_iter()
             .zip(owners)

@@ -451,8 +451,6 @@ impl Sim {
         }
     }
 
-    /// Memory is full: reclaim as kswapd would, a batch of `MIN_LRU_BATCH` pages (its target
-    /// is the watermark gap, at least that much), which sets its initial priority.
     /// `folio_add_lru`: into the `lru_add` batch, which goes to the LRU when full.
     fn lru_add(&mut self, memcg: MemcgId, id: FolioId) {
         self.pending.push((memcg, id));
@@ -474,6 +472,8 @@ impl Sim {
         self.pending = pending;
     }
 
+    /// Memory is full: reclaim as kswapd would, a batch of `MIN_LRU_BATCH` pages (its target
+    /// is the watermark gap, at least that much), which sets its initial priority.
     fn reclaim(&mut self) {
         self.drain();
         self.stats.reclaims += 1;
@@ -612,10 +612,16 @@ impl Sim {
     /// Direct reclaim of `nr` pages from zones `0..=reclaim_idx` only (an allocation that
     /// can use low zones only, `sc->reclaim_idx`). Returns the pages reclaimed.
     pub fn reclaim_zones_now(&mut self, nr: u64, reclaim_idx: usize) -> u64 {
+        self.reclaim_by(|sim| sim.reclaim_raw(nr, sim.swappiness, reclaim_idx))
+    }
+
+    /// A reclaim asked for from outside (not by a miss): the `lru_add` batch drained and
+    /// the clock synced first, the reclaimed frames freed after. Returns the pages.
+    fn reclaim_by(&mut self, reclaim: impl FnOnce(&Self) -> Vec<(FolioId, Shadow)>) -> u64 {
         self.drain();
         self.stats.reclaims += 1;
         self.sync_clock();
-        let out = self.reclaim_raw(nr, self.swappiness, reclaim_idx);
+        let out = reclaim(self);
         let n = out.len() as u64;
         self.release(out);
         n
@@ -626,15 +632,10 @@ impl Sim {
     /// (`lru_gen_shrink_lruvec`, at `memory.high` or `memory.max`) runs it, without the
     /// memcg LRU. Returns the pages reclaimed.
     pub fn reclaim_memcg_now(&mut self, id: MemcgId, nr: u64, reclaim_idx: usize) -> u64 {
-        self.drain();
-        self.stats.reclaims += 1;
-        self.sync_clock();
-        let out = self
-            .lruvec_of_memcg(id)
-            .reclaim_zones(nr, self.swappiness, reclaim_idx);
-        let n = out.len() as u64;
-        self.release(out);
-        n
+        self.reclaim_by(|sim| {
+            sim.lruvec_of_memcg(id)
+                .reclaim_zones(nr, sim.swappiness, reclaim_idx)
+        })
     }
 
     /// Offlines memcg `id` (memcg enabled): its pages stay, reclaim scans them whole.
