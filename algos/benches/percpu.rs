@@ -16,6 +16,9 @@
 //!   size-class allocator right after init and after a burst in every class, next to the
 //!   kernel's own estimates (10,816 and 115,968 bytes).
 //!
+//! - `PART alloc_free_64 claim`: the part of a pair spent claiming the CPU (see
+//!   `claim_floor`).
+//!
 //! `cargo bench -p algos --bench percpu -- none` prints only the lines.
 
 #[allow(dead_code)] // each bench uses only part of the shared module
@@ -79,6 +82,35 @@ fn ours_batch(ma: &MemAlloc, buf: &mut Vec<NonNull<u8>>) {
         // SAFETY: allocated above, freed once.
         unsafe { ma.cache_free(p) };
     }
+}
+
+/// Where an `alloc_free_64` pair's time goes: `PART alloc_free_64 claim` is the time of the
+/// two `irq_save` sections alone (claiming the CPU and restoring interrupts, what each of
+/// the pair's calls pays before it touches a list), next to the whole pair. The peers keep a
+/// per-thread cache and claim nothing, so this is the part of the gap the CPU claim accounts
+/// for.
+fn claim_floor(ma: &MemAlloc) {
+    let sections = || {
+        for _ in 0..2 {
+            let g = algos::sync::cpu::irq_save();
+            black_box(g.cpu());
+        }
+    };
+    let ns = common::race_ns(vec![
+        common::whole(sections),
+        common::whole(|| ours_pair(ma)),
+    ]);
+    common::line(
+        "PART",
+        "alloc_free_64",
+        "claim",
+        ns[0],
+        format_args!(
+            "ns of percpu {:.2}ns: two irq_save sections, protocol {}",
+            ns[1],
+            algos::sync::claim::protocol()
+        ),
+    );
 }
 
 /// Producer on CPU 0, consumer on CPU 1: `n` objects allocated by one and freed by the
@@ -221,6 +253,7 @@ fn main() {
                 common::whole(|| peer_pair(&mimalloc::MiMalloc)),
             ],
         );
+        claim_floor(&ma);
         let (mut b1, mut b2, mut b3) = (Vec::new(), Vec::new(), Vec::new());
         results.compare(
             "alloc_free_64_batch",

@@ -282,10 +282,19 @@ impl Cache {
         a
     }
 
-    /// `local_dec(&c->active)`.
+    /// `local_dec(&c->active)` at the end of the section whose [`Cache::inc_active`]
+    /// returned `a`. Nested contexts (an NMI inside the section) leave the counter as they
+    /// found it, so it holds `a` again here, and the store writes `a - 1` without waiting
+    /// for the load: the counter is on the critical dependency chain of every fast path, and
+    /// a load-then-store decrement doubles that chain. The load only checks the balance: a
+    /// nested context that did not undo its increment is reported here, at the first section
+    /// it outlives.
     #[inline(always)]
-    fn dec_active(&self) {
-        let a = self.active.load(Ordering::Relaxed);
+    fn dec_active(&self, a: u32) {
+        let now = self.active.load(Ordering::Relaxed);
+        if now != a {
+            unbalanced_active(self.cpu, a, now);
+        }
         self.active.store(a.wrapping_sub(1), Ordering::Relaxed);
     }
 
@@ -721,11 +730,24 @@ fn warn(msg: std::fmt::Arguments<'_>) -> ! {
     panic!("WARNING: bpf_mem_alloc: {msg}")
 }
 
+/// The report of [`Cache::dec_active`]'s balance check.
+#[cold]
+#[inline(never)]
+fn unbalanced_active(cpu: usize, expected: u32, found: u32) -> ! {
+    warn(format_args!(
+        "active is {found} at the end of a section on cpu {cpu} that raised it to {expected}: a nested context did not undo its increment"
+    ))
+}
+
 impl Inner {
     /// `cpu`'s cache of `class`; `cpu` is below `nr_cpus` (a claimed CPU, or checked).
     #[inline(always)]
     fn cache(&self, cpu: usize, class: usize) -> &Cache {
-        &self.caches[cpu * self.nclasses + class]
+        let i = cpu * self.nclasses + class;
+        debug_assert!(i < self.caches.len(), "cache {i} out of range");
+        // SAFETY: `cpu` is below `nr_cpus()`, fixed for the process, for which the caches
+        // were made (a claimed CPU, or checked by the caller), and `class` below `nclasses`.
+        unsafe { self.caches.get_unchecked(i) }
     }
 
     fn ncpus(&self) -> usize {
@@ -740,15 +762,16 @@ impl Inner {
     unsafe fn hint(&self, obj: usize) -> &Cache {
         // SAFETY: the caller's guarantee.
         let h = unsafe { link(obj) }.load(Ordering::Relaxed);
-        let base = self.caches.as_ptr() as usize;
+        let off = h.wrapping_sub(self.caches.as_ptr() as usize);
         let size = std::mem::size_of::<Cache>();
-        if h < base || h >= base + self.caches.len() * size || (h - base) % size != 0 {
+        if off >= self.caches.len() * size || off % size != 0 {
             warn(format_args!(
                 "object {:#x} is not allocated from this allocator (header {h:#x})",
                 obj + HEADER
             ));
         }
-        &self.caches[(h - base) / size]
+        // SAFETY: `h` is the address of one of our caches (checked above).
+        unsafe { &*(h as *const Cache) }
     }
 
     /// The class the free side uses: `bpf_mem_cache_idx(hint->unit_size)`.
@@ -778,7 +801,8 @@ impl Inner {
         let c = self.cache(irqs.cpu(), class);
         let mut obj = None;
         let mut cnt: isize = 0;
-        if c.inc_active() == 1 {
+        let active = c.inc_active();
+        if active == 1 {
             cpu::interrupt_point("unit_alloc:active");
             // SAFETY: `active` is ours and the CPU is claimed: nobody else touches the list.
             if let Some(o) = unsafe { c.free_llist.pop_local() } {
@@ -793,7 +817,7 @@ impl Inner {
         } else {
             PATHS.nested_null.add(1);
         }
-        c.dec_active();
+        c.dec_active(active);
         if cnt < 0 {
             warn(format_args!("free_cnt below zero on cpu {}", c.cpu));
         }
@@ -821,7 +845,8 @@ impl Inner {
         let c = self.cache(irqs.cpu(), class);
         c.tgt.store(hint, Ordering::Relaxed);
         let mut cnt: isize = 0;
-        if c.inc_active() == 1 {
+        let active = c.inc_active();
+        if active == 1 {
             cpu::interrupt_point("unit_free:active");
             // SAFETY: `active` is ours on the claimed CPU.
             unsafe { c.free_llist.push_local(obj) };
@@ -834,7 +859,7 @@ impl Inner {
             PATHS.nested_free.add(1);
         }
         c.frees.add_local(1);
-        c.dec_active();
+        c.dec_active(active);
         if cnt > c.high {
             irq_work::queue(&c.refill);
         }
@@ -853,7 +878,8 @@ impl Inner {
         let irqs = cpu::irq_save();
         let c = self.cache(irqs.cpu(), class);
         c.tgt.store(hint, Ordering::Relaxed);
-        if c.inc_active() == 1 {
+        let active = c.inc_active();
+        if active == 1 {
             cpu::interrupt_point("unit_free_rcu:active");
             // SAFETY: `active` is ours on the claimed CPU.
             unsafe {
@@ -868,7 +894,7 @@ impl Inner {
             PATHS.nested_free_rcu.add(1);
         }
         c.frees.add_local(1);
-        c.dec_active();
+        c.dec_active(active);
         if c.call_rcu_in_progress.load(Ordering::Acquire) == 0 {
             irq_work::queue(&c.refill);
         }
@@ -893,7 +919,8 @@ impl Inner {
     /// `add_obj_to_free_list`.
     fn add_obj_to_free_list(&self, c: &Cache, obj: usize) {
         let irqs = cpu::irq_save();
-        if c.inc_active() != 1 {
+        let active = c.inc_active();
+        if active != 1 {
             warn(format_args!(
                 "refill re-entered a busy cache on cpu {}",
                 c.cpu
@@ -902,7 +929,7 @@ impl Inner {
         // SAFETY: `active` is ours on the claimed CPU; we own `obj`.
         unsafe { c.free_llist.push_local(obj) };
         c.set_cnt(c.cnt() + 1);
-        c.dec_active();
+        c.dec_active(active);
         drop(irqs);
     }
 
@@ -980,7 +1007,8 @@ impl Inner {
         let target = (c.low + c.high) / 2;
         loop {
             let irqs = cpu::irq_save();
-            if c.inc_active() != 1 {
+            let active = c.inc_active();
+            if active != 1 {
                 warn(format_args!("free_bulk re-entered a busy cache"));
             }
             // SAFETY: `active` is ours on the claimed CPU.
@@ -992,7 +1020,7 @@ impl Inner {
             } else {
                 0
             };
-            c.dec_active();
+            c.dec_active(active);
             drop(irqs);
             if let Some(o) = obj {
                 // SAFETY: we own `o`.
@@ -1076,7 +1104,8 @@ impl Inner {
     fn check_free_by_rcu(&self, c: &Cache) {
         if !c.free_llist_extra_rcu.is_empty() {
             let irqs = cpu::irq_save();
-            if c.inc_active() == 1 {
+            let active = c.inc_active();
+            if active == 1 {
                 // SAFETY: the chain is ours; `active` is ours on the claimed CPU.
                 unsafe {
                     for_each(c.free_llist_extra_rcu.del_all(), |o| {
@@ -1087,7 +1116,7 @@ impl Inner {
                     })
                 };
             }
-            c.dec_active();
+            c.dec_active(active);
             drop(irqs);
         }
         if c.free_by_rcu.is_empty() {
@@ -1104,7 +1133,8 @@ impl Inner {
         }
         {
             let irqs = cpu::irq_save();
-            if c.inc_active() == 1 {
+            let active = c.inc_active();
+            if active == 1 {
                 cpu::interrupt_point("check_free_by_rcu:active");
                 c.waiting_for_gp_tail.store(
                     c.free_by_rcu_tail.load(Ordering::Relaxed),
@@ -1112,7 +1142,7 @@ impl Inner {
                 );
                 c.waiting_for_gp.set_local(c.free_by_rcu.take_local());
             }
-            c.dec_active();
+            c.dec_active(active);
             drop(irqs);
         }
         if c.draining.load(Ordering::Acquire) {

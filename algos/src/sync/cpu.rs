@@ -107,8 +107,9 @@ struct Claim {
     /// Biased protocol: the runtime of `cpu`, the CPU of the last outermost section, while
     /// it is still the thread's home (anything that changes `bound` clears it). The next
     /// section re-enters it with one store and one load; null otherwise (and always under
-    /// the models, which do not use the biased protocol).
-    hot: Cell<*const CpuRt>,
+    /// the models, which do not use the biased protocol). Paired with the thread's record,
+    /// so the fast path tests one word.
+    hot: Cell<Option<(&'static CpuRt, &'static super::claim::ThreadRec)>>,
 }
 
 super::backend_thread_local! {
@@ -128,7 +129,7 @@ std::thread_local! {
             cpu: Cell::new(0),
             rec: Cell::new(None),
             threaded: Cell::new(false),
-            hot: Cell::new(std::ptr::null()),
+            hot: Cell::new(None),
         }
     };
 }
@@ -141,7 +142,7 @@ super::backend_thread_local! {
         cpu: Cell::new(0),
         rec: Cell::new(None),
         threaded: Cell::new(false),
-        hot: Cell::new(std::ptr::null()),
+        hot: Cell::new(None),
     };
 }
 
@@ -281,7 +282,7 @@ pub fn bind(cpu: usize) {
 
 /// Changes the thread's home CPU; the hot claim no longer applies.
 fn set_bound(c: &Claim, cpu: usize) -> usize {
-    c.hot.set(std::ptr::null());
+    c.hot.set(None);
     c.bound.replace(cpu)
 }
 
@@ -338,10 +339,8 @@ fn enter(c: &Claim) -> IrqGuard {
         };
     }
     // The common case on std: the thread still owns the CPU of its last section.
-    let hot = c.hot.get();
-    if let (false, Some(rec)) = (hot.is_null(), c.rec.get()) {
-        // SAFETY: `hot` points into the leaked runtime array (set from `rt`).
-        if super::claim::reenter_biased(unsafe { &*hot }, rec) {
+    if let Some((hot, rec)) = c.hot.get() {
+        if super::claim::reenter_biased(hot, rec) {
             c.depth.set(1);
             return IrqGuard {
                 cpu: c.cpu.get(),
@@ -362,7 +361,7 @@ fn enter_outermost(c: &Claim) -> IrqGuard {
         let rec = super::claim::enter_biased(cpu, c.rec.get());
         c.rec.set(Some(rec));
         // Models never take this branch (their protocol is the compare-and-swap one).
-        c.hot.set(rt(cpu));
+        c.hot.set(Some((rt(cpu), rec)));
     } else {
         let key = match c.key.get() {
             0 => {
@@ -407,16 +406,20 @@ impl IrqGuard {
             return;
         }
         // The hot claim's runtime is this CPU's (set when the section claimed it).
-        let hot = c.hot.get();
-        if let (false, Some(rec)) = (hot.is_null(), c.rec.get()) {
-            // SAFETY: `hot` points into the leaked runtime array.
-            let rt = unsafe { &*hot };
+        if let Some((rt, rec)) = c.hot.get() {
             if rt.nr_raised.load(std::sync::atomic::Ordering::Acquire) == 0 {
                 c.depth.set(0);
                 super::claim::exit_biased(rec);
                 return;
             }
         }
+        self.finish_outermost(c);
+    }
+
+    /// The end of an outermost section off the hot path: the CPU's runtime looked up, the
+    /// claim released by the process's protocol, raised irq_work run.
+    #[inline(never)]
+    fn finish_outermost(&self, c: &Claim) {
         let rt = rt(self.cpu);
         if rt.nr_raised.load(std::sync::atomic::Ordering::Acquire) == 0 {
             c.depth.set(0);
