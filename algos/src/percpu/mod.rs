@@ -331,10 +331,16 @@ impl std::hash::Hasher for AddrHasher {
     }
 }
 
-/// The index of `c` in `inner`'s caches.
-fn seen_index(inner: &Inner, c: &Cache) -> usize {
-    (c.addr() - inner.caches.as_ptr() as usize) / std::mem::size_of::<Cache>()
-}
+/// The seven lists of a cache, in `drain_mem_cache`'s naming and walking order.
+const LIST_NAMES: [&str; 7] = [
+    "free_llist",
+    "free_llist_extra",
+    "free_by_rcu",
+    "waiting_for_gp",
+    "free_by_rcu_ttrace",
+    "waiting_for_gp_ttrace",
+    "free_llist_extra_rcu",
+];
 
 /// A cache's name in reports: `cpu N class K (unit U)`.
 struct CacheName<'a>(&'a Cache);
@@ -689,7 +695,10 @@ impl MemAlloc {
         (0..inner.nclasses)
             .map(|k| {
                 let c = inner.cache(cpu % inner.ncpus(), k);
-                inner.lists(c).iter().map(|(_, n)| n.len()).sum::<usize>() * c.unit_size
+                let mut n = 0;
+                // SAFETY: quiescent (the caller's moment): nobody changes the lists.
+                Inner::visit_chains(c, Llist::first, |_, _| n += 1);
+                n * c.unit_size
             })
             .sum()
     }
@@ -1363,9 +1372,10 @@ impl Inner {
     // ---- checking ---------------------------------------------------------------------
 
     /// Every list of `c` with its nodes (at a quiescent point).
+    #[cfg(test)]
     fn lists(&self, c: &Cache) -> [(&'static str, Vec<usize>); 7] {
         // SAFETY: quiescent: nobody changes the lists while we walk them.
-        Self::chains(c, |l| l.first())
+        Self::chains(c, Llist::first)
     }
 
     /// Every list of `c`, detached (for the final free).
@@ -1379,21 +1389,28 @@ impl Inner {
     ///
     /// The caller guarantees that the chains `head` returns are not changed meanwhile.
     fn chains(c: &Cache, head: impl Fn(&Llist) -> usize) -> [(&'static str, Vec<usize>); 7] {
-        let walk = |l: &Llist| {
-            let mut v = Vec::new();
+        let mut out = LIST_NAMES.map(|n| (n, Vec::new()));
+        Self::visit_chains(c, head, |k, o| out[k].1.push(o));
+        out
+    }
+
+    /// Calls `f(k, node)` for every node of `c`'s seven lists, `k` the list's index in
+    /// [`LIST_NAMES`], walking the chains `head` gives (the caller guarantees they do not
+    /// change meanwhile).
+    fn visit_chains(c: &Cache, head: impl Fn(&Llist) -> usize, mut f: impl FnMut(usize, usize)) {
+        let lists = [
+            &c.free_llist,
+            &c.free_llist_extra,
+            &c.free_by_rcu,
+            &c.waiting_for_gp,
+            &c.free_by_rcu_ttrace,
+            &c.waiting_for_gp_ttrace,
+            &c.free_llist_extra_rcu,
+        ];
+        for (k, l) in lists.into_iter().enumerate() {
             // SAFETY: the caller's guarantee.
-            unsafe { for_each(head(l), |o| v.push(o)) };
-            v
-        };
-        [
-            ("free_llist", walk(&c.free_llist)),
-            ("free_llist_extra", walk(&c.free_llist_extra)),
-            ("free_by_rcu", walk(&c.free_by_rcu)),
-            ("waiting_for_gp", walk(&c.waiting_for_gp)),
-            ("free_by_rcu_ttrace", walk(&c.free_by_rcu_ttrace)),
-            ("waiting_for_gp_ttrace", walk(&c.waiting_for_gp_ttrace)),
-            ("free_llist_extra_rcu", walk(&c.free_llist_extra_rcu)),
-        ]
+            unsafe { for_each(head(l), |o| f(k, o)) };
+        }
     }
 
     fn validate(&self) -> Result<(), Violation> {
@@ -1438,11 +1455,9 @@ impl Inner {
 
     fn validate_excluded(&self) -> Result<(), Violation> {
         let err = |s: String| Err(Violation(s));
-        // Every listed object with where it was seen: sorted afterwards, a duplicate is an
-        // object on two lists.
-        let mut seen: Vec<(usize, &'static str, usize)> = Vec::with_capacity(256);
-        let (mut on_lists, mut obtained, mut returned, mut allocs, mut frees) =
-            (0u64, 0u64, 0u64, 0u64, 0u64);
+        // Every listed object: sorted afterwards, a duplicate is an object on two lists.
+        let mut seen: Vec<usize> = Vec::with_capacity(256);
+        let (mut obtained, mut returned, mut allocs, mut frees) = (0u64, 0u64, 0u64, 0u64);
         for c in self.caches.iter() {
             // Formatted only for a report.
             let at = CacheName(c);
@@ -1452,18 +1467,18 @@ impl Inner {
                     c.active.load(Ordering::Relaxed)
                 ));
             }
-            let lists = self.lists(c);
-            if lists[0].1.len() as isize != c.cnt() {
+            let start = seen.len();
+            let mut free_llist = 0isize;
+            // SAFETY: quiescent: nobody changes the lists while we walk them.
+            Self::visit_chains(c, Llist::first, |k, o| {
+                free_llist += isize::from(k == 0);
+                seen.push(o);
+            });
+            if free_llist != c.cnt() {
                 return err(format!(
-                    "{at}: free_cnt {} but free_llist holds {}",
-                    c.cnt(),
-                    lists[0].1.len()
+                    "{at}: free_cnt {} but free_llist holds {free_llist}",
+                    c.cnt()
                 ));
-            }
-            let ci = seen_index(self, c);
-            for (name, nodes) in &lists {
-                seen.extend(nodes.iter().map(|&o| (o, *name, ci)));
-                on_lists += nodes.len() as u64;
             }
             for (flag, list, name) in [
                 (&c.call_rcu_in_progress, &c.waiting_for_gp, "waiting_for_gp"),
@@ -1488,23 +1503,17 @@ impl Inner {
             if tgt.unit_size != c.unit_size {
                 return err(format!("{at}: tgt has unit size {}", tgt.unit_size));
             }
-            self.check_listed_class(&lists, c)
+            self.check_listed_class(&seen[start..], c)
                 .map_err(|s| Violation(format!("{at}: {s}")))?;
             obtained += c.obtained.get();
             returned += c.returned.get();
             allocs += c.allocs.get();
             frees += c.frees.get();
         }
-        seen.sort_unstable_by_key(|e| e.0);
-        if let Some(w) = seen.windows(2).find(|w| w[0].0 == w[1].0) {
-            return err(format!(
-                "object {:#x} on {} of {} and on {} of {}",
-                w[0].0 + HEADER,
-                w[0].1,
-                CacheName(&self.caches[w[0].2]),
-                w[1].1,
-                CacheName(&self.caches[w[1].2])
-            ));
+        let on_lists = seen.len() as u64;
+        seen.sort_unstable();
+        if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
+            return err(self.twice_listed(w[0]));
         }
         let live = allocs.wrapping_sub(frees);
         if obtained.wrapping_sub(returned) != on_lists.wrapping_add(live) {
@@ -1515,16 +1524,27 @@ impl Inner {
         Ok(())
     }
 
+    /// The report of an object found on two lists: where it is (a second walk, on failure
+    /// only).
+    fn twice_listed(&self, obj: usize) -> String {
+        let mut at = Vec::new();
+        for c in self.caches.iter() {
+            // SAFETY: quiescent, as in `validate_excluded`.
+            Self::visit_chains(c, Llist::first, |k, o| {
+                if o == obj {
+                    at.push(format!("{} of {}", LIST_NAMES[k], CacheName(c)));
+                }
+            });
+        }
+        format!("object {:#x} on {}", obj + HEADER, at.join(" and on "))
+    }
+
     /// Checking builds: every object on `c`'s lists was handed out by a cache of `c`'s
     /// class (or never handed out) and is not live. One look-up of the registry for all.
-    fn check_listed_class(
-        &self,
-        lists: &[(&'static str, Vec<usize>)],
-        c: &Cache,
-    ) -> Result<(), String> {
+    fn check_listed_class(&self, listed: &[usize], c: &Cache) -> Result<(), String> {
         #[cfg(mmcheck_hooks)]
         self.objects.with(|m| {
-            for &obj in lists.iter().flat_map(|(_, nodes)| nodes) {
+            for &obj in listed {
                 let Some(st) = m.get(&obj) else { continue };
                 if st.live {
                     return Err(format!("object {:#x} is on a list but live", obj + HEADER));
@@ -1540,7 +1560,7 @@ impl Inner {
             }
             Ok(())
         })?;
-        let _ = (lists, c);
+        let _ = (listed, c);
         Ok(())
     }
 

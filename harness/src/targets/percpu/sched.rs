@@ -107,7 +107,7 @@ impl Target for PercpuSchedTarget {
     }
 
     fn new_sut(&self) -> PercpuSut {
-        PercpuSut::new(SCHED_SIZE)
+        PercpuSut::new(SCHED_SIZE, &[Mode::Fixed])
     }
 
     fn new_model(&self) {}
