@@ -1,26 +1,64 @@
-//! `mmcheck campaign`: cargo-fuzz over the targets, live progress, crash triage, summary.
+//! `mmcheck campaign`: cargo-fuzz over the targets, live progress, crash triage and
+//! minimization, a run log, a summary.
+//!
+//! - One target at a time, or `--parallel N` at once (each in its own thread driving its
+//!   own libFuzzer), every running job a line of the progress display.
+//! - `--jobs N`: libFuzzer's fork mode (`-fork=N -ignore_crashes=1`: N worker processes,
+//!   a crash stops only its worker), and the target's working corpus merged afterwards
+//!   (`-merge=1`, keeping one input per feature set). With one job libFuzzer stops at a
+//!   crash and the campaign restarts it for the time left.
+//! - `--sanitizer address`: the fuzz targets built with AddressSanitizer on the nightly
+//!   toolchain (in `fuzz/target/asan`); without nightly the campaign says so and runs
+//!   without.
+//! - Every crash is triaged by title into `crashes/<title-hash>/` ([`crate::crashes`]),
+//!   across runs and targets, and a crash without a minimized reproducer gets one
+//!   (`cargo fuzz tmin`, kept only if it still fails with the same title; for schedule
+//!   targets the bytes are the operations and the schedule, so a shorter input is fewer
+//!   operations and fewer preemptions).
+//! - `campaigns/runs/<run>.jsonl` records the run for `mmcheck report`
+//!   ([`crate::runlog`]).
 
-use crate::cargo::{cargo, ensure_cargo_fuzz, fuzz_flags};
-use crate::crashes::save_crash;
+use crate::cargo::{
+    ensure_cargo_fuzz, fuzz_binary, fuzz_command, has_nightly, output_within, Sanitizer,
+};
+use crate::crashes::{save_crash, set_minimized, title_hash, Meta};
+use crate::runlog::RunLog;
 use crate::{corpus_files, repo_root, resolve_targets, CliError, CliResult};
 use harness::registry::{self, DynTarget, RunError, TargetKind};
 use harness::report::fnv1a;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Arguments of `mmcheck campaign`.
 #[derive(Debug, clap::Args)]
 pub struct CampaignArgs {
-    /// Total wall-clock seconds, split evenly over the targets (at least 5 s each).
+    /// Total wall-clock seconds of fuzzing, shared by the targets (each gets
+    /// `time × parallel / targets`, at least 5 s).
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     pub time: u64,
-    /// libFuzzer jobs per target (`-jobs`/`-workers`).
+    /// libFuzzer worker processes per target: fork mode (`-fork=N -ignore_crashes=1`) and a
+    /// corpus merge afterwards when above 1.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub jobs: u64,
+    /// Targets fuzzed at the same time.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub parallel: u64,
+    /// `none`, or `address` (AddressSanitizer, nightly toolchain; falls back to `none`,
+    /// saying so, where nightly is missing).
+    #[arg(long, value_enum, default_value = "none")]
+    pub sanitizer: Sanitizer,
+    /// Do not minimize new crashes.
+    #[arg(long)]
+    pub no_minimize: bool,
+    /// Seconds one crash's minimization may take.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub minimize_secs: u64,
     /// Targets to fuzz (default: all).
     pub targets: Vec<String>,
 }
@@ -33,22 +71,76 @@ struct Stats {
     cov: u64,
     corpus: u64,
     secs: f64,
+    /// Crashes fork mode counted (`oom/timeout/crash: a/b/c`).
+    forked_crashes: u64,
     crashes: Vec<String>,
     error: Option<String>,
+}
+
+/// What every target's run shares: options, the run log, the progress display.
+struct Ctx<'a> {
+    root: &'a Path,
+    jobs: u64,
+    san: Sanitizer,
+    minimize: Option<u64>,
+    log: &'a RunLog,
+    progress: &'a Progress,
+}
+
+/// The live display: a bar per running job on a terminal, else a line per job every five
+/// seconds.
+struct Progress {
+    multi: Option<MultiProgress>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            multi: std::io::stderr().is_terminal().then(MultiProgress::new),
+        }
+    }
+
+    /// A bar for one job (none without a terminal).
+    fn job(&self, name: &str, secs: u64, jobs: u64) -> Option<ProgressBar> {
+        let m = self.multi.as_ref()?;
+        let b = m.add(ProgressBar::new(secs));
+        b.set_style(
+            ProgressStyle::with_template("{prefix:>24} [{bar:30}] {pos:>4}/{len}s {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        b.set_prefix(if jobs > 1 {
+            format!("{name} (fork {jobs})")
+        } else {
+            name.to_string()
+        });
+        Some(b)
+    }
+
+    /// A message above the bars (or on stderr).
+    fn say(&self, msg: &str) {
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(msg);
+            }
+            None => eprintln!("{msg}"),
+        }
+    }
 }
 
 /// Runs the campaign.
 pub fn run(a: &CampaignArgs) -> CliResult {
     let root = repo_root()?;
     let targets = resolve_targets(&a.targets)?;
-    let share = a.time / targets.len() as u64;
+    let parallel = a.parallel.min(targets.len() as u64).max(1);
+    let share = a.time * parallel / targets.len() as u64;
     if share < 5 {
         bail!(
             "--time {} gives each of {} targets {} s; each needs at least 5 s (use --time {} or fewer targets)",
             a.time,
             targets.len(),
             share,
-            5 * targets.len()
+            (5 * targets.len() as u64).div_ceil(parallel)
         );
     }
     if !root.join("fuzz/Cargo.toml").is_file() {
@@ -58,14 +150,27 @@ pub fn run(a: &CampaignArgs) -> CliResult {
         corpus_files(&root, t.name())?;
     }
     ensure_cargo_fuzz()?;
+    let san = match a.sanitizer {
+        Sanitizer::Address if !has_nightly() => {
+            eprintln!(
+                "mmcheck: --sanitizer address needs the nightly toolchain (`rustup toolchain install nightly`), which does not run here: fuzzing without a sanitizer instead"
+            );
+            Sanitizer::None
+        }
+        Sanitizer::Address => {
+            eprintln!(
+                "mmcheck: AddressSanitizer builds on the nightly toolchain (fuzz/target/asan): out-of-bounds and use-after-free in the algorithms' unsafe code abort with ASan's report"
+            );
+            Sanitizer::Address
+        }
+        Sanitizer::None => Sanitizer::None,
+    };
     // Group by feature set: sequential targets first, then the shuttle ones.
     let mut order: Vec<&'static dyn DynTarget> = targets.clone();
     order.sort_by_key(|t| t.kind() == TargetKind::Schedule);
     for t in &order {
         eprintln!("mmcheck: building fuzz target {}", t.name());
-        let status = Command::new(cargo())
-            .args(["fuzz", "build"])
-            .args(fuzz_flags(&root, *t))
+        let status = fuzz_command(&root, "build", *t, san)
             .arg(t.name())
             .current_dir(&root)
             .status()
@@ -74,25 +179,83 @@ pub fn run(a: &CampaignArgs) -> CliResult {
             bail!("`cargo fuzz build {}` failed ({status})", t.name());
         }
     }
-    let mut rows = Vec::new();
-    for t in &order {
-        rows.push((t.name(), fuzz_for(&root, *t, share, a.jobs)?));
-    }
+    let log = RunLog::create(&root);
+    log.line(
+        "start",
+        json!({
+            "time": crate::crashes::now_secs(),
+            "jobs": a.jobs,
+            "parallel": parallel,
+            "sanitizer": san.as_str(),
+            "targets": order.iter().map(|t| t.name()).collect::<Vec<_>>(),
+            "secs_per_target": share,
+        }),
+    );
+    let progress = Progress::new();
+    let ctx = Ctx {
+        root: &root,
+        jobs: a.jobs,
+        san,
+        minimize: (!a.no_minimize).then_some(a.minimize_secs),
+        log: &log,
+        progress: &progress,
+    };
+    let queue = Mutex::new(order.iter().copied().collect::<VecDeque<_>>());
+    let done: Mutex<Vec<(&'static str, Result<Stats, CliError>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..parallel {
+            s.spawn(|| loop {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                let Some(t) = next else { break };
+                let r = fuzz_for(&ctx, t, share);
+                if let Ok(st) = &r {
+                    log.line(
+                        "target",
+                        json!({
+                            "target": t.name(),
+                            "secs": st.secs,
+                            "execs": st.execs,
+                            "exec_s": st.exec_s,
+                            "cov": st.cov,
+                            "corpus": st.corpus,
+                            "jobs": a.jobs,
+                            "crashes": st.crashes,
+                            "error": st.error,
+                        }),
+                    );
+                }
+                done.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((t.name(), r));
+            });
+        }
+    });
+    log.line("end", json!({ "time": crate::crashes::now_secs() }));
+    let mut rows = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    rows.sort_by_key(|(n, _)| order.iter().position(|t| t.name() == *n));
     println!();
     println!(
-        "{:16} {:>6} {:>12} {:>9} {:>7} {:>7} crashes",
-        "target", "secs", "execs", "execs/s", "cov", "corpus"
+        "{:16} {:>6} {:>4} {:>12} {:>9} {:>7} {:>7} crashes",
+        "target", "secs", "jobs", "execs", "execs/s", "cov", "corpus"
     );
     let (mut crashed, mut errors) = (false, false);
-    for (name, st) in &rows {
+    for (name, r) in &rows {
+        let st = match r {
+            Ok(st) => st,
+            Err(CliError(e)) => {
+                println!("{name:16} error: {e}");
+                errors = true;
+                continue;
+            }
+        };
         let crashes = if st.crashes.is_empty() {
             "0".to_string()
         } else {
             format!("{}: {}", st.crashes.len(), st.crashes.join("; "))
         };
         println!(
-            "{:16} {:>6.0} {:>12} {:>9} {:>7} {:>7} {}",
-            name, st.secs, st.execs, st.exec_s, st.cov, st.corpus, crashes
+            "{:16} {:>6.0} {:>4} {:>12} {:>9} {:>7} {:>7} {}",
+            name, st.secs, a.jobs, st.execs, st.exec_s, st.cov, st.corpus, crashes
         );
         if let Some(e) = &st.error {
             println!("{:16} error: {e}", "");
@@ -100,6 +263,11 @@ pub fn run(a: &CampaignArgs) -> CliResult {
         }
         crashed |= !st.crashes.is_empty();
     }
+    eprintln!(
+        "mmcheck: run {} logged to {} (`mmcheck report` draws it)",
+        log.id(),
+        crate::rel(&root, log.path())
+    );
     Ok(if crashed {
         1
     } else if errors {
@@ -109,7 +277,8 @@ pub fn run(a: &CampaignArgs) -> CliResult {
     })
 }
 
-/// Parses one libFuzzer status line (`#123 NEW cov: 3 ft: 4 corp: 5/6b ... exec/s: 7 ...`).
+/// Parses one libFuzzer status line (`#123 NEW cov: 3 ft: 4 corp: 5/6b ... exec/s: 7 ...`,
+/// or fork mode's `#123: cov: 3 ft: 4 corp: 5 exec/s: 7 oom/timeout/crash: 0/0/1 ...`).
 fn parse_status(line: &str, st: &mut Stats) {
     if let Some(rest) = line.strip_prefix('#') {
         let mut it = rest.split_whitespace();
@@ -123,6 +292,13 @@ fn parse_status(line: &str, st: &mut Stats) {
                 "cov:" => st.cov = num(w[1]).unwrap_or(st.cov),
                 "corp:" => st.corpus = num(w[1]).unwrap_or(st.corpus),
                 "exec/s:" => st.exec_s = num(w[1]).unwrap_or(st.exec_s),
+                "oom/timeout/crash:" => {
+                    st.forked_crashes = w[1]
+                        .rsplit('/')
+                        .next()
+                        .and_then(|x| x.parse().ok())
+                        .unwrap_or(st.forked_crashes);
+                }
                 _ => {}
             }
         }
@@ -136,21 +312,21 @@ fn parse_status(line: &str, st: &mut Stats) {
 /// Most libFuzzer restarts after crashes within one target's share.
 const MAX_RESTARTS: u32 = 8;
 
-/// Fuzzes one target for its whole share: libFuzzer stops at a crash, so after triaging a
-/// new one the target is fuzzed again for the time left (at least 5 s, at most
-/// [`MAX_RESTARTS`] restarts; a run that only finds known crashes ends it), and the runs'
-/// statistics are combined. Crashes are listed once per title.
-fn fuzz_for(
-    root: &Path,
-    t: &'static dyn DynTarget,
-    share: u64,
-    jobs: u64,
-) -> Result<Stats, CliError> {
+/// Most crashes minimized per target and run (each may take `--minimize-secs`).
+const MAX_MINIMIZED: usize = 3;
+
+/// Fuzzes one target for its whole share. With one job libFuzzer stops at a crash, so after
+/// triaging a new one the target is fuzzed again for the time left (at least 5 s, at most
+/// [`MAX_RESTARTS`] restarts; a run that only finds known crashes ends it); in fork mode it
+/// runs once. The runs' statistics are combined, crashes listed once per title, and new
+/// crashes minimized.
+fn fuzz_for(ctx: &Ctx<'_>, t: &'static dyn DynTarget, share: u64) -> Result<Stats, CliError> {
     let mut total = Stats::default();
     let mut restarts = 0;
+    let mut to_minimize: Vec<(String, PathBuf, PathBuf)> = Vec::new();
     loop {
         let left = share.saturating_sub(total.secs as u64);
-        let st = fuzz_one(root, t, left, jobs)?;
+        let (st, found) = fuzz_one(ctx, t, left, total.secs)?;
         total.execs += st.execs;
         total.secs += st.secs;
         total.cov = total.cov.max(st.cov);
@@ -162,10 +338,15 @@ fn fuzz_for(
         };
         // Restart only while runs find crashes not seen before in this campaign.
         let mut crashed = false;
-        for c in st.crashes {
-            if !total.crashes.contains(&c) {
-                total.crashes.push(c);
+        for c in found {
+            if !total.crashes.contains(&c.title) {
+                total.crashes.push(c.title.clone());
                 crashed = true;
+            }
+            if let (Some(dir), Some(input)) = (c.dir, c.input) {
+                if !to_minimize.iter().any(|(title, _, _)| *title == c.title) {
+                    to_minimize.push((c.title, dir, input));
+                }
             }
         }
         if st.error.is_some() {
@@ -173,25 +354,48 @@ fn fuzz_for(
             break;
         }
         let left = share.saturating_sub(total.secs as u64);
-        if !crashed || left < 5 || restarts >= MAX_RESTARTS {
+        if ctx.jobs > 1 || !crashed || left < 5 || restarts >= MAX_RESTARTS {
             break;
         }
         restarts += 1;
-        eprintln!(
+        ctx.progress.say(&format!(
             "mmcheck: {}: restarting after a crash, {left} s left",
             t.name()
-        );
+        ));
+    }
+    if let Some(secs) = ctx.minimize {
+        for (title, dir, input) in to_minimize.into_iter().take(MAX_MINIMIZED) {
+            if Meta::load(&dir).is_some_and(|m| m.minimized.is_some()) {
+                continue;
+            }
+            let msg = match minimize(ctx, t, &dir, &input, &title, secs) {
+                Ok(m) => format!("mmcheck: {}: minimized {m}", t.name()),
+                Err(e) => format!("mmcheck: {}: not minimized ({title}): {e}", t.name()),
+            };
+            ctx.progress.say(&msg);
+        }
     }
     Ok(total)
 }
 
-/// Fuzzes one target for `secs`, then triages its raw crashes.
+/// One crash found by a run: its title, and where it was saved.
+struct Found {
+    title: String,
+    /// The crash directory (none if it could not be saved).
+    dir: Option<PathBuf>,
+    /// The reproducer as saved there.
+    input: Option<PathBuf>,
+}
+
+/// Fuzzes one target for `secs` (`offset`: seconds this target already ran in this
+/// campaign, for the run log's time axis), then triages its raw crashes.
 fn fuzz_one(
-    root: &Path,
+    ctx: &Ctx<'_>,
     t: &'static dyn DynTarget,
     secs: u64,
-    jobs: u64,
-) -> Result<Stats, CliError> {
+    offset: f64,
+) -> Result<(Stats, Vec<Found>), CliError> {
+    let root = ctx.root;
     let name = t.name();
     let work = root.join("fuzz/corpus").join(name);
     let seeds = root.join("corpus").join(name);
@@ -201,11 +405,8 @@ fn fuzz_one(
         std::fs::create_dir_all(d)
             .map_err(|e| CliError(format!("cannot create {}: {e}", d.display())))?;
     }
-    let mut cmd = Command::new(cargo());
-    cmd.args(["fuzz", "run"])
-        .args(fuzz_flags(root, t))
-        .arg(name)
-        .arg(&work);
+    let mut cmd = fuzz_command(root, "run", t, ctx.san);
+    cmd.arg(name).arg(&work);
     if seeds.is_dir() {
         cmd.arg(&seeds);
     }
@@ -213,19 +414,11 @@ fn fuzz_one(
         .arg(format!("-max_total_time={secs}"))
         .arg(format!("-artifact_prefix={}/", raw.display()))
         .arg("-print_final_stats=1");
-    if jobs > 1 {
-        cmd.arg(format!("-jobs={jobs}"))
-            .arg(format!("-workers={jobs}"));
-        // Workers log to fuzz-<n>.log in libFuzzer's working directory.
-        for ent in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
-            if ent.file_name().to_string_lossy().starts_with("fuzz-") {
-                let _ = std::fs::remove_file(ent.path());
-            }
-        }
-        cmd.current_dir(&logs);
-    } else {
-        cmd.current_dir(root);
+    if ctx.jobs > 1 {
+        cmd.arg(format!("-fork={}", ctx.jobs))
+            .arg("-ignore_crashes=1");
     }
+    cmd.current_dir(root);
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
@@ -243,21 +436,10 @@ fn fuzz_one(
             }
         }
     });
-    let tty = std::io::stderr().is_terminal();
-    let bar = if tty {
-        let b = ProgressBar::new(secs);
-        b.set_style(
-            ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos:>4}/{len}s {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        b.set_prefix(name.to_string());
-        Some(b)
-    } else {
-        None
-    };
+    let bar = ctx.progress.job(name, secs, ctx.jobs);
     let start = Instant::now();
     let mut last_plain = Instant::now();
+    let mut last_sample: Option<Instant> = None;
     let mut st = Stats::default();
     let mut log = Vec::<String>::new();
     // Reports printed by failing inputs, and which artifact each one ended up in.
@@ -265,7 +447,7 @@ fn fuzz_one(
     let mut attributed: Vec<(PathBuf, String, String)> = Vec::new();
     let mut pending: Option<(String, String)> = None;
     loop {
-        match rx.recv_timeout(Duration::from_millis(250)) {
+        let disconnected = match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(line) => {
                 parse_status(&line, &mut st);
                 if let Some(title) = line.strip_prefix("MMCHECK-TITLE: ") {
@@ -281,11 +463,28 @@ fn fuzz_one(
                     }
                 }
                 log.push(line);
+                false
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
+            Err(mpsc::RecvTimeoutError::Disconnected) => true,
+        };
+        let found = (attributed.len() + usize::from(pending.is_some())) as u64;
+        let found = found.max(st.forked_crashes);
+        if last_sample.is_none_or(|l| l.elapsed() >= Duration::from_secs(2)) && st.execs > 0 {
+            last_sample = Some(Instant::now());
+            ctx.log.line(
+                "sample",
+                json!({
+                    "target": name,
+                    "t": offset + start.elapsed().as_secs_f64(),
+                    "execs": st.execs,
+                    "exec_s": st.exec_s,
+                    "cov": st.cov,
+                    "corpus": st.corpus,
+                    "crashes": found,
+                }),
+            );
         }
-        let found = attributed.len() + usize::from(pending.is_some());
         let msg = format!("{} execs/s, cov {}, {} crashes", st.exec_s, st.cov, found);
         let el = start.elapsed().as_secs().min(secs);
         if let Some(b) = &bar {
@@ -293,7 +492,18 @@ fn fuzz_one(
             b.set_message(msg);
         } else if last_plain.elapsed() >= Duration::from_secs(5) {
             last_plain = Instant::now();
-            eprintln!("mmcheck: {name}: {el}/{secs}s, {} execs, {msg}", st.execs);
+            let jobs = if ctx.jobs > 1 {
+                format!(" (fork {})", ctx.jobs)
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "mmcheck: {name}{jobs}: {el}/{secs}s, {} execs, {msg}",
+                st.execs
+            );
+        }
+        if disconnected {
+            break;
         }
     }
     let _ = reader.join();
@@ -304,40 +514,125 @@ fn fuzz_one(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if jobs > 1 {
-        // The workers' output: statistics and any report.
-        for ent in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
-            if !ent.file_name().to_string_lossy().starts_with("fuzz-") {
-                continue;
-            }
-            let text = std::fs::read_to_string(ent.path()).unwrap_or_default();
-            let mut wst = Stats::default();
-            for line in text.lines() {
-                parse_status(line, &mut wst);
-            }
-            st.execs += wst.execs;
-            st.exec_s += wst.exec_s;
-            st.cov = st.cov.max(wst.cov);
-        }
-    }
     let log_path = logs.join("libfuzzer.log");
     let _ = std::fs::write(&log_path, log.join("\n") + "\n");
+    if ctx.jobs > 1 {
+        match merge_corpus(root, name, ctx.san, &work, &raw) {
+            Ok((before, after)) => ctx.progress.say(&format!(
+                "mmcheck: {name}: corpus merged (-merge=1): {before} -> {after} inputs"
+            )),
+            Err(e) => ctx
+                .progress
+                .say(&format!("mmcheck: {name}: corpus not merged: {e}")),
+        }
+    }
     let disk_corpus = std::fs::read_dir(&work)
         .map(|d| d.count() as u64)
         .unwrap_or(0);
-    st.corpus = st.corpus.max(disk_corpus);
+    st.corpus = if ctx.jobs > 1 {
+        disk_corpus
+    } else {
+        st.corpus.max(disk_corpus)
+    };
     // A report without an artifact line (a crash in the log of a job): keep it for triage.
     let orphan = pending
         .zip(report)
         .map(|((title, _), r)| (title, r.join("\n") + "\n"));
-    st.crashes = triage(root, t, &raw, &attributed, orphan.as_ref(), &log);
-    if !status.success() && st.crashes.is_empty() {
+    let found = triage(ctx, t, &raw, &attributed, orphan.as_ref(), &log);
+    st.crashes = found.iter().map(|f| f.title.clone()).collect();
+    // Fork mode exits with its last worker's code, which may be a crash it ignored.
+    if !status.success() && found.is_empty() && !(ctx.jobs > 1 && st.forked_crashes > 0) {
         st.error = Some(format!(
             "cargo fuzz exited with {status} and no crash artifact (log: {})",
             log_path.display()
         ));
     }
-    Ok(st)
+    Ok((st, found))
+}
+
+/// `-merge=1` of the working corpus of `name` into a fresh directory that then replaces
+/// it: one input per set of features. Returns the input counts before and after.
+fn merge_corpus(
+    root: &Path,
+    name: &str,
+    san: Sanitizer,
+    work: &Path,
+    raw: &Path,
+) -> Result<(usize, usize), String> {
+    let count = |d: &Path| std::fs::read_dir(d).map_or(0, |r| r.count());
+    let bin = fuzz_binary(root, name, san).ok_or("no fuzz binary found")?;
+    let merged = work.with_extension("merging");
+    let _ = std::fs::remove_dir_all(&merged);
+    std::fs::create_dir_all(&merged).map_err(|e| e.to_string())?;
+    let mut c = Command::new(&bin);
+    c.arg("-merge=1")
+        .arg(format!("-artifact_prefix={}/", raw.display()))
+        .arg(&merged)
+        .arg(work)
+        .current_dir(root);
+    let out = output_within(&mut c, Duration::from_secs(300)).map_err(|e| e.to_string())?;
+    let (before, after) = (count(work), count(&merged));
+    if !out.status.success() || (after == 0 && before > 0) {
+        let _ = std::fs::remove_dir_all(&merged);
+        return Err(format!("the merge exited with {}", out.status));
+    }
+    let old = work.with_extension("old");
+    let _ = std::fs::remove_dir_all(&old);
+    std::fs::rename(work, &old).map_err(|e| e.to_string())?;
+    std::fs::rename(&merged, work).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok((before, after))
+}
+
+/// Minimizes the reproducer `input` of crash `title` (in `dir`) with `cargo fuzz tmin`
+/// within `secs`, and keeps the result as `minimized-<hash>` if it still fails with the
+/// same title (a smaller input that crashes differently is a different bug, not a
+/// minimization). Returns a description of what was kept.
+fn minimize(
+    ctx: &Ctx<'_>,
+    t: &dyn DynTarget,
+    dir: &Path,
+    input: &Path,
+    title: &str,
+    secs: u64,
+) -> Result<String, String> {
+    let out = dir.join(".minimizing");
+    let _ = std::fs::remove_file(&out);
+    let mut c = fuzz_command(ctx.root, "tmin", t, ctx.san);
+    c.args(["-r", "1000"])
+        .arg(t.name())
+        .arg(input)
+        .arg("--")
+        .arg(format!("-exact_artifact_path={}", out.display()))
+        .current_dir(ctx.root);
+    // A run cut short by the time limit may still have left a smaller crashing input.
+    let _ = output_within(&mut c, Duration::from_secs(secs));
+    let data = std::fs::read(&out).map_err(|_| "tmin produced no input".to_string())?;
+    let original = std::fs::read(input).map_err(|e| e.to_string())?;
+    if data.len() >= original.len() {
+        let _ = std::fs::remove_file(&out);
+        return Err(format!("no smaller input than {} bytes", original.len()));
+    }
+    match title_of_file(ctx.root, t, ctx.san, &out) {
+        Some((got, _)) if got == title => {}
+        Some((got, _)) => {
+            let _ = std::fs::remove_file(&out);
+            return Err(format!("the smaller input fails differently ({got})"));
+        }
+        None => {
+            let _ = std::fs::remove_file(&out);
+            return Err("the smaller input does not fail".into());
+        }
+    }
+    let name = format!("minimized-{:016x}", fnv1a(&data));
+    std::fs::rename(&out, dir.join(&name)).map_err(|e| e.to_string())?;
+    set_minimized(dir, &name).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{title}: {} -> {} bytes ({})",
+        original.len(),
+        data.len(),
+        crate::rel(ctx.root, &dir.join(&name))
+    ))
 }
 
 /// The report of a crash no title was found for: what is known, and the end of libFuzzer's
@@ -366,6 +661,7 @@ fn untriaged_report(target: &str, fname: &str, empty: bool, log: &[String]) -> S
 fn title_of(
     root: &Path,
     t: &dyn DynTarget,
+    san: Sanitizer,
     file: &Path,
     attributed: &[(PathBuf, String, String)],
     orphan: Option<&(String, String)>,
@@ -379,18 +675,27 @@ fn title_of(
     if let (Some(o), 1) = (orphan, raw_count) {
         return Some(o.clone());
     }
+    title_of_file(root, t, san, file)
+}
+
+/// Runs `file` to learn its failure's title and report: in-process where this build can run
+/// the target, else alone under cargo fuzz. `None` if it does not fail.
+fn title_of_file(
+    root: &Path,
+    t: &dyn DynTarget,
+    san: Sanitizer,
+    file: &Path,
+) -> Option<(String, String)> {
     let data = std::fs::read(file).ok()?;
     if t.kind() == TargetKind::Sequential || crate::cargo::has_shuttle() {
         if let Err(RunError::Failure(f)) = registry::run(t.name(), &data) {
             return Some((f.title(), f.render()));
         }
     }
-    if t.kind() == TargetKind::Sequential {
+    if t.kind() == TargetKind::Sequential && san == Sanitizer::None {
         return None;
     }
-    let out = Command::new(cargo())
-        .args(["fuzz", "run"])
-        .args(fuzz_flags(root, t))
+    let out = fuzz_command(root, "run", t, san)
         .arg(t.name())
         .arg(file)
         .current_dir(root)
@@ -410,16 +715,16 @@ fn title_of(
     Some((title, rep))
 }
 
-/// Saves every file of `raw` under `crashes/`, removing a raw file only once it is saved.
-/// Returns the titles found (one per file).
+/// Saves every file of `raw` under `crashes/`, removing a raw file only once it is saved,
+/// and records each in the run log. Returns what was found (one per file).
 fn triage(
-    root: &Path,
+    ctx: &Ctx<'_>,
     t: &dyn DynTarget,
     raw: &Path,
     attributed: &[(PathBuf, String, String)],
     orphan: Option<&(String, String)>,
     log: &[String],
-) -> Vec<String> {
+) -> Vec<Found> {
     let files: Vec<PathBuf> = match std::fs::read_dir(raw) {
         Ok(rd) => rd
             .flatten()
@@ -427,14 +732,15 @@ fn triage(
             .filter(|p| p.is_file())
             .collect(),
         Err(e) => {
-            eprintln!(
+            ctx.progress.say(&format!(
                 "mmcheck: cannot read {}: {e}; raw crashes left in place",
                 raw.display()
-            );
+            ));
             return Vec::new();
         }
     };
-    let mut titles = Vec::new();
+    let root = ctx.root;
+    let mut found = Vec::new();
     for f in &files {
         let fname = f
             .file_name()
@@ -442,7 +748,11 @@ fn triage(
             .unwrap_or_default();
         let Ok(data) = std::fs::read(f) else {
             eprintln!("mmcheck: cannot read {}; left in place", f.display());
-            titles.push(format!("UNREADABLE {fname}"));
+            found.push(Found {
+                title: format!("UNREADABLE {fname}"),
+                dir: None,
+                input: None,
+            });
             continue;
         };
         let input_name = format!(
@@ -451,11 +761,9 @@ fn triage(
                 .strip_prefix("crash-")
                 .map_or_else(|| format!("{:016x}", fnv1a(&data)), str::to_string)
         );
-        let (dir, report, title) = match title_of(root, t, f, attributed, orphan, files.len()) {
-            Some((title, rep)) => {
-                let hash = format!("{:016x}", fnv1a(title.as_bytes()));
-                (root.join("crashes").join(hash), rep, title)
-            }
+        let titled = title_of(root, t, ctx.san, f, attributed, orphan, files.len());
+        let (dir, report, title) = match titled {
+            Some((title, rep)) => (root.join("crashes").join(title_hash(&title)), rep, title),
             None => {
                 let dir = root
                     .join("crashes")
@@ -464,23 +772,54 @@ fn triage(
                 (dir, rep, format!("untriaged {fname}"))
             }
         };
-        match save_crash(&dir, t.name(), Some((&input_name, &data)), &report) {
-            Ok(()) => {
+        match save_crash(&dir, &title, t.name(), Some((&input_name, &data)), &report) {
+            Ok(saved) => {
                 // Only now is the raw file redundant.
                 if std::fs::read(dir.join(&input_name)).is_ok_and(|d| d == data) {
                     let _ = std::fs::remove_file(f);
                 }
-                eprintln!("mmcheck: {}: {title} -> {}", t.name(), dir.display());
+                let new = if saved.new_title {
+                    "new"
+                } else {
+                    "seen before"
+                };
+                ctx.progress.say(&format!(
+                    "mmcheck: {}: {title} ({new}, {} sightings) -> {}",
+                    t.name(),
+                    saved.meta.count,
+                    dir.display()
+                ));
+                ctx.log.line(
+                    "crash",
+                    json!({
+                        "target": t.name(),
+                        "title": title,
+                        "hash": saved.meta.hash,
+                        "new": saved.new_title,
+                    }),
+                );
+                let titled = !title.starts_with("untriaged ");
+                found.push(Found {
+                    title,
+                    input: titled.then(|| dir.join(&input_name)),
+                    dir: Some(dir),
+                });
             }
-            Err(e) => eprintln!(
-                "mmcheck: cannot save {} to {}: {e}; left in place",
-                f.display(),
-                dir.display()
-            ),
+            Err(e) => {
+                ctx.progress.say(&format!(
+                    "mmcheck: cannot save {} to {}: {e}; left in place",
+                    f.display(),
+                    dir.display()
+                ));
+                found.push(Found {
+                    title,
+                    dir: None,
+                    input: None,
+                });
+            }
         }
-        titles.push(title);
     }
-    titles
+    found
 }
 
 #[cfg(test)]

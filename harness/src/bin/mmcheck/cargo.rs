@@ -54,29 +54,97 @@ pub fn cargo() -> std::ffi::OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
-/// The shared flags of every `cargo fuzz` build and run of target `t`.
+/// The sanitizer a campaign builds its fuzz targets with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sanitizer {
+    /// None: the fastest builds and runs; the algorithms' own checks find the bugs.
+    None,
+    /// AddressSanitizer over the unsafe code of the algorithms (nightly toolchain).
+    Address,
+}
+
+impl Sanitizer {
+    /// The name cargo-fuzz and the run log use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sanitizer::None => "none",
+            Sanitizer::Address => "address",
+        }
+    }
+
+    /// The cargo target directory of the fuzz crate's builds under this sanitizer, relative
+    /// to the fuzz crate: cargo-fuzz's default for `none`, a separate one for `address` so
+    /// switching does not rebuild everything each time.
+    fn target_dir(self) -> Option<&'static str> {
+        match self {
+            Sanitizer::None => None,
+            Sanitizer::Address => Some("target/asan"),
+        }
+    }
+}
+
+/// True if the nightly toolchain runs here (`rustup run nightly cargo --version`).
+pub fn has_nightly() -> bool {
+    Command::new("rustup")
+        .args(["run", "nightly", "cargo", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A `cargo fuzz <sub>` command for target `t` with the shared flags: the toolchain the
+/// sanitizer needs (nightly, through rustup, for AddressSanitizer; else this cargo),
+/// `--sanitizer`, `-O`, `--no-trace-compares`, the fuzz directory, the sanitizer's target
+/// directory and, for schedule targets, `--features shuttle`. The caller adds the target
+/// name and what follows it.
 ///
 /// `--no-trace-compares`: no comparison tracing. cargo-fuzz can only set it for every crate
 /// at once, and traced comparisons were over half of `maple_ops`' time (a callback per
 /// comparison of the tree, the model and the checks); without them it runs 2-3 times as
 /// many inputs and reached at least the same coverage in the same time. Edge coverage is
 /// unchanged. (The shadow runtime is untraced either way: see `shadow::words`.)
-pub fn fuzz_flags(root: &Path, t: &dyn DynTarget) -> Vec<String> {
-    let mut v: Vec<String> = [
-        "--sanitizer",
-        "none",
-        "-O",
-        "--no-trace-compares",
-        "--fuzz-dir",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+pub fn fuzz_command(root: &Path, sub: &str, t: &dyn DynTarget, san: Sanitizer) -> Command {
+    let mut c = match san {
+        Sanitizer::None => Command::new(cargo()),
+        Sanitizer::Address => {
+            let mut c = Command::new("rustup");
+            c.args(["run", "nightly", "cargo"]);
+            c
+        }
+    };
+    c.args(["fuzz", sub]).args(fuzz_flags(root, t, san));
+    c
+}
+
+/// The flags of [`fuzz_command`] after the subcommand.
+pub fn fuzz_flags(root: &Path, t: &dyn DynTarget, san: Sanitizer) -> Vec<String> {
+    let mut v: Vec<String> = ["--sanitizer", san.as_str(), "-O", "--no-trace-compares"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    v.push("--fuzz-dir".into());
     v.push(root.join("fuzz").display().to_string());
+    if let Some(d) = san.target_dir() {
+        v.push("--target-dir".into());
+        v.push(root.join("fuzz").join(d).display().to_string());
+    }
     if t.kind() == TargetKind::Schedule {
         v.extend(["--features".to_string(), "shuttle".to_string()]);
     }
     v
+}
+
+/// The fuzz binary `cargo fuzz build` made for target `name` under `san`: the newest
+/// `<target dir>/<triple>/release/<name>`.
+pub fn fuzz_binary(root: &Path, name: &str, san: Sanitizer) -> Option<std::path::PathBuf> {
+    let dir = root.join("fuzz").join(san.target_dir().unwrap_or("target"));
+    std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("release").join(name))
+        .filter(|p| p.is_file())
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
 }
 
 /// Makes sure `cargo fuzz` runs, installing it if needed.

@@ -18,6 +18,7 @@ mod check;
 mod crashes;
 mod mutants;
 mod replay;
+mod runlog;
 mod seed;
 mod sim;
 

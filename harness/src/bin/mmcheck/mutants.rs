@@ -4,7 +4,7 @@
 //! schedule engine in random and PCT mode) and print mutant × engine → caught in N s, or
 //! missed (Magma's table); `--json` prints one JSON object per line and cell.
 
-use crate::cargo::{cargo, fuzz_flags, mutant_timeout, output_within};
+use crate::cargo::{cargo, fuzz_flags, mutant_timeout, output_within, Sanitizer};
 use crate::{repo_root, CliError, CliResult};
 use harness::mutant::{parse_header, targets_of, AlgoConf, Header};
 use harness::registry::{self, Engine, TargetKind};
@@ -487,7 +487,7 @@ fn run_cell(root: &Path, scratch: &Path, cell: &Cell) -> (Verdict, f64) {
             let fuzz_dir = root.join("target/mutants-fuzz");
             let b = Command::new(cargo())
                 .args(["fuzz", "build"])
-                .args(fuzz_flags(scratch, t))
+                .args(fuzz_flags(scratch, t, Sanitizer::None))
                 .arg("--target-dir")
                 .arg(&fuzz_dir)
                 .arg(t.name())
@@ -510,7 +510,7 @@ fn run_cell(root: &Path, scratch: &Path, cell: &Cell) -> (Verdict, f64) {
             let secs = cell.secs.unwrap_or(120);
             let mut c = Command::new(cargo());
             c.args(["fuzz", "run"])
-                .args(fuzz_flags(scratch, t))
+                .args(fuzz_flags(scratch, t, Sanitizer::None))
                 .arg("--target-dir")
                 .arg(&fuzz_dir)
                 .arg(t.name())
