@@ -141,6 +141,10 @@ pub trait DynTarget: Send + Sync {
     fn replay_typed(&self, input: &dyn std::any::Any, how: Replay) -> Result<(), RunError>;
     /// One PRNG-generated input in this target's framing (a seed, or a budgeted check's input).
     fn generate(&self, rng: &mut Rng) -> Vec<u8>;
+    /// A fuzz input as typed Rust, whether or not it fails: the `use` lines and the
+    /// expression [`crate::registry::expect_pass_typed`] takes (the form of
+    /// [`Failure::typed`]). An input that does not decode is an error.
+    fn typed_input(&self, data: &[u8]) -> Result<(String, String), String>;
     /// Runs generated inputs with `engine` within `budget`. An engine that does not apply
     /// to this target, or a build that cannot run it, is [`RunError::Unavailable`].
     fn check(&self, budget: Budget, seed: u64, engine: Engine) -> Result<CheckStats, RunError>;
@@ -272,6 +276,13 @@ impl<T: Target + Clone> DynTarget for Sequential<T> {
             .map(|_| ())
             .map_err(RunError::from)
     }
+    fn typed_input(&self, data: &[u8]) -> Result<(String, String), String> {
+        let input: SeqInput<T::Op> = decode(data)?;
+        Ok((
+            crate::input::typed_imports::<T::Op>(),
+            crate::input::typed_seq(&input),
+        ))
+    }
     fn generate(&self, rng: &mut Rng) -> Vec<u8> {
         let len = 8 + rng.below(256) as usize;
         rng.bytes(len)
@@ -373,6 +384,14 @@ impl<T: Target + Clone> DynTarget for Schedule<T> {
             "target `{}` runs on the schedule engine: build with `--features shuttle`",
             self.name()
         )))
+    }
+    fn typed_input(&self, data: &[u8]) -> Result<(String, String), String> {
+        let (sc_bytes, sched) = split_input(data)?;
+        let sc: Scenario<T::Op> = decode(sc_bytes)?;
+        Ok((
+            crate::input::typed_imports::<T::Op>(),
+            crate::input::typed_schedule_input(&sc, sched),
+        ))
     }
     fn generate(&self, rng: &mut Rng) -> Vec<u8> {
         let sc_len = 16 + rng.below(64) as usize;

@@ -278,6 +278,16 @@ pub fn typed_scenario<Op: Debug>(sc: &Scenario<Op>) -> String {
     )
 }
 
+/// Rust source that builds a schedule target's typed input: the `(scenario, schedule
+/// bytes)` pair [`crate::registry::expect_pass_typed`] takes.
+pub fn typed_schedule_input<Op: Debug>(sc: &Scenario<Op>, schedule: &[u8]) -> String {
+    format!(
+        "(\n        {},\n        Vec::<u8>::from({:?}),\n    )",
+        typed_scenario(sc),
+        schedule
+    )
+}
+
 fn typed_irq<Op: Debug>(s: &IrqSpec<Op>) -> String {
     format!(
         "IrqSpec {{ at: {}, kind: IrqKind::{:?}, op: {:?} }}",

@@ -531,11 +531,7 @@ pub fn check<T: Target + Clone>(
     }
     failure.typed = Some((
         crate::input::typed_imports::<T::Op>(),
-        format!(
-            "(\n        {},\n        Vec::<u8>::from({:?}),\n    )",
-            crate::input::typed_scenario(sc),
-            rec.bytes
-        ),
+        crate::input::typed_schedule_input(sc, &rec.bytes),
     ));
     Err(failure)
 }

@@ -15,8 +15,10 @@ macro_rules! bail {
 mod campaign;
 mod cargo;
 mod check;
+mod coverage;
 mod crashes;
 mod mutants;
+mod promote;
 mod replay;
 mod runlog;
 mod seed;
@@ -59,6 +61,14 @@ pub enum Cmd {
     /// Replays a page trace (a file or a generated one) through page-replacement policies and
     /// prints misses per policy and cache size; `--plot` draws the miss-ratio curves.
     Sim(sim::SimArgs),
+    /// Turns a saved crash into a committed regression: its minimized reproducer into
+    /// `corpus/<target>/regress-<name>` with a one-sentence note, and a typed `#[test]` in
+    /// `harness/tests/integration/regressions.rs`.
+    Promote(promote::PromoteArgs),
+    /// Line coverage of a target's corpus per source file (`cargo fuzz coverage` and
+    /// `llvm-cov`), written to `campaigns/coverage/<target>.json`; `--cmin` minimizes the
+    /// corpus first.
+    Coverage(coverage::CoverageArgs),
 }
 
 /// A usage or environment error: reported as one line, exit code 2.
@@ -104,6 +114,8 @@ fn main() -> ExitCode {
         Cmd::Mutants(args) => mutants::run(&args),
         Cmd::Seed(args) => seed::run(&args),
         Cmd::Sim(args) => sim::run(&args),
+        Cmd::Promote(args) => promote::run(&args),
+        Cmd::Coverage(args) => coverage::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
