@@ -18,6 +18,7 @@ mod check;
 mod crashes;
 mod mutants;
 mod replay;
+mod report;
 mod seed;
 mod sim;
 
@@ -58,6 +59,10 @@ pub enum Cmd {
     /// Replays a page trace (a file or a generated one) through page-replacement policies and
     /// prints misses per policy and cache size; `--plot` draws the miss-ratio curves.
     Sim(sim::SimArgs),
+    /// Writes a static, self-contained HTML report (`campaigns/report.html`): campaign runs'
+    /// execs/s and coverage over time, crashes, the planted-bug matrix, coverage per file and
+    /// miss-ratio curves.
+    Report(report::ReportArgs),
 }
 
 /// A usage or environment error: reported as one line, exit code 2.
@@ -103,6 +108,7 @@ fn main() -> ExitCode {
         Cmd::Mutants(args) => mutants::run(&args),
         Cmd::Seed(args) => seed::run(&args),
         Cmd::Sim(args) => sim::run(&args),
+        Cmd::Report(args) => report::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
