@@ -592,11 +592,12 @@ fn matrix_section(p: &mut Page, root: &Path) {
         p.push("</tr>\n");
         for m in &mutants {
             let row: Vec<&&MatrixCell> = cs.iter().filter(|c| c.mutant == *m).collect();
+            // The fastest catch (every engine tied with it, too).
             let best = row
                 .iter()
-                .filter(|c| c.caught)
-                .min_by(|a, b| a.secs.total_cmp(&b.secs))
-                .map(|c| c.engine.as_str());
+                .filter(|c| c.caught && c.error.is_none())
+                .map(|c| c.secs)
+                .min_by(f64::total_cmp);
             let _ = write!(p.html, "<tr><td>{}</td>", esc(m));
             for e in &engines {
                 match row.iter().find(|c| c.engine == *e) {
@@ -612,7 +613,7 @@ fn matrix_section(p: &mut Page, root: &Path) {
                         let _ = write!(
                             p.html,
                             "<td class=\"caught{}\" title=\"{}\">{}</td>",
-                            if best == Some(*e) { " best" } else { "" },
+                            if best == Some(c.secs) { " best" } else { "" },
                             esc(c.title.as_deref().unwrap_or("caught")),
                             secs(c.secs)
                         );
@@ -1082,6 +1083,46 @@ mod tests {
         assert!(p.html.contains("No samples of a in these runs"));
         assert!(p.html.contains("no sample or finished target yet"));
         assert!(p.html.contains("<td>a</td><td colspan=\"7\">not run</td>"));
+    }
+
+    #[test]
+    fn matrix_rows_highlight_the_fastest_catch() {
+        let s = Scratch::new("matrix");
+        write(
+            &s.0.join("mutants/matrix.jsonl"),
+            concat!(
+                r#"{"algo":"a","mutant":"m1","engine":"fuzz:x","caught":true,"secs":2.0,"title":"T <x>"}"#,
+                "\n",
+                r#"{"algo":"a","mutant":"m1","engine":"test","caught":true,"secs":1.0}"#,
+                "\n",
+                r#"{"algo":"a","mutant":"m1","engine":"loom","caught":true,"secs":1.0}"#,
+                "\n",
+                r#"{"algo":"a","mutant":"m2","engine":"test","caught":false,"secs":5.0}"#,
+                "\n",
+                r#"{"algo":"a","engine":"test"}"#,
+                "\n",
+            ),
+        );
+        let mut p = Page::default();
+        matrix_section(&mut p, &s.0);
+        let h = &p.html;
+        assert_eq!(
+            h.matches("class=\"caught best\"").count(),
+            2,
+            "the tie: {h}"
+        );
+        assert!(h.contains("<td class=\"caught\" title=\"T &lt;x&gt;\">2.0 s</td>"));
+        assert!(
+            h.contains("<th>test</th><th>loom</th><th>fuzz:x</th>"),
+            "column order"
+        );
+        assert!(h.contains("<td class=\"missed\" title=\"ran 5.0 s\">missed</td>"));
+        assert!(
+            h.contains("<td class=\"na\">·</td>"),
+            "m2 has no fuzz:x cell"
+        );
+        assert!(h.contains("<td class=\"num\">3 / 4</td>"));
+        assert!(h.contains("1 unreadable lines skipped"));
     }
 
     #[test]
