@@ -250,10 +250,21 @@ fn chromium() -> Result<PathBuf, String> {
     if let Some(b) = find_browser() {
         return Ok(b);
     }
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| text(&o.stdout).trim().to_string())
+    // The real uid: /proc/self/status's `Uid:` line (first field), else `id -u`.
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        })
+        .or_else(|| {
+            Command::new("id")
+                .arg("-u")
+                .output()
+                .ok()
+                .map(|o| text(&o.stdout).trim().to_string())
+        })
         .unwrap_or_default();
     if uid != "0" {
         return Err(format!(
@@ -277,7 +288,7 @@ fn chromium() -> Result<PathBuf, String> {
     if !st.success() {
         return Err(format!("`apt-get update` failed ({st})"));
     }
-    let st = apt(&["install", "-y", "--no-install-recommends", "chromium"])?;
+    let st = apt(&["install", "-y", "chromium"])?;
     if !st.success() {
         return Err(format!("`apt-get install -y chromium` failed ({st})"));
     }
