@@ -43,6 +43,45 @@ pub struct Failure {
     pub typed: Option<(String, String)>,
 }
 
+/// The variable parts of a panic message taken out of its title, so that one bug found at
+/// another address, on another CPU or with other counts gets the same title (the dedup
+/// key): hexadecimal numbers become `0x?`, other numbers standing alone become `N`.
+/// Numbers inside identifiers (`u64`, `free_llist2`) and the message's details are kept.
+pub fn normalize_title(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        let word_before = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+        if !word_before && b[i] == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X')) {
+            let mut j = i + 2;
+            while j < b.len() && b[j].is_ascii_hexdigit() {
+                j += 1;
+            }
+            if j > i + 2 {
+                out.push_str("0x?");
+                i = j;
+                continue;
+            }
+        }
+        if !word_before && b[i].is_ascii_digit() {
+            let mut j = i;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j == b.len() || !(b[j].is_ascii_alphabetic() || b[j] == b'_') {
+                out.push('N');
+                i = j;
+                continue;
+            }
+        }
+        let c = s[i..].chars().next().unwrap_or(' ');
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
 impl Failure {
     /// A failure with the given title parts and details; the rest is filled in by engines.
     pub fn new(
@@ -77,7 +116,7 @@ impl Failure {
                 return Failure::new(checker, kind, func, msg);
             }
         }
-        let mut head: String = first.chars().take(80).collect();
+        let mut head: String = normalize_title(first).chars().take(80).collect();
         if head.is_empty() {
             head = "panic".into();
         }
@@ -365,6 +404,32 @@ mod tests {
         assert_eq!(f.title(), "RCU: use-after-free in src/x.rs:10");
         let g = Failure::from_panic("index out of bounds", "src/a.rs:3");
         assert_eq!(g.title(), "PANIC: index out of bounds in src/a.rs:3");
+    }
+
+    #[test]
+    fn panic_titles_drop_addresses_and_counts() {
+        let a = Failure::from_panic(
+            "WARNING: bpf_mem_alloc: object 0x558cec25c618 is not allocated from this allocator (header 0x0)",
+            "algos/src/percpu/mod.rs:775",
+        );
+        let b = Failure::from_panic(
+            "WARNING: bpf_mem_alloc: object 0x7f00aa is not allocated from this allocator (header 0x10)",
+            "algos/src/percpu/mod.rs:775",
+        );
+        assert_eq!(a.title(), b.title(), "one bug, one title");
+        assert!(a.title().contains("object 0x? is not allocated"), "{}", a.title());
+        assert_eq!(
+            normalize_title("refill re-entered a busy cache on cpu 3"),
+            "refill re-entered a busy cache on cpu N"
+        );
+        assert_eq!(
+            normalize_title("free_cnt 12 but free_llist2 holds 7 u64s"),
+            "free_cnt N but free_llist2 holds N u64s",
+            "numbers in words stay"
+        );
+        assert_eq!(normalize_title("0x"), "0x");
+        // The location keeps its line: another line is another site.
+        assert!(a.title().ends_with("in algos/src/percpu/mod.rs:775"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::cargo::{
 use crate::crashes::{save_crash, set_minimized, title_hash, Meta};
 use crate::runlog::RunLog;
 use crate::{corpus_files, repo_root, resolve_targets, CliError, CliResult};
-use harness::registry::{self, DynTarget, RunError, TargetKind};
+use harness::registry::{DynTarget, TargetKind};
 use harness::report::fnv1a;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -450,6 +450,14 @@ fn fuzz_one(
         let disconnected = match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(line) => {
                 parse_status(&line, &mut st);
+                if ctx.jobs > 1 {
+                    // Fork mode's exec/s is the last job's; the campaign's rate is every
+                    // worker's executions over the time so far.
+                    let el = start.elapsed().as_secs_f64();
+                    if el >= 1.0 {
+                        st.exec_s = (st.execs as f64 / el) as u64;
+                    }
+                }
                 if let Some(title) = line.strip_prefix("MMCHECK-TITLE: ") {
                     report = Some(vec![line.clone()]);
                     pending = Some((title.trim().to_string(), String::new()));
@@ -678,31 +686,29 @@ fn title_of(
     title_of_file(root, t, san, file)
 }
 
-/// Runs `file` to learn its failure's title and report: in-process where this build can run
-/// the target, else alone under cargo fuzz. `None` if it does not fail.
+/// Runs `file` to learn its failure's title and report, in a separate process so that an
+/// input that aborts (a panic while panicking, a sanitizer report) cannot take the campaign
+/// down: the fuzz binary itself on that one input (the exact code and build that found it),
+/// else `cargo fuzz run`. `None` if it does not fail with a report.
 fn title_of_file(
     root: &Path,
     t: &dyn DynTarget,
     san: Sanitizer,
     file: &Path,
 ) -> Option<(String, String)> {
-    let data = std::fs::read(file).ok()?;
-    if t.kind() == TargetKind::Sequential || crate::cargo::has_shuttle() {
-        if let Err(RunError::Failure(f)) = registry::run(t.name(), &data) {
-            return Some((f.title(), f.render()));
+    let mut c = match fuzz_binary(root, t.name(), san) {
+        Some(bin) => {
+            let mut c = Command::new(bin);
+            c.arg(file);
+            c
         }
-    }
-    if t.kind() == TargetKind::Sequential && san == Sanitizer::None {
-        return None;
-    }
-    let out = fuzz_command(root, "run", t, san)
-        .arg(t.name())
-        .arg(file)
-        .current_dir(root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .ok()?;
+        None => {
+            let mut c = fuzz_command(root, "run", t, san);
+            c.arg(t.name()).arg(file);
+            c
+        }
+    };
+    let out = output_within(c.current_dir(root), Duration::from_secs(300)).ok()?;
     let text = String::from_utf8_lossy(&out.stderr);
     let at = text.rfind("MMCHECK-TITLE: ")?;
     let rep = text[at..].to_string();

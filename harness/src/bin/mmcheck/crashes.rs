@@ -59,8 +59,9 @@ fn is_reproducer(name: &str) -> bool {
 
 impl Meta {
     /// Reads `dir/meta.json`, or reconstructs the record of an older directory from its
-    /// files (the title from `report.txt`'s first line, the reproducers, the directory's
-    /// modification time as both seen-times); `None` for a directory with no report.
+    /// files (the title from `report.txt`'s first line, the hash from the directory's name,
+    /// the reproducers and their number as the count, the directory's modification time as
+    /// both seen-times); `None` for a directory with no report.
     pub fn load(dir: &Path) -> Option<Meta> {
         if let Some(m) = std::fs::read_to_string(dir.join("meta.json"))
             .ok()
@@ -101,15 +102,19 @@ impl Meta {
         let target = std::fs::read_to_string(dir.join("target"))
             .map(|t| t.trim().to_string())
             .unwrap_or_default();
+        // The directory's name is the title hash it was saved under.
+        let hash = dir
+            .file_name()
+            .map_or_else(|| title_hash(&title), |n| n.to_string_lossy().to_string());
         Some(Meta {
-            hash: title_hash(&title),
+            hash,
             title,
             targets: if target.is_empty() {
                 Vec::new()
             } else {
                 vec![target]
             },
-            count: reproducers.len().max(1) as u64,
+            count: reproducers.len() as u64,
             first_seen: seen,
             last_seen: seen,
             reproducers,
@@ -326,7 +331,8 @@ mod tests {
 
     #[test]
     fn an_old_directory_gets_its_record_reconstructed() {
-        let dir = tmp("old");
+        let base = tmp("old");
+        let dir = base.join(title_hash("DIFF: result mismatch in g"));
         std::fs::create_dir_all(&dir).expect("dir");
         std::fs::write(
             dir.join("report.txt"),
@@ -348,6 +354,6 @@ mod tests {
         assert!(!s.new_title);
         assert_eq!(s.meta.count, 3);
         assert_eq!(s.meta.reproducers.len(), 3);
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&base);
     }
 }

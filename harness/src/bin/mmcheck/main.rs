@@ -20,6 +20,7 @@ mod crashes;
 mod mutants;
 mod promote;
 mod replay;
+mod report;
 mod runlog;
 mod seed;
 mod sim;
@@ -69,6 +70,10 @@ pub enum Cmd {
     /// `llvm-cov`), written to `campaigns/coverage/<target>.json`; `--cmin` minimizes the
     /// corpus first.
     Coverage(coverage::CoverageArgs),
+    /// Writes a static, self-contained HTML report (`campaigns/report.html`): campaign runs'
+    /// execs/s and coverage over time, crashes, the planted-bug matrix, coverage per file and
+    /// miss-ratio curves.
+    Report(report::ReportArgs),
 }
 
 /// A usage or environment error: reported as one line, exit code 2.
@@ -116,6 +121,7 @@ fn main() -> ExitCode {
         Cmd::Sim(args) => sim::run(&args),
         Cmd::Promote(args) => promote::run(&args),
         Cmd::Coverage(args) => coverage::run(&args),
+        Cmd::Report(args) => report::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
