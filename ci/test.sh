@@ -80,6 +80,10 @@ fuzz_smoke() {
   cargo run --release -q -p harness --bin mmcheck -- campaign --time "${MMCHECK_FUZZ_SECS:-120}"
 }
 
+campaign_check() {
+  ci/campaign_check.sh
+}
+
 miri() {
   if ! rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1; then
     echo "SKIP: Miri: cannot install the nightly miri component here"
@@ -128,6 +132,7 @@ stage "cargo test --features shuttle" shuttle_tests
 stage "loom suite" loom_suite
 stage "miri (platform layer, sanitizer window)" miri
 stage "fuzz smoke (mmcheck campaign)" fuzz_smoke
+stage "campaign pipeline (fork mode, crash triage, minimize, promote, report)" campaign_check
 if [ "${MMCHECK_MUTANTS:-0}" = 1 ]; then
   stage "mmcheck mutants" mutants
 fi

@@ -5,6 +5,7 @@ pub use crate::dyn_target::{
     CheckStats, DynTarget, InputStats, Replay, RunError, Schedule, Sequential, REGRESS_SCHEDULES,
 };
 pub use crate::engine::{Engine, TargetKind};
+use crate::report::Failure;
 
 /// Every registered target.
 pub fn all() -> &'static [Box<dyn DynTarget>] {
@@ -78,6 +79,10 @@ pub fn expect_pass_chunks(name: &str, chunks: &[Vec<u8>]) {
 /// the input as a crash. An unknown target name, or a build that cannot run the target,
 /// aborts at once: a fuzz target that checks nothing must not look like one that passes.
 pub fn fuzz(name: &str, data: &[u8]) {
+    if let Some(f) = selftest_crash(name, data) {
+        eprintln!("{}", f.render());
+        std::process::abort();
+    }
     match run(name, data) {
         Ok(()) | Err(RunError::Decode(_)) => {}
         Err(RunError::UnknownTarget(e))
@@ -91,4 +96,28 @@ pub fn fuzz(name: &str, data: &[u8]) {
             std::process::abort();
         }
     }
+}
+
+/// The environment variable that plants a crash for the campaign pipeline's self-test.
+pub const SELFTEST_CRASH_ENV: &str = "MMCHECK_SELFTEST_CRASH";
+
+/// The campaign pipeline's self-test (`ci/campaign_check.sh`): with
+/// `MMCHECK_SELFTEST_CRASH=<target>` set, an input of that target that contains the bytes
+/// `CRASH` fails with the title `SELFTEST: planted crash in <target>` (in the fuzz entry
+/// only, so triage, minimization, promotion and the report can be checked end to end
+/// without building a planted bug). Unset, as everywhere else, it does nothing.
+fn selftest_crash(name: &str, data: &[u8]) -> Option<Failure> {
+    let want = std::env::var_os(SELFTEST_CRASH_ENV)?;
+    if want != name || !data.windows(5).any(|w| w == b"CRASH") {
+        return None;
+    }
+    let mut f = Failure::new(
+        "SELFTEST",
+        "planted crash",
+        name,
+        format!("{SELFTEST_CRASH_ENV}={name} and the input contains `CRASH`"),
+    );
+    f.target = name.to_string();
+    f.repro = Some(crate::report::Repro::Input(data.to_vec()));
+    Some(f)
 }

@@ -417,7 +417,11 @@ mod tests {
             "algos/src/percpu/mod.rs:775",
         );
         assert_eq!(a.title(), b.title(), "one bug, one title");
-        assert!(a.title().contains("object 0x? is not allocated"), "{}", a.title());
+        assert!(
+            a.title().contains("object 0x? is not allocated"),
+            "{}",
+            a.title()
+        );
         assert_eq!(
             normalize_title("refill re-entered a busy cache on cpu 3"),
             "refill re-entered a busy cache on cpu N"

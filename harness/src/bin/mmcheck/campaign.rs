@@ -150,21 +150,13 @@ pub fn run(a: &CampaignArgs) -> CliResult {
         corpus_files(&root, t.name())?;
     }
     ensure_cargo_fuzz()?;
-    let san = match a.sanitizer {
-        Sanitizer::Address if !has_nightly() => {
-            eprintln!(
-                "mmcheck: --sanitizer address needs the nightly toolchain (`rustup toolchain install nightly`), which does not run here: fuzzing without a sanitizer instead"
-            );
-            Sanitizer::None
-        }
-        Sanitizer::Address => {
-            eprintln!(
-                "mmcheck: AddressSanitizer builds on the nightly toolchain (fuzz/target/asan): out-of-bounds and use-after-free in the algorithms' unsafe code abort with ASan's report"
-            );
-            Sanitizer::Address
-        }
-        Sanitizer::None => Sanitizer::None,
-    };
+    let (san, note) = choose_sanitizer(
+        a.sanitizer,
+        a.sanitizer == Sanitizer::Address && has_nightly(),
+    );
+    if let Some(n) = note {
+        eprintln!("mmcheck: {n}");
+    }
     // Group by feature set: sequential targets first, then the shuttle ones.
     let mut order: Vec<&'static dyn DynTarget> = targets.clone();
     order.sort_by_key(|t| t.kind() == TargetKind::Schedule);
@@ -275,6 +267,26 @@ pub fn run(a: &CampaignArgs) -> CliResult {
     } else {
         0
     })
+}
+
+/// The sanitizer a campaign runs with, given the one asked for and whether nightly runs
+/// here, and what to tell the user about it.
+fn choose_sanitizer(asked: Sanitizer, nightly: bool) -> (Sanitizer, Option<&'static str>) {
+    match (asked, nightly) {
+        (Sanitizer::None, _) => (Sanitizer::None, None),
+        (Sanitizer::Address, false) => (
+            Sanitizer::None,
+            Some(
+                "--sanitizer address needs the nightly toolchain (`rustup toolchain install nightly`), which does not run here: fuzzing without a sanitizer instead",
+            ),
+        ),
+        (Sanitizer::Address, true) => (
+            Sanitizer::Address,
+            Some(
+                "AddressSanitizer builds on the nightly toolchain (fuzz/target/asan): out-of-bounds accesses and use-after-free in the algorithms' unsafe code abort with ASan's report",
+            ),
+        ),
+    }
 }
 
 /// Parses one libFuzzer status line (`#123 NEW cov: 3 ft: 4 corp: 5/6b ... exec/s: 7 ...`,
@@ -845,6 +857,33 @@ mod tests {
         let rep = untriaged_report("percpu_ops", "crash-1234", false, &log[..3]);
         assert!(!rep.contains("the input is empty"), "{rep}");
         assert!(rep.contains("line 2\n"), "{rep}");
+    }
+
+    #[test]
+    fn address_sanitizer_falls_back_without_nightly() {
+        assert_eq!(
+            choose_sanitizer(Sanitizer::None, false),
+            (Sanitizer::None, None)
+        );
+        let (s, note) = choose_sanitizer(Sanitizer::Address, false);
+        assert_eq!(s, Sanitizer::None);
+        assert!(note.is_some_and(|n| n.contains("nightly")), "{note:?}");
+        let (s, note) = choose_sanitizer(Sanitizer::Address, true);
+        assert_eq!(s, Sanitizer::Address);
+        assert!(note.is_some());
+    }
+
+    #[test]
+    fn fork_mode_status_lines_are_parsed() {
+        let mut st = Stats::default();
+        parse_status(
+            "#10028: cov: 1466 ft: 7065 corp: 492 exec/s: 206 oom/timeout/crash: 0/0/3 time: 21s job: 7 dft_time: 0",
+            &mut st,
+        );
+        assert_eq!(
+            (st.execs, st.cov, st.corpus, st.exec_s, st.forked_crashes),
+            (10028, 1466, 492, 206, 3)
+        );
     }
 
     #[test]
