@@ -346,8 +346,18 @@ pub fn install_panic_capture() {
             if quiet {
                 CAPTURED.with(|c| {
                     let mut c = c.borrow_mut();
-                    if c.is_none() {
-                        *c = Some((msg, loc));
+                    match c.as_ref() {
+                        None => *c = Some((msg, loc)),
+                        // A panic while the first one unwinds (a destructor checking a
+                        // structure the first panic left broken) aborts the process before
+                        // any report: print the first one's title now, so triage still
+                        // knows the bug. Triage takes the last title printed, so a full
+                        // report printed later wins.
+                        Some((m0, l0)) if std::thread::panicking() => eprintln!(
+                            "MMCHECK-TITLE: {}\n{m0}\n(the report is cut short: a second panic while unwinding from this one, {msg} at {loc}, may abort the process)",
+                            Failure::from_panic(m0, l0).title()
+                        ),
+                        Some(_) => {}
                     }
                 });
             } else {
