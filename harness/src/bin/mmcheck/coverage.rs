@@ -59,7 +59,7 @@ pub fn run(a: &CoverageArgs) -> CliResult {
     if a.cmin {
         let before = count(&work);
         let st = Command::new(cargo())
-            .args(["fuzz", "cmin", "-O", "--fuzz-dir"])
+            .args(["fuzz", "cmin", "-O", "--sanitizer", "none", "--fuzz-dir"])
             .arg(&fuzz_dir)
             .args(features)
             .arg(t.name())
@@ -76,27 +76,58 @@ pub fn run(a: &CoverageArgs) -> CliResult {
             count(&work)
         );
     }
+    let cov_dir = fuzz_dir.join("target/coverage");
     let mut c = Command::new(cargo());
-    c.args(["fuzz", "coverage", "-O", "--fuzz-dir"])
-        .arg(&fuzz_dir)
-        .args(features)
-        .arg(t.name())
-        .arg(&work);
+    c.args([
+        "fuzz",
+        "coverage",
+        "-O",
+        "--sanitizer",
+        "none",
+        "--fuzz-dir",
+    ])
+    .arg(&fuzz_dir)
+    .arg("--target-dir")
+    .arg(&cov_dir)
+    .args(features)
+    .arg(t.name())
+    .arg(&work);
     if seeds.is_dir() {
         c.arg(&seeds);
     }
+    // Its output (a line per input replayed) goes to a log; the table is the result.
+    let log_path = root
+        .join("target/campaign")
+        .join(format!("coverage-{}.log", t.name()));
+    let log = std::fs::create_dir_all(root.join("target/campaign"))
+        .and_then(|()| std::fs::File::create(&log_path))
+        .map_err(|e| CliError(format!("cannot write {}: {e}", log_path.display())))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| CliError(format!("cannot write {}: {e}", log_path.display())))?;
+    eprintln!(
+        "mmcheck: cargo fuzz coverage {} (output in {})",
+        t.name(),
+        crate::rel(&root, &log_path)
+    );
     let st = c
         .current_dir(&root)
+        .stdout(log)
+        .stderr(log2)
         .status()
         .map_err(|e| CliError(format!("cannot run cargo fuzz coverage: {e}")))?;
     if !st.success() {
-        bail!("`cargo fuzz coverage {}` failed ({st})", t.name());
+        bail!(
+            "`cargo fuzz coverage {}` failed ({st}); see {}",
+            t.name(),
+            log_path.display()
+        );
     }
     let profdata = fuzz_dir
         .join("coverage")
         .join(t.name())
         .join("coverage.profdata");
-    let bin = coverage_binary(&fuzz_dir, t.name())
+    let bin = coverage_binary(&cov_dir, t.name())
         .ok_or_else(|| CliError(format!("no coverage build of {} found", t.name())))?;
     let out = Command::new(&llvm_cov)
         .args(["export", "-format=text", "-summary-only"])
@@ -205,19 +236,30 @@ fn llvm_tools() -> Result<(PathBuf, PathBuf), CliError> {
     }
 }
 
-/// The instrumented binary `cargo fuzz coverage` built: the newest
-/// `fuzz/target/<triple>/coverage/<triple>/release/<name>`.
-fn coverage_binary(fuzz_dir: &Path, name: &str) -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = Vec::new();
-    for a in std::fs::read_dir(fuzz_dir.join("target")).ok()?.flatten() {
-        let cov = a.path().join("coverage");
-        for b in std::fs::read_dir(&cov).into_iter().flatten().flatten() {
-            let p = b.path().join("release").join(name);
-            if p.is_file() {
-                found.push(p);
+/// The instrumented binary `cargo fuzz coverage` built under `dir`: the newest
+/// `.../release/<name>` up to five levels down (cargo-fuzz nests the triple and a
+/// `coverage` directory below the target directory it is given).
+fn coverage_binary(dir: &Path, name: &str) -> Option<PathBuf> {
+    fn walk(d: &Path, name: &str, depth: u32, found: &mut Vec<PathBuf>) {
+        let p = d.join("release").join(name);
+        if p.is_file() {
+            found.push(p);
+        }
+        if depth == 0 {
+            return;
+        }
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let sub = e.path();
+            let skip = ["deps", "build", "incremental", ".fingerprint"]
+                .iter()
+                .any(|s| sub.ends_with(s));
+            if sub.is_dir() && !skip {
+                walk(&sub, name, depth - 1, found);
             }
         }
     }
+    let mut found = Vec::new();
+    walk(dir, name, 5, &mut found);
     found
         .into_iter()
         .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
