@@ -309,6 +309,6 @@ pub fn typed_imports<Op>() -> String {
     let op = std::any::type_name::<Op>();
     let module = op.rsplit_once("::").map_or(op, |(m, _)| m);
     format!(
-        "    use harness::target::{{FaultSpec, IrqKind, IrqSpec, Scenario, SeqInput}};\n    #[allow(unused_imports)]\n    use {module}::*;\n    use {op}::*;\n"
+        "    #[allow(unused_imports)]\n    use harness::target::{{FaultSpec, IrqKind, IrqSpec, Scenario, SeqInput}};\n    #[allow(unused_imports)]\n    use {module}::*;\n    use {op}::*;\n"
     )
 }
