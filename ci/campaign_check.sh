@@ -134,6 +134,9 @@ out=$(cargo test -q -p harness --test integration -- "regressions::${fn#fn }" --
 echo "$out" | tail -3
 echo "$out" | grep -q "test result: ok. 1 passed" \
   || { echo "FAIL: the promoted test did not run and pass"; exit 1; }
+if echo "$out" | grep -A3 "^warning" | grep -q "regressions.rs"; then
+  echo "FAIL: the promoted test compiles with warnings (clippy -D warnings would fail)"; echo "$out"; exit 1
+fi
 cp "$work/regressions.rs.orig" "$regressions"
 
 echo "== 4. mmcheck report"
