@@ -80,6 +80,33 @@ fuzz_smoke() {
   cargo run --release -q -p harness --bin mmcheck -- campaign --time "${MMCHECK_FUZZ_SECS:-120}"
 }
 
+cflite() {
+  # Always: the ClusterFuzzLite/OSS-Fuzz scripts parse, and the `*_sched` naming build.sh
+  # relies on to pick `--features shuttle` agrees with the registry's kinds.
+  bash -n .clusterfuzzlite/build.sh
+  bash -n ci/cflite_check.sh
+  cargo run --release -q -p harness --bin mmcheck -- list | awk 'NR > 1 { print $1, $2 }' |
+    while read -r t kind; do
+      case "$t" in
+        *_sched) want=schedule ;;
+        *) want=sequential ;;
+      esac
+      if [ "$kind" != "$want" ]; then
+        echo "target $t is $kind but build.sh would build it as $want"
+        return 1
+      fi
+    done
+  # The full simulation (build.sh run as the builder runs it, every binary and seed archive
+  # checked, each binary run on a seed) is two cold builds of every target, too long for this
+  # budget: MMCHECK_CFLITE=1 runs it (`ci/cflite_check.sh none|address` by hand).
+  if [ "${MMCHECK_CFLITE:-0}" = 1 ]; then
+    ensure_cargo_fuzz
+    bash ci/cflite_check.sh none
+  else
+    echo "SKIP: the full ClusterFuzzLite build simulation (MMCHECK_CFLITE=1 runs it)"
+  fi
+}
+
 campaign_check() {
   ci/campaign_check.sh
 }
@@ -133,6 +160,7 @@ stage "loom suite" loom_suite
 stage "miri (platform layer, sanitizer window)" miri
 stage "fuzz smoke (mmcheck campaign)" fuzz_smoke
 stage "campaign pipeline (fork mode, crash triage, minimize, promote, report)" campaign_check
+stage "ClusterFuzzLite/OSS-Fuzz scripts" cflite
 if [ "${MMCHECK_MUTANTS:-0}" = 1 ]; then
   stage "mmcheck mutants" mutants
 fi
