@@ -181,9 +181,7 @@ fn build(inp: &Inputs) -> Result<String, CliError> {
     coverage_section(&mut p, &inp.root);
     sim_section(&mut p, &inp.root, inp.sim)?;
 
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = crate::crashes::now_secs() as i64;
     let mut h = String::new();
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
