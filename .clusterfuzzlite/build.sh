@@ -4,10 +4,10 @@
 #
 # The builder (base-builder-rust) runs it as `bash -eux $SRC/build.sh` from the Dockerfile's
 # WORKDIR ($SRC/mmcheck) with SRC, OUT, WORK, SANITIZER, FUZZING_ENGINE, ARCHITECTURE and a
-# RUSTFLAGS of its own (`--cfg fuzzing -Cdebuginfo=1 -Cforce-frame-pointers`, plus
-# `-Zsanitizer=address` for address builds and `-Cinstrument-coverage -C link-arg=-lc++` for
-# coverage builds), which cargo-fuzz appends to its own flags. ci/cflite_check.sh runs it the
-# same way without Docker.
+# RUSTFLAGS of its own (infra/base-images/base-builder/compile: `--cfg fuzzing -Cdebuginfo=1
+# -Cforce-frame-pointers`, plus `-Zsanitizer=address` for address builds, nothing more for
+# none, and the instrument-coverage flag with `-C link-arg=-lc++` for coverage builds), which
+# cargo-fuzz appends to its own flags. ci/cflite_check.sh runs it the same way without Docker.
 #
 # What lands in $OUT, for every [[bin]] of fuzz/Cargo.toml:
 #   <target>               the libFuzzer binary

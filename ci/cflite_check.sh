@@ -208,7 +208,8 @@ for t in "${TARGETS[@]}"; do
 done
 
 # Nothing else in $OUT (no dictionaries: build.sh ships none, by design).
-mapfile -t STRAY < <(comm -13 <(printf '%s\n' "${EXPECTED_OUT[@]}" | sort) <(ls -1 "$OUT" | sort))
+mapfile -t STRAY < <(comm -13 <(printf '%s\n' "${EXPECTED_OUT[@]}" | sort) \
+  <(find "$OUT" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort))
 if [ "${#STRAY[@]}" -gt 0 ]; then
   fail "unexpected files in \$OUT: ${STRAY[*]}"
 fi
