@@ -213,8 +213,11 @@ pub(crate) fn rt(cpu: usize) -> &'static CpuRt {
     &RT[cpu]
 }
 
-/// The number of logical CPUs (`nr_cpu_ids`): the machine's, but at least four. Threads not
-/// bound with [`bind`] are spread over them.
+/// The number of logical CPUs (`nr_cpu_ids`): the machine's, but at least four, in plain
+/// builds; exactly four under the models and in checking builds (the `hooks` feature), so a
+/// fuzz input or a reproducer means the same thing on a laptop and on a 64-core fuzzing
+/// host (a per-CPU structure has as many caches, a CPU number in an input wraps the same
+/// way). Threads not bound with [`bind`] are spread over them.
 pub fn nr_cpus() -> usize {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -222,7 +225,7 @@ pub fn nr_cpus() -> usize {
         0 => {
             // At least four, as a kernel has more possible CPUs than a small machine has
             // online: scenarios and tests use CPUs 0..=3 everywhere.
-            let n = if super::MODEL {
+            let n = if super::MODEL || cfg!(mmcheck_hooks) {
                 4
             } else {
                 std::thread::available_parallelism()
