@@ -806,9 +806,9 @@ mod tests {
             }
             let stamped: Vec<usize> = stamp_offsets(len).collect();
             for off in 0..len {
-                buf[off] ^= 0x40;
-                let got = PercpuSut::check_stamp(area, len, 0xf0);
-                buf[off] ^= 0x40;
+                let mut bad = buf.clone();
+                bad[off] ^= 0x40;
+                let got = PercpuSut::check_stamp(bad.as_ptr() as usize, len, 0xf0);
                 if stamped.contains(&off) {
                     let e = got.expect_err("a corrupted stamped byte");
                     assert!(e.starts_with(&format!("live object byte {off} ")), "{e}");
