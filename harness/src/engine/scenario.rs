@@ -75,7 +75,7 @@ fn record<T: Target>(
     let call = clock.fetch_add(1, Ordering::SeqCst);
     let ret = t.apply(sut, op);
     set_progress(thread, None);
-    concurrent_check(t, sut, || format!("{} (after {op:?})", t.op_name(op)));
+    concurrent_check(t, sut, || (t.op_name(op), format!("after {op:?}")));
     let ret_at = clock.fetch_add(1, Ordering::SeqCst);
     log.lock().unwrap_or_else(|e| e.into_inner()).push(Event {
         thread,
@@ -102,13 +102,21 @@ fn column(thread: usize, nthreads: usize) -> String {
 
 /// Runs the target's [`Target::check_concurrent`]; a violation panics with a titled report
 /// (`BUG: INVARIANT: concurrent invariant broken in <where>`), so it fails the execution at
-/// the scheduling point where it was seen.
-fn concurrent_check<T: Target>(t: &T, sut: &T::Sut, at: impl FnOnce() -> String) {
+/// the scheduling point where it was seen. `at` gives the title's `<where>` (an operation's
+/// name or an interrupt point's, never argument values: the title is the dedup key of the
+/// crash store, and one bug found with other arguments is the same bug) and a detail line
+/// for the report (the operation with its arguments).
+fn concurrent_check<T: Target>(t: &T, sut: &T::Sut, at: impl FnOnce() -> (String, String)) {
     if let Err(e) = t.check_concurrent(sut) {
-        let at = at();
+        let (at, detail) = at();
+        let detail = if detail.is_empty() {
+            detail
+        } else {
+            detail + "\n"
+        };
         let dump = t.dump(sut);
         panic!(
-            "BUG: INVARIANT: concurrent invariant broken in {at}\n{e}{}",
+            "BUG: INVARIANT: concurrent invariant broken in {at}\n{detail}{e}{}",
             if dump.is_empty() {
                 String::new()
             } else {
@@ -135,7 +143,7 @@ fn install_thread_plan<T: Target + Clone>(
     let points = Rc::new(Cell::new(0u64));
     let (t1, s1, p1) = (t.clone(), sut.clone(), pending.clone());
     let decide = Box::new(move |site: &cpu::Site| {
-        concurrent_check(&t1, &s1, || site.name.to_string());
+        concurrent_check(&t1, &s1, || (site.name.to_string(), String::new()));
         let n = points.get();
         points.set(n + 1);
         let spec = specs.iter().find(|s| u64::from(s.at) == n)?;

@@ -14,7 +14,8 @@
 //!   across runs and targets, and a crash without a minimized reproducer gets one
 //!   (`cargo fuzz tmin`, kept only if it still fails with the same title; for schedule
 //!   targets the bytes are the operations and the schedule, so a shorter input is fewer
-//!   operations and fewer preemptions).
+//!   operations and fewer preemptions, and the schedule part is then bisected to the
+//!   shortest failing prefix: past it a run continues without preemption).
 //! - `campaigns/runs/<run>.jsonl` records the run for `mmcheck report`
 //!   ([`crate::runlog`]).
 
@@ -608,10 +609,10 @@ fn merge_corpus(
     Ok((before, after))
 }
 
-/// Minimizes the reproducer `input` of crash `title` (in `dir`) with `cargo fuzz tmin`
-/// within `secs`, and keeps the result as `minimized-<hash>` if it still fails with the
-/// same title (a smaller input that crashes differently is a different bug, not a
-/// minimization). Returns a description of what was kept.
+/// Minimizes one crash's reproducer within `secs`: `cargo fuzz tmin` over the bytes, then,
+/// for schedule targets, the schedule part cut to the shortest prefix that still fails
+/// ([`shrink_schedule`]). A smaller input is kept (as `minimized-<hash>` beside the
+/// reproducers) only if it still fails with the same title.
 fn minimize(
     ctx: &Ctx<'_>,
     t: &dyn DynTarget,
@@ -620,6 +621,75 @@ fn minimize(
     title: &str,
     secs: u64,
 ) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let original = std::fs::read(input).map_err(|e| e.to_string())?;
+    let probe = dir.join(".probing");
+    // What a smaller candidate does, from a run of its own.
+    let fails_as = |data: &[u8]| -> Result<(), String> {
+        std::fs::write(&probe, data).map_err(|e| e.to_string())?;
+        let got = title_of_file(ctx.root, t, ctx.san, &probe);
+        let _ = std::fs::remove_file(&probe);
+        match got {
+            Some((got, _)) if got == title => Ok(()),
+            Some((got, _)) => Err(format!("the smaller input fails differently ({got})")),
+            None => Err("the smaller input does not fail".into()),
+        }
+    };
+    let mut best = original.clone();
+    let mut notes = Vec::new();
+    let sched = t.kind() == TargetKind::Schedule;
+    // Schedule targets keep a third of the time for the schedule pass.
+    match tmin(ctx, t, dir, input, if sched { secs * 2 / 3 } else { secs }) {
+        Ok(data) if data.len() < best.len() => match fails_as(&data) {
+            Ok(()) => best = data,
+            Err(e) => notes.push(e),
+        },
+        Ok(_) => notes.push(format!(
+            "tmin found no input below {} bytes",
+            original.len()
+        )),
+        Err(e) => notes.push(e),
+    }
+    let mut schedule = String::new();
+    if sched {
+        if let Some((data, _, _)) = shrink_schedule(&best, |cand| {
+            Instant::now() < deadline && fails_as(cand).is_ok()
+        }) {
+            best = data;
+        }
+        let len = |d: &[u8]| harness::input::split_input(d).map_or(0, |(_, s)| s.len());
+        schedule = format!(
+            ", schedule {} -> {} decision bytes (past them the run goes on without preemption)",
+            len(&original),
+            len(&best)
+        );
+    }
+    if best.len() >= original.len() {
+        return Err(format!(
+            "no smaller input than {} bytes: {}",
+            original.len(),
+            notes.join("; ")
+        ));
+    }
+    let name = format!("minimized-{:016x}", fnv1a(&best));
+    std::fs::write(dir.join(&name), &best).map_err(|e| e.to_string())?;
+    set_minimized(dir, &name).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{title}: {} -> {} bytes{schedule} ({})",
+        original.len(),
+        best.len(),
+        crate::rel(ctx.root, &dir.join(&name))
+    ))
+}
+
+/// `cargo fuzz tmin` on `input` (at most `secs`): the smallest crashing input it wrote.
+fn tmin(
+    ctx: &Ctx<'_>,
+    t: &dyn DynTarget,
+    dir: &Path,
+    input: &Path,
+    secs: u64,
+) -> Result<Vec<u8>, String> {
     let out = dir.join(".minimizing");
     let _ = std::fs::remove_file(&out);
     let mut c = fuzz_command(ctx.root, "tmin", t, ctx.san);
@@ -631,32 +701,33 @@ fn minimize(
         .current_dir(ctx.root);
     // A run cut short by the time limit may still have left a smaller crashing input.
     let _ = output_within(&mut c, Duration::from_secs(secs));
-    let data = std::fs::read(&out).map_err(|_| "tmin produced no input".to_string())?;
-    let original = std::fs::read(input).map_err(|e| e.to_string())?;
-    if data.len() >= original.len() {
-        let _ = std::fs::remove_file(&out);
-        return Err(format!("no smaller input than {} bytes", original.len()));
-    }
-    match title_of_file(ctx.root, t, ctx.san, &out) {
-        Some((got, _)) if got == title => {}
-        Some((got, _)) => {
-            let _ = std::fs::remove_file(&out);
-            return Err(format!("the smaller input fails differently ({got})"));
+    let data = std::fs::read(&out).map_err(|_| "tmin produced no input".to_string());
+    let _ = std::fs::remove_file(&out);
+    data
+}
+
+/// A schedule target's input (`[n_lo, n_hi] ++ scenario ++ schedule`) with its schedule
+/// cut to the shortest prefix for which `fails` holds, found by bisection (the full
+/// schedule is known to fail; each probe that fails lowers the bound). Past the end of its
+/// schedule bytes a run continues the current task without preemption, so a shorter
+/// schedule is one with fewer preemptions. Returns the input and the schedule lengths
+/// before and after, or `None` if no shorter schedule fails (or the input is not framed).
+fn shrink_schedule(
+    data: &[u8],
+    mut fails: impl FnMut(&[u8]) -> bool,
+) -> Option<(Vec<u8>, usize, usize)> {
+    let (scenario, schedule) = harness::input::split_input(data).ok()?;
+    let with = |k: usize| harness::input::join_input(scenario, &schedule[..k]);
+    let (mut lo, mut hi) = (0, schedule.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if fails(&with(mid)) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
         }
-        None => {
-            let _ = std::fs::remove_file(&out);
-            return Err("the smaller input does not fail".into());
-        }
     }
-    let name = format!("minimized-{:016x}", fnv1a(&data));
-    std::fs::rename(&out, dir.join(&name)).map_err(|e| e.to_string())?;
-    set_minimized(dir, &name).map_err(|e| e.to_string())?;
-    Ok(format!(
-        "{title}: {} -> {} bytes ({})",
-        original.len(),
-        data.len(),
-        crate::rel(ctx.root, &dir.join(&name))
-    ))
+    (hi < schedule.len()).then(|| (with(hi), schedule.len(), hi))
 }
 
 /// The report of a crash no title was found for: what is known, and the end of libFuzzer's
@@ -847,6 +918,33 @@ fn triage(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The schedule pass keeps the scenario and cuts the schedule to the shortest prefix
+    /// that still fails; a schedule whose every prefix passes is left alone.
+    #[test]
+    fn shrink_schedule_cuts_to_the_shortest_failing_prefix() {
+        let scenario = b"ops".to_vec();
+        let schedule: Vec<u8> = (10..40).collect();
+        let input = harness::input::join_input(&scenario, &schedule);
+        // Fails once the schedule holds the decision byte 17 (its 8th byte).
+        let mut probes = 0;
+        let (small, from, to) = shrink_schedule(&input, |cand| {
+            probes += 1;
+            let (sc, sch) = harness::input::split_input(cand).unwrap();
+            assert_eq!(sc, &scenario[..]);
+            sch.contains(&17)
+        })
+        .expect("a shorter schedule fails");
+        assert_eq!((from, to), (30, 8));
+        assert_eq!(small, harness::input::join_input(&scenario, &schedule[..8]));
+        assert!(probes <= 5, "bisection, not a walk: {probes} probes");
+        // Failing regardless of the schedule: no schedule at all.
+        let (small, _, to) = shrink_schedule(&input, |_| true).unwrap();
+        assert_eq!((to, small), (0, harness::input::join_input(&scenario, &[])));
+        // Only the full schedule fails: nothing to cut; an unframed input is not touched.
+        assert_eq!(shrink_schedule(&input, |c| c.len() == input.len()), None);
+        assert_eq!(shrink_schedule(&[0xff, 0xff, 1], |_| true), None);
+    }
 
     #[test]
     fn an_untriaged_crash_keeps_the_end_of_the_output() {
