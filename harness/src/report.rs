@@ -106,14 +106,17 @@ impl Failure {
     }
 
     /// A failure from a panic message. A message of the form `BUG: <CHECKER>: <kind> in
-    /// <function>` (the sanitizer's and model RCU's reports) keeps its title; any other
-    /// panic becomes `PANIC: <first line> in <location>`.
+    /// <function>` (the sanitizer's and model RCU's reports) keeps its title, its kind
+    /// normalized as [`normalize_title`] does (a check that names tasks, locks or counts
+    /// in its first line gives one title for one bug); any other panic becomes
+    /// `PANIC: <first line> in <location>`, normalized likewise. The message, numbers and
+    /// all, is the report's details.
     pub fn from_panic(msg: &str, location: &str) -> Self {
         let first = msg.lines().next().unwrap_or("");
         if let Some(rest) = first.strip_prefix("BUG: ") {
             if let Some((checker, tail)) = rest.split_once(": ") {
                 let (kind, func) = tail.rsplit_once(" in ").unwrap_or((tail, location));
-                return Failure::new(checker, kind, func, msg);
+                return Failure::new(checker, normalize_title(kind), func, msg);
             }
         }
         let mut head: String = normalize_title(first).chars().take(80).collect();
@@ -444,6 +447,24 @@ mod tests {
         assert_eq!(normalize_title("0x"), "0x");
         // The location keeps its line: another line is another site.
         assert!(a.title().ends_with("in algos/src/percpu/mod.rs:775"));
+        // `BUG:` reports keep their checker and function; their kind is normalized too.
+        let w = |task: u32, r: u32| {
+            Failure::from_panic(
+                &format!("BUG: reader-writer exclusion: task {task} got the write lock with {r} reader(s)\nmore"),
+                "harness/src/targets/rt/rwbase_sched.rs:175",
+            )
+        };
+        assert_eq!(w(4, 1).title(), w(2, 3).title(), "one bug, one title");
+        assert_eq!(
+            w(4, 1).title(),
+            "reader-writer exclusion: task N got the write lock with N reader(s) in harness/src/targets/rt/rwbase_sched.rs:175"
+        );
+        assert!(
+            w(4, 1).details.contains("task 4"),
+            "the details keep the numbers"
+        );
+        let k = Failure::from_panic("BUG: KMSAN: use-after-free in maple::node_free", "x.rs:1");
+        assert_eq!(k.title(), "KMSAN: use-after-free in maple::node_free");
     }
 
     #[test]
