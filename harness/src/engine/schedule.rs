@@ -293,6 +293,53 @@ impl<S: Scheduler> Scheduler for PriorityFilter<S> {
     }
 }
 
+/// Ends the exploration after the first execution when that execution had no choice to
+/// make (never two runnable tasks offered): the scenario then has one interleaving, and it
+/// has run. PCT needs this: it counts only decisions among several tasks to place its
+/// priority change points, and asserts ("test closure did not exercise any concurrency")
+/// on a second execution when it saw none, as under the priority filter when every task
+/// of a scenario has its own priority. That assertion was a false report, not a bug found.
+pub struct OneInterleaving<S> {
+    inner: S,
+    executions: usize,
+    choices: bool,
+}
+
+impl<S> OneInterleaving<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        OneInterleaving {
+            inner,
+            executions: 0,
+            choices: false,
+        }
+    }
+}
+
+impl<S: Scheduler> Scheduler for OneInterleaving<S> {
+    fn new_execution(&mut self) -> Option<Schedule> {
+        if self.executions > 0 && !self.choices {
+            return None;
+        }
+        self.executions += 1;
+        self.inner.new_execution()
+    }
+
+    fn next_task(
+        &mut self,
+        runnable: &[&Task],
+        current: Option<TaskId>,
+        is_yielding: bool,
+    ) -> Option<TaskId> {
+        self.choices |= runnable.len() > 1;
+        self.inner.next_task(runnable, current, is_yielding)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.inner.next_u64()
+    }
+}
+
 /// One scheduling decision of a recorded execution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -485,7 +532,11 @@ pub fn check<T: Target + Clone>(
             seed,
             depth,
             iterations,
-        } => Box::new(PctScheduler::new_from_seed(*seed, *depth, *iterations)),
+        } => Box::new(OneInterleaving::new(PctScheduler::new_from_seed(
+            *seed,
+            *depth,
+            *iterations,
+        ))),
     };
     // The recording sits under the priority filter: it records choices among the tasks the
     // filter lets run, which is what the byte scheduler reads back under the same filter.

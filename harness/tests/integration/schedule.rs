@@ -617,3 +617,47 @@ fn failing_scenarios_are_minimized_under_the_same_mode() {
     let h = schedule::check(&t, &small, None, mode, Options::default()).expect_err("fails");
     assert_eq!(h.title(), f.title());
 }
+
+/// PCT over a scenario with no choice to make (one task runnable at every step, as under
+/// the priority filter when every task has its own priority) runs its one interleaving and
+/// stops; bare PCT asserts on its second execution ("did not exercise any concurrency"),
+/// which the engine once reported as a bug found. With choices, PCT explores as before.
+#[test]
+fn pct_stops_after_the_one_interleaving_of_a_choiceless_scenario() {
+    use schedule::OneInterleaving;
+    use shuttle::scheduler::PctScheduler;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let sequential = || {
+        RUNS.fetch_add(1, Ordering::SeqCst);
+        let m = shuttle::sync::Mutex::new(0);
+        *m.lock().unwrap() += 1;
+    };
+    let bare = std::panic::catch_unwind(|| {
+        shuttle::Runner::new(PctScheduler::new(3, 10), shuttle::Config::default()).run(sequential)
+    });
+    assert!(bare.is_err(), "bare PCT asserts on a choiceless test");
+    RUNS.store(0, Ordering::SeqCst);
+    shuttle::Runner::new(
+        OneInterleaving::new(PctScheduler::new(3, 10)),
+        shuttle::Config::default(),
+    )
+    .run(sequential);
+    assert_eq!(RUNS.load(Ordering::SeqCst), 1, "one interleaving, run once");
+    RUNS.store(0, Ordering::SeqCst);
+    shuttle::Runner::new(
+        OneInterleaving::new(PctScheduler::new(3, 10)),
+        shuttle::Config::default(),
+    )
+    .run(|| {
+        RUNS.fetch_add(1, Ordering::SeqCst);
+        let t = shuttle::thread::spawn(|| shuttle::thread::yield_now());
+        shuttle::thread::yield_now();
+        t.join().unwrap();
+    });
+    assert_eq!(
+        RUNS.load(Ordering::SeqCst),
+        10,
+        "with choices, every iteration runs"
+    );
+}
