@@ -651,7 +651,7 @@ fn pct_stops_after_the_one_interleaving_of_a_choiceless_scenario() {
     )
     .run(|| {
         RUNS.fetch_add(1, Ordering::SeqCst);
-        let t = shuttle::thread::spawn(|| shuttle::thread::yield_now());
+        let t = shuttle::thread::spawn(shuttle::thread::yield_now);
         shuttle::thread::yield_now();
         t.join().unwrap();
     });
