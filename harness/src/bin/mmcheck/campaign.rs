@@ -22,7 +22,7 @@
 use crate::cargo::{
     ensure_cargo_fuzz, fuzz_binary, fuzz_command, has_nightly, output_within, Sanitizer,
 };
-use crate::crashes::{save_crash, set_minimized, title_hash, Meta};
+use crate::crashes::{save_crash, set_minimized, title_hash, unminimized, Meta, MINIMIZE_TRIED};
 use crate::runlog::RunLog;
 use crate::{corpus_files, repo_root, resolve_targets, CliError, CliResult};
 use harness::registry::{DynTarget, TargetKind};
@@ -325,7 +325,8 @@ fn parse_status(line: &str, st: &mut Stats) {
 /// Most libFuzzer restarts after crashes within one target's share.
 const MAX_RESTARTS: u32 = 8;
 
-/// Most crashes minimized per target and run (each may take `--minimize-secs`).
+/// Most crashes minimized per target and run (each may take `--minimize-secs`); the rest
+/// are minimized by later campaigns of the target ([`unminimized`]).
 const MAX_MINIMIZED: usize = 3;
 
 /// Fuzzes one target for its whole share. With one job libFuzzer stops at a crash, so after
@@ -377,13 +378,21 @@ fn fuzz_for(ctx: &Ctx<'_>, t: &'static dyn DynTarget, share: u64) -> Result<Stat
         ));
     }
     if let Some(secs) = ctx.minimize {
-        for (title, dir, input) in to_minimize.into_iter().take(MAX_MINIMIZED) {
-            if Meta::load(&dir).is_some_and(|m| m.minimized.is_some()) {
-                continue;
+        // This run's crashes first, then older ones of this target still without a minimized
+        // reproducer (left over by the cap of an earlier run), so every crash gets one.
+        to_minimize.retain(|(_, dir, _)| Meta::load(dir).is_none_or(|m| m.minimized.is_none()));
+        for c in unminimized(&ctx.root.join("crashes"), t.name()) {
+            if !to_minimize.iter().any(|(title, _, _)| *title == c.0) {
+                to_minimize.push(c);
             }
+        }
+        for (title, dir, input) in to_minimize.into_iter().take(MAX_MINIMIZED) {
             let msg = match minimize(ctx, t, &dir, &input, &title, secs) {
                 Ok(m) => format!("mmcheck: {}: minimized {m}", t.name()),
-                Err(e) => format!("mmcheck: {}: not minimized ({title}): {e}", t.name()),
+                Err(e) => {
+                    let _ = std::fs::write(dir.join(MINIMIZE_TRIED), format!("{e}\n"));
+                    format!("mmcheck: {}: not minimized ({title}): {e}", t.name())
+                }
             };
             ctx.progress.say(&msg);
         }

@@ -254,6 +254,32 @@ pub fn save_crash(
     })
 }
 
+/// The marker a failed minimization leaves in a crash directory (its reason inside), so
+/// later campaigns do not pick the crash up again on their own (see [`unminimized`]).
+pub const MINIMIZE_TRIED: &str = ".minimize-tried";
+
+/// The crashes of `target` in `crashes` (the crash store) with no minimized reproducer and
+/// no failed attempt on record, oldest first, as (title, directory, first reproducer): what
+/// a campaign of that target minimizes when this run's own crashes leave room.
+pub fn unminimized(crashes: &Path, target: &str) -> Vec<(String, PathBuf, PathBuf)> {
+    let mut found: Vec<(u64, String, PathBuf, PathBuf)> = std::fs::read_dir(crashes)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|d| d.is_dir() && !d.join(MINIMIZE_TRIED).exists())
+        .filter_map(|d| {
+            let m = Meta::load(&d)?;
+            let first = m.reproducers.first()?.clone();
+            (m.minimized.is_none() && m.targets.iter().any(|t| t == target))
+                .then(|| (m.first_seen, m.title, d.join(first), d))
+        })
+        .map(|(seen, title, input, dir)| (seen, title, dir, input))
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, t, d, i)| (t, d, i)).collect()
+}
+
 /// Records `name` as the minimized reproducer of the crash in `dir`.
 pub fn set_minimized(dir: &Path, name: &str) -> std::io::Result<()> {
     let mut meta = Meta::load(dir).ok_or_else(|| {
@@ -327,6 +353,35 @@ mod tests {
             Some("minimized-1")
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Later campaigns pick up a target's crashes that were left without a minimized
+    /// reproducer, but not one already minimized, one of another target, or one whose
+    /// minimization failed.
+    #[test]
+    fn unminimized_crashes_are_listed_for_their_target() {
+        let store = tmp("unmin");
+        let save = |hash: &str, title: &str, target: &str| {
+            let d = store.join(hash);
+            save_crash(&d, title, target, Some(("input-1", b"1")), "r").expect("saved");
+            d
+        };
+        let left = save("aa", "PANIC: left in f", "t");
+        let done = save("bb", "PANIC: done in f", "t");
+        set_minimized(&done, "minimized-1").expect("recorded");
+        save("cc", "PANIC: other in f", "u");
+        let tried = save("dd", "PANIC: tried in f", "t");
+        std::fs::write(tried.join(MINIMIZE_TRIED), "no smaller input\n").expect("marker");
+        assert_eq!(
+            unminimized(&store, "t"),
+            vec![(
+                "PANIC: left in f".to_string(),
+                left.clone(),
+                left.join("input-1")
+            )]
+        );
+        assert!(unminimized(&store.join("missing"), "t").is_empty());
+        let _ = std::fs::remove_dir_all(&store);
     }
 
     #[test]
