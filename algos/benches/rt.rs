@@ -6,7 +6,14 @@
 //!   (peer `parking_lot`) and `std::sync::Mutex` (peer `std`).
 //! - `contended_2`: two threads each take one shared mutex 20,000 times around a short
 //!   critical section (an increment); the times are of whole runs (40,000 acquisitions),
-//!   peers as above.
+//!   peers as above. `contended_2_spinlock`: the same on `RtSpinLock` (PREEMPT_RT's
+//!   `spinlock_t`, with lateral steals), same peers.
+//!
+//! The threaded workloads pin their workers to distinct CPUs and start them with a spin (not
+//! a `Barrier`), and a run in which the last worker started more than 5% into it is run
+//! again: otherwise one worker can finish alone before the other starts, and the run times a
+//! lock without contention. `SKEW <workload> <lock> <share>` lines give the largest start
+//! skew of a taken run.
 //! - `rw_read_mostly`: two reader threads doing 20,000 reads each and one writer that
 //!   writes once per 100 reads of a reader, on `RtRwLock` against `parking_lot::RwLock`
 //!   (peer `parking_lot`); the times are of whole runs.
@@ -22,10 +29,10 @@
 #[allow(dead_code)] // each bench uses only part of the shared module
 mod common;
 
-use algos::rt::{setscheduler, RtMutex, RtRwLock};
+use algos::rt::{setscheduler, RtMutex, RtRwLock, RtSpinLock};
 use algos::sync::lock_api::RawMutex as _;
 use algos::sync::task;
-use common::{Ratios, Run};
+use common::{pin_to_cpu, Ratios, Run, SpinStart, WorstSkew};
 use criterion::{black_box, Criterion};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -48,6 +55,13 @@ trait Lock: Send + Sync {
 }
 
 impl Lock for RtMutex<u64> {
+    #[inline]
+    fn with(&self, f: impl FnOnce(&mut u64)) {
+        f(&mut self.lock());
+    }
+}
+
+impl Lock for RtSpinLock<u64> {
     #[inline]
     fn with(&self, f: impl FnOnce(&mut u64)) {
         f(&mut self.lock());
@@ -83,14 +97,40 @@ fn span(ends: impl IntoIterator<Item = (Instant, Instant)>) -> Duration {
     }
 }
 
+/// The largest share of a run that may pass before its last worker starts: a run with more
+/// skew measured one worker alone for part of it, flatters the lock, and is run again.
+const MAX_SKEW: f64 = 0.05;
+/// Runs of a workload tried before one with more skew is taken anyway (and shows in `SKEW`).
+const SKEW_TRIES: usize = 20;
+
+/// Runs `run` (the workers' own start and end times) until its start skew is at most
+/// [`MAX_SKEW`] or [`SKEW_TRIES`] runs are done; records the taken run's skew.
+fn unskewed(worst: &WorstSkew, mut run: impl FnMut() -> Vec<(Instant, Instant)>) -> Duration {
+    let mut ends = run();
+    for _ in 1..SKEW_TRIES {
+        if common::start_skew(&ends) <= MAX_SKEW {
+            break;
+        }
+        ends = run();
+    }
+    worst.record(&ends);
+    span(ends)
+}
+
 /// Two threads, `n` acquisitions each; the time of the whole run.
-fn contended<L: Lock>(l: &L, n: u64) -> Duration {
-    let start = Barrier::new(2);
-    std::thread::scope(|s| {
+fn contended<L: Lock>(l: &L, n: u64, worst: &WorstSkew) -> Duration {
+    unskewed(worst, || contended_once(l, n))
+}
+
+/// One run of [`contended`]: each worker's start and end.
+fn contended_once<L: Lock>(l: &L, n: u64) -> Vec<(Instant, Instant)> {
+    let start = SpinStart::new(2);
+    let ends: Vec<_> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..2)
-            .map(|_| {
+            .map(|i| {
                 let start = &start;
                 s.spawn(move || {
+                    pin_to_cpu(i);
                     start.wait();
                     let t = Instant::now();
                     for _ in 0..n {
@@ -100,8 +140,9 @@ fn contended<L: Lock>(l: &L, n: u64) -> Duration {
                 })
             })
             .collect();
-        span(hs.into_iter().map(|h| h.join().expect("worker")))
-    })
+        hs.into_iter().map(|h| h.join().expect("worker")).collect()
+    });
+    ends
 }
 
 /// A reader-writer lock the workload can take.
@@ -130,8 +171,13 @@ impl Rw for parking_lot::RwLock<u64> {
 
 /// Two readers doing `n` reads each and a writer writing once per 100 reads of reader 0;
 /// the time of the readers' run.
-fn read_mostly<R: Rw>(rw: &R, n: u64) -> Duration {
-    let start = Barrier::new(2);
+fn read_mostly<R: Rw>(rw: &R, n: u64, worst: &WorstSkew) -> Duration {
+    unskewed(worst, || read_mostly_once(rw, n))
+}
+
+/// One run of [`read_mostly`]: each reader's start and end.
+fn read_mostly_once<R: Rw>(rw: &R, n: u64) -> Vec<(Instant, Instant)> {
+    let start = SpinStart::new(2);
     let progress = AtomicU64::new(0);
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
@@ -139,6 +185,7 @@ fn read_mostly<R: Rw>(rw: &R, n: u64) -> Duration {
             .map(|i| {
                 let (start, progress) = (&start, &progress);
                 s.spawn(move || {
+                    pin_to_cpu(i);
                     start.wait();
                     let t = Instant::now();
                     for k in 0..n {
@@ -158,13 +205,18 @@ fn read_mostly<R: Rw>(rw: &R, n: u64) -> Duration {
                     rw.write();
                     next += 100;
                 } else {
-                    std::hint::spin_loop();
+                    // A third thread on two CPUs: a spinning writer would take a reader's
+                    // CPU for whole time slices.
+                    std::thread::yield_now();
                 }
             }
         });
-        let t = span(readers.into_iter().map(|r| r.join().expect("reader")));
+        let ends: Vec<_> = readers
+            .into_iter()
+            .map(|r| r.join().expect("reader"))
+            .collect();
         done.store(true, Ordering::Relaxed);
-        t
+        ends
     })
 }
 
@@ -237,15 +289,16 @@ fn main() {
     let pl = parking_lot::Mutex::new(0u64);
     let st = std::sync::Mutex::new(0u64);
     let n = if full { CONTENDED } else { 500 };
-    contended(&ours, n);
-    contended(&pl, n);
-    contended(&st, n);
+    let smoke = WorstSkew::default();
+    contended(&ours, n, &smoke);
+    contended(&pl, n, &smoke);
+    contended(&st, n, &smoke);
     assert_eq!(*ours.lock(), 2 * n, "the rt mutex lost an increment");
     assert_eq!(*pl.lock(), 2 * n);
     let rw = RtRwLock::new(0u64);
     let prw = parking_lot::RwLock::new(0u64);
-    read_mostly(&rw, if full { READS } else { 500 });
-    read_mostly(&prw, if full { READS } else { 500 });
+    read_mostly(&rw, if full { READS } else { 500 }, &smoke);
+    read_mostly(&prw, if full { READS } else { 500 }, &smoke);
     let per_link = chain(4, if full { 2_000 } else { 10 });
     if !full {
         assert!(per_link > 0.0);
@@ -270,24 +323,51 @@ fn main() {
             common::whole(|| s.with(|v| *v += 1)),
         ],
     );
+    let worst: [WorstSkew; 3] = Default::default();
     results.compare(
         "contended_2",
         &["parking_lot", "std"],
         vec![
-            common::parts(|| contended(&o, CONTENDED)),
-            common::parts(|| contended(&p, CONTENDED)),
-            common::parts(|| contended(&s, CONTENDED)),
+            common::parts(|| contended(&o, CONTENDED, &worst[0])),
+            common::parts(|| contended(&p, CONTENDED, &worst[1])),
+            common::parts(|| contended(&s, CONTENDED, &worst[2])),
         ],
     );
+    for (lock, w) in ["rt", "parking_lot", "std"].iter().zip(&worst) {
+        w.print("contended_2", lock);
+    }
+    // The same workload on PREEMPT_RT's spinlock_t, whose lateral steal lets the releasing
+    // task take the lock again instead of handing it to a sleeping waiter.
+    let sl = RtSpinLock::new(0u64);
+    let worst: [WorstSkew; 3] = Default::default();
+    results.compare(
+        "contended_2_spinlock",
+        &["parking_lot", "std"],
+        vec![
+            common::parts(|| contended(&sl, CONTENDED, &worst[0])),
+            common::parts(|| contended(&p, CONTENDED, &worst[1])),
+            common::parts(|| contended(&s, CONTENDED, &worst[2])),
+        ],
+    );
+    assert_eq!(
+        *sl.lock() % CONTENDED,
+        0,
+        "the rt spinlock lost an increment"
+    );
+    worst[0].print("contended_2_spinlock", "rt_spinlock");
     let (r1, r2) = (RtRwLock::new(0u64), parking_lot::RwLock::new(0u64));
+    let worst: [WorstSkew; 2] = Default::default();
     results.compare(
         "rw_read_mostly",
         &["parking_lot"],
         vec![
-            common::parts(|| read_mostly(&r1, READS)),
-            common::parts(|| read_mostly(&r2, READS)),
+            common::parts(|| read_mostly(&r1, READS, &worst[0])),
+            common::parts(|| read_mostly(&r2, READS, &worst[1])),
         ],
     );
+    for (lock, w) in ["rt", "parking_lot"].iter().zip(&worst) {
+        w.print("rw_read_mostly", lock);
+    }
     for n in [1usize, 4, 16, 64] {
         let ns = chain(n, 2_000);
         println!("CHAIN {n} {ns:.1}   (ns per link of a priority change walking {n} locks)");

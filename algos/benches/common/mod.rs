@@ -107,7 +107,7 @@
 use criterion::Criterion;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::{self, Display};
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering, Ordering::Relaxed};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -519,6 +519,107 @@ pub fn thread_cpu() -> f64 {
     let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Pins the calling thread to CPU `cpu` modulo the CPUs this process may use
+/// (`sched_setaffinity`, declared here so the module needs no `libc` crate); a no-op off
+/// Linux or if the call fails. Contended workloads pin their workers to distinct CPUs:
+/// otherwise the scheduler may start both on one CPU, where one runs to completion before
+/// the other is migrated, and the run measures no contention at all.
+#[cfg(target_os = "linux")]
+pub fn pin_to_cpu(cpu: usize) {
+    use std::ffi::c_int;
+
+    /// `cpu_set_t` of glibc: 1024 bits.
+    const SET_WORDS: usize = 1024 / 64;
+
+    unsafe extern "C" {
+        /// `sched_getaffinity(2)` through the C library std links.
+        fn sched_getaffinity(pid: c_int, size: usize, mask: *mut u64) -> c_int;
+        /// `sched_setaffinity(2)` through the C library std links.
+        fn sched_setaffinity(pid: c_int, size: usize, mask: *const u64) -> c_int;
+    }
+
+    let mut allowed = [0u64; SET_WORDS];
+    // SAFETY: `allowed` is a writable buffer of exactly the size passed; pid 0 is this thread.
+    let rc = unsafe { sched_getaffinity(0, std::mem::size_of_val(&allowed), allowed.as_mut_ptr()) };
+    if rc != 0 {
+        return;
+    }
+    let cpus: Vec<usize> = (0..SET_WORDS * 64)
+        .filter(|&c| allowed[c / 64] & (1 << (c % 64)) != 0)
+        .collect();
+    let Some(&c) = cpus.get(cpu % cpus.len().max(1)) else {
+        return;
+    };
+    let mut mask = [0u64; SET_WORDS];
+    mask[c / 64] |= 1 << (c % 64);
+    // SAFETY: `mask` is a readable buffer of exactly the size passed; pid 0 is this thread.
+    unsafe { sched_setaffinity(0, std::mem::size_of_val(&mask), mask.as_ptr()) };
+}
+
+/// Pinning is Linux-only; elsewhere workers float.
+#[cfg(not(target_os = "linux"))]
+pub fn pin_to_cpu(_cpu: usize) {}
+
+/// Starts `n` workers together: each arrives and spins until all have. A `Barrier` wakes
+/// its sleepers one after another, and on a VM the last can start tens or hundreds of
+/// microseconds after the first, long enough for the first to finish a short run alone.
+pub struct SpinStart {
+    arrived: AtomicUsize,
+    n: usize,
+}
+
+impl SpinStart {
+    /// A start line for `n` workers.
+    pub fn new(n: usize) -> Self {
+        SpinStart {
+            arrived: AtomicUsize::new(0),
+            n,
+        }
+    }
+
+    /// Arrives and waits, spinning, for the other workers.
+    pub fn wait(&self) {
+        self.arrived.fetch_add(1, Ordering::AcqRel);
+        while self.arrived.load(Ordering::Acquire) < self.n {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// The share of a run's span, 0 to 1, that passed between the first worker's start and the
+/// last one's, from each worker's own `(start, end)`.
+pub fn start_skew(ends: &[(Instant, Instant)]) -> f64 {
+    let (Some(first), Some(last), Some(latest_start)) = (
+        ends.iter().map(|e| e.0).min(),
+        ends.iter().map(|e| e.1).max(),
+        ends.iter().map(|e| e.0).max(),
+    ) else {
+        return 0.0;
+    };
+    (latest_start - first).as_secs_f64() / (last - first).as_secs_f64().max(1e-12)
+}
+
+/// The largest [`start_skew`] over the runs of one workload and subject.
+#[derive(Default)]
+pub struct WorstSkew(std::cell::Cell<f64>);
+
+impl WorstSkew {
+    /// Records one run.
+    pub fn record(&self, ends: &[(Instant, Instant)]) {
+        self.0.set(self.0.get().max(start_skew(ends)));
+    }
+
+    /// Prints `SKEW <workload> <subject> <share>`: the largest share of a timed run that
+    /// passed before the last worker started (near 0: the workers contended from the start;
+    /// near 1: one ran alone first and the run measured no contention).
+    pub fn print(&self, workload: &str, subject: &str) {
+        println!(
+            "SKEW {workload} {subject} {:.3}   (largest share of a run before the last worker started)",
+            self.0.get()
+        );
+    }
 }
 
 /// CPU time consumed so far by the calling thread: not available off Linux, where it is NaN

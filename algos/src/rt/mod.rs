@@ -19,7 +19,8 @@
 //!   priorities are FIFO and a requeued waiter goes behind its new equals; non-RT tasks
 //!   wait as priority 120 (715f7f9ece46); `pi_blocked_on`.
 //! - `try_to_take_rt_mutex` (top waiter or a strictly better one; lateral steals of non-RT
-//!   equals only in the spinlock build, i.e. `rwlock_t`), `task_blocks_on_rt_mutex` with the
+//!   equals only in the spinlock build, i.e. `spinlock_t` ([`RawRtSpinLock`]) and
+//!   `rwlock_t`), `task_blocks_on_rt_mutex` with the
 //!   early self-deadlock check, `rt_mutex_adjust_prio_chain` step by step ([1]-[13]: the exit
 //!   conditions, `next_lock` re-validation, requeue, boost and deboost, waking the new top
 //!   waiter of an ownerless lock as db370a8b9f67 does, deadlock detection by `lock ==
@@ -57,7 +58,8 @@ mod mutex;
 mod rwbase;
 
 pub use mutex::{
-    check_pi_state, PiBase, PiLock, ProxyWaiter, RawRtMutex, RtMutex, RtMutexGuard, MAX_LOCK_DEPTH,
+    check_pi_state, PiBase, PiLock, ProxyWaiter, RawRtMutex, RawRtSpinLock, RtMutex, RtMutexGuard,
+    RtSpinLock, RtSpinLockGuard, MAX_LOCK_DEPTH,
 };
 pub use rwbase::{
     RawRtRwLock, RawRtRwlockT, RtRwLock, RtRwLockReadGuard, RtRwLockWriteGuard, RtRwlockT,

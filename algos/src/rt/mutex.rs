@@ -1386,6 +1386,90 @@ unsafe impl lock_api::RawMutex for RawRtMutex {
     }
 }
 
+/// PREEMPT_RT's `spinlock_t` (kernel/locking/spinlock_rt.c): the rtmutex in its spinlock
+/// build, a sleeping lock with priority inheritance whose waiters cannot be interrupted and
+/// where a non-RT task may steal the lock from a top waiter of equal priority (a lateral
+/// steal) as well as from a worse one. That steal is what keeps two normal tasks hammering
+/// one lock from handing it over, with a wake-up, at every release: [`RawRtMutex`] hands
+/// over, this lock does not. Not modelled: the `migrate_disable()` and `rcu_read_lock()`
+/// that `rt_spin_lock` adds around the critical section. [`RtSpinLock`] is
+/// `lock_api::Mutex<RawRtSpinLock, T>`.
+pub struct RawRtSpinLock {
+    base: Base,
+}
+
+impl std::fmt::Debug for RawRtSpinLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawRtSpinLock")
+            .field("owner", &self.owner())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RawRtSpinLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// PREEMPT_RT's `spinlock_t` holding a `T`, with lock_api's guards.
+pub type RtSpinLock<T> = lock_api::Mutex<RawRtSpinLock, T>;
+/// The guard of an [`RtSpinLock`].
+pub type RtSpinLockGuard<'a, T> = lock_api::MutexGuard<'a, RawRtSpinLock, T>;
+
+impl RawRtSpinLock {
+    /// An unlocked lock (`spin_lock_init` on PREEMPT_RT).
+    pub const fn new() -> Self {
+        RawRtSpinLock {
+            base: Base::new(true),
+        }
+    }
+
+    /// The owner's task key.
+    pub fn owner(&self) -> Option<usize> {
+        self.base.owner_task()
+    }
+
+    /// The waiters' task keys in the lock's wait order, top waiter first.
+    pub fn waiters(&self) -> Vec<usize> {
+        self.base.waiter_tasks()
+    }
+}
+
+// SAFETY: as for `RawRtMutex`: the same owner word, acquired and released the same way.
+unsafe impl lock_api::RawMutex for RawRtSpinLock {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: Self = RawRtSpinLock::new();
+    type GuardMarker = lock_api::GuardNoSend;
+
+    /// `rt_spin_lock`: the fast acquire, else `rtlock_slowlock` (uninterruptible, minimal
+    /// chain walk). Panics with `rtmutex deadlock detected` on a deadlock.
+    #[inline]
+    fn lock(&self) {
+        if self.base.fast_lock(task::current()) {
+            return;
+        }
+        let _ = self.base.slowlock(Sleep::Uninterruptible, ChainWalk::Min);
+    }
+
+    /// `rt_spin_trylock`.
+    #[inline]
+    fn try_lock(&self) -> bool {
+        let me = task::current();
+        self.base.fast_lock(me) || self.base.slowtrylock(me)
+    }
+
+    /// `rt_spin_unlock`.
+    #[inline]
+    unsafe fn unlock(&self) {
+        self.base.unlock(task::current());
+    }
+
+    fn is_locked(&self) -> bool {
+        self.base.owner_task().is_some()
+    }
+}
+
 /// A waiter prepared by the task that will wait (`struct rt_mutex_waiter` of a futex_q),
 /// for the proxy API. Dropping it ends its life: if it is still linked then, a later use is
 /// reported as a use-after-free in checking builds.

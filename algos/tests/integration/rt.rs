@@ -25,6 +25,9 @@ enum Cmd {
     LockMin(usize),
     LockInt(usize, Arc<Signal>),
     Unlock(usize),
+    /// `spin_lock` of the scenario's PREEMPT_RT `spinlock_t` number i.
+    SpinLock(usize),
+    SpinUnlock(usize),
     Exit,
 }
 
@@ -39,11 +42,14 @@ struct T {
     handle: Option<Bounded>,
 }
 
-/// The scenario's locks (the tester's `mutexes[8]`).
-struct Locks(Vec<RawRtMutex>);
+/// The scenario's locks (the tester's `mutexes[8]`), and as many PREEMPT_RT `spinlock_t`s.
+struct Locks(Vec<RawRtMutex>, Vec<RawRtSpinLock>);
 
 fn locks(n: usize) -> Arc<Locks> {
-    Arc::new(Locks((0..n).map(|_| RawRtMutex::new()).collect()))
+    Arc::new(Locks(
+        (0..n).map(|_| RawRtMutex::new()).collect(),
+        (0..n).map(|_| RawRtSpinLock::new()).collect(),
+    ))
 }
 
 impl T {
@@ -67,6 +73,15 @@ impl T {
                     Cmd::Unlock(i) => {
                         // SAFETY: the scenario sends unlock only to the owner.
                         unsafe { l.0[i].unlock() };
+                        Ok(())
+                    }
+                    Cmd::SpinLock(i) => {
+                        l.1[i].lock();
+                        Ok(())
+                    }
+                    Cmd::SpinUnlock(i) => {
+                        // SAFETY: the scenario sends unlock only to the owner.
+                        unsafe { l.1[i].unlock() };
                         Ok(())
                     }
                     Cmd::Exit => break,
@@ -386,6 +401,81 @@ fn s9_an_equal_task_does_not_steal_from_the_woken_top_waiter() {
     t1.run(Cmd::Unlock(0)).unwrap();
     t2.done().unwrap();
     t2.run(Cmd::Unlock(0)).unwrap();
+}
+
+/// The spinlock build's lateral steal (`rt_mutex_steal` under `RT_MUTEX_BUILD_SPINLOCKS`):
+/// on a PREEMPT_RT `spinlock_t`, a normal task takes a released lock from the woken top
+/// waiter of its own priority; the waiter, once it runs, blocks again behind the thief.
+#[cfg(feature = "hooks")]
+#[test]
+fn spinlock_an_equal_normal_task_steals_from_the_woken_top_waiter() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, 120);
+    let t2 = T::spawn(&l, 120);
+    t0.run(Cmd::SpinLock(0)).unwrap();
+    stop_after_wakeup(t1.key);
+    t1.block(Cmd::SpinLock(0));
+    t0.run(Cmd::SpinUnlock(0)).unwrap();
+    wait_for(
+        || stopped_after_wakeup(t1.key),
+        "T1 to stop after its wake-up",
+    );
+    assert_eq!(l.1[0].owner(), None, "released, not handed over");
+    t2.run(Cmd::SpinLock(0)).unwrap();
+    assert_eq!(l.1[0].owner(), Some(t2.key), "an equal normal task steals");
+    assert_eq!(l.1[0].waiters(), vec![t1.key]);
+    continue_after_wakeup(t1.key);
+    wait_for(|| is_sleeping(t1.key), "T1 to block again");
+    t2.run(Cmd::SpinUnlock(0)).unwrap();
+    t1.done().unwrap();
+    assert_eq!(l.1[0].owner(), Some(t1.key));
+    t1.run(Cmd::SpinUnlock(0)).unwrap();
+    assert!(l.1[0].waiters().is_empty());
+}
+
+/// No lateral steal by RT tasks, even on a `spinlock_t` (an unbounded latency otherwise):
+/// an equal RT task queues behind the woken top waiter.
+#[cfg(feature = "hooks")]
+#[test]
+fn spinlock_an_equal_rt_task_does_not_steal() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, fifo(80));
+    let t2 = T::spawn(&l, fifo(80));
+    t0.run(Cmd::SpinLock(0)).unwrap();
+    stop_after_wakeup(t1.key);
+    t1.block(Cmd::SpinLock(0));
+    t0.run(Cmd::SpinUnlock(0)).unwrap();
+    wait_for(
+        || stopped_after_wakeup(t1.key),
+        "T1 to stop after its wake-up",
+    );
+    t2.block(Cmd::SpinLock(0));
+    assert_eq!(l.1[0].owner(), None);
+    assert_eq!(l.1[0].waiters(), vec![t1.key, t2.key], "FIFO among equals");
+    continue_after_wakeup(t1.key);
+    t1.done().unwrap();
+    assert_eq!(l.1[0].owner(), Some(t1.key));
+    t1.run(Cmd::SpinUnlock(0)).unwrap();
+    t2.done().unwrap();
+    t2.run(Cmd::SpinUnlock(0)).unwrap();
+}
+
+/// A spinlock boosts its owner like an rt_mutex does.
+#[test]
+fn spinlock_an_rt_waiter_boosts_a_normal_owner_until_it_unlocks() {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, fifo(90));
+    t0.run(Cmd::SpinLock(0)).unwrap();
+    t1.block(Cmd::SpinLock(0));
+    assert_eq!(t0.prio(), fifo(90));
+    t0.run(Cmd::SpinUnlock(0)).unwrap();
+    assert_eq!(t0.prio(), 120);
+    t1.done().unwrap();
+    assert_eq!(l.1[0].owner(), Some(t1.key));
+    t1.run(Cmd::SpinUnlock(0)).unwrap();
 }
 
 #[test]
@@ -719,6 +809,31 @@ fn rt_mutex_excludes_under_contention() {
     assert_eq!(*m.lock(), 20_000);
     // SAFETY: only reads the waiter list (lock_api 0.4's `raw` is unsafe because the raw
     // lock could be unlocked behind a guard's back).
+    assert!(unsafe { m.raw() }.waiters().is_empty());
+}
+
+#[test]
+fn rt_spinlock_excludes_under_contention() {
+    let m = Arc::new(RtSpinLock::new(0u64));
+    let hs: Vec<_> = (0..4)
+        .map(|i| {
+            let m = m.clone();
+            spawn_bounded(move || {
+                setscheduler(task::current(), if i % 2 == 0 { 120 } else { fifo(10 + i) });
+                for _ in 0..5_000 {
+                    let mut g = m.lock();
+                    let v = *g;
+                    std::hint::spin_loop();
+                    *g = v + 1;
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join();
+    }
+    assert_eq!(*m.lock(), 20_000);
+    // SAFETY: only reads the waiter list.
     assert!(unsafe { m.raw() }.waiters().is_empty());
 }
 
