@@ -54,6 +54,8 @@ use crate::sync::shared::{Arc, Weak};
 #[cfg(any(mmcheck_hooks, all(feature = "sanitize", mmcheck_model)))]
 use crate::sync::stat::CheckLock;
 use crate::sync::stat::Counter;
+#[cfg(mmcheck_hooks)]
+use crate::sync::stat::Word;
 use crate::sync::{cpu, fault, rcu, Mutex};
 use llist::{for_each, link, Llist, LINK_PREFIX};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -374,6 +376,9 @@ struct ObjState {
     released: bool,
     /// By which path.
     released_by: &'static str,
+    /// The last `validate` that found it on a list (a second sighting in the same one is an
+    /// object on two lists).
+    listed_in: usize,
 }
 
 /// The allocator's shared state. Callbacks and irq_work hold it, so it outlives a
@@ -393,6 +398,9 @@ struct Inner {
     destroyed: AtomicBool,
     #[cfg(mmcheck_hooks)]
     objects: CheckLock<std::collections::HashMap<usize, ObjState, AddrHash>>,
+    /// Checking builds: `validate` calls so far (each marks the objects it finds listed).
+    #[cfg(mmcheck_hooks)]
+    validations: Word,
     /// Checking builds on std: held by `validate` and by every grace-period callback.
     #[cfg(all(mmcheck_hooks, not(mmcheck_model)))]
     checking: CheckLock<()>,
@@ -513,6 +521,8 @@ impl MemAlloc {
                 destroyed: AtomicBool::new(false),
                 #[cfg(all(mmcheck_hooks, not(mmcheck_model)))]
                 checking: CheckLock::new(()),
+                #[cfg(mmcheck_hooks)]
+                validations: Word::new(0),
                 #[cfg(mmcheck_hooks)]
                 objects: CheckLock::new(std::collections::HashMap::with_capacity_and_hasher(
                     512,
@@ -1455,8 +1465,21 @@ impl Inner {
 
     fn validate_excluded(&self) -> Result<(), Violation> {
         let err = |s: String| Err(Violation(s));
-        // Every listed object: sorted afterwards, a duplicate is an object on two lists.
+        // Checking builds mark every listed object in the registry with this validation's
+        // number, so an object on two lists is found as it is met a second time; other
+        // builds collect them all and sort (a duplicate is then a neighbour).
+        #[cfg(mmcheck_hooks)]
+        let pass = {
+            let n = self.validations.get() + 1;
+            self.validations.set(n);
+            n
+        };
+        #[cfg(not(mmcheck_hooks))]
+        let pass = 0;
+        #[cfg(not(mmcheck_hooks))]
         let mut seen: Vec<usize> = Vec::with_capacity(256);
+        let mut listed: Vec<usize> = Vec::with_capacity(128);
+        let mut on_lists = 0u64;
         let (mut obtained, mut returned, mut allocs, mut frees) = (0u64, 0u64, 0u64, 0u64);
         for c in self.caches.iter() {
             // Formatted only for a report.
@@ -1467,12 +1490,12 @@ impl Inner {
                     c.active.load(Ordering::Relaxed)
                 ));
             }
-            let start = seen.len();
+            listed.clear();
             let mut free_llist = 0isize;
             // SAFETY: quiescent: nobody changes the lists while we walk them.
             Self::visit_chains(c, Llist::first, |k, o| {
                 free_llist += isize::from(k == 0);
-                seen.push(o);
+                listed.push(o);
             });
             if free_llist != c.cnt() {
                 return err(format!(
@@ -1503,17 +1526,25 @@ impl Inner {
             if tgt.unit_size != c.unit_size {
                 return err(format!("{at}: tgt has unit size {}", tgt.unit_size));
             }
-            self.check_listed_class(&seen[start..], c)
-                .map_err(|s| Violation(format!("{at}: {s}")))?;
+            match self.check_listed_class(&listed, c, pass) {
+                Ok(None) => {}
+                Ok(Some(twice)) => return err(self.twice_listed(twice)),
+                Err(s) => return err(format!("{at}: {s}")),
+            }
+            on_lists += listed.len() as u64;
+            #[cfg(not(mmcheck_hooks))]
+            seen.extend_from_slice(&listed);
             obtained += c.obtained.get();
             returned += c.returned.get();
             allocs += c.allocs.get();
             frees += c.frees.get();
         }
-        let on_lists = seen.len() as u64;
-        seen.sort_unstable();
-        if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
-            return err(self.twice_listed(w[0]));
+        #[cfg(not(mmcheck_hooks))]
+        {
+            seen.sort_unstable();
+            if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
+                return err(self.twice_listed(w[0]));
+            }
         }
         let live = allocs.wrapping_sub(frees);
         if obtained.wrapping_sub(returned) != on_lists.wrapping_add(live) {
@@ -1539,13 +1570,29 @@ impl Inner {
         format!("object {:#x} on {}", obj + HEADER, at.join(" and on "))
     }
 
-    /// Checking builds: every object on `c`'s lists was handed out by a cache of `c`'s
-    /// class (or never handed out) and is not live. One look-up of the registry for all.
-    fn check_listed_class(&self, listed: &[usize], c: &Cache) -> Result<(), String> {
+    /// Checking builds: every object on `c`'s lists is known to the registry, was handed
+    /// out by a cache of `c`'s class (or never handed out) and is not live; each is marked
+    /// with validation `pass`, and the first one already marked (listed twice) is returned.
+    /// One look-up of the registry for all. Other builds check nothing here.
+    fn check_listed_class(
+        &self,
+        listed: &[usize],
+        c: &Cache,
+        pass: usize,
+    ) -> Result<Option<usize>, String> {
         #[cfg(mmcheck_hooks)]
-        self.objects.with(|m| {
+        return self.objects.with(|m| {
             for &obj in listed {
-                let Some(st) = m.get(&obj) else { continue };
+                let Some(st) = m.get_mut(&obj) else {
+                    return Err(format!(
+                        "object {:#x} is on a list but never came from the backing allocator",
+                        obj + HEADER
+                    ));
+                };
+                if st.listed_in == pass {
+                    return Ok(Some(obj));
+                }
+                st.listed_in = pass;
                 if st.live {
                     return Err(format!("object {:#x} is on a list but live", obj + HEADER));
                 }
@@ -1558,10 +1605,13 @@ impl Inner {
                     ));
                 }
             }
-            Ok(())
-        })?;
-        let _ = (listed, c);
-        Ok(())
+            Ok(None)
+        });
+        #[cfg(not(mmcheck_hooks))]
+        {
+            let _ = (listed, c, pass);
+            Ok(None)
+        }
     }
 
     /// Checking builds: an object is handed out; it must not be live already, and a
@@ -1580,6 +1630,7 @@ impl Inner {
                 rcu_freed_at: None,
                 released: false,
                 released_by: "",
+                listed_in: 0,
             });
             if st.released {
                 warn(format_args!(
@@ -1660,6 +1711,7 @@ impl Inner {
                     rcu_freed_at: None,
                     released: false,
                     released_by: "",
+                    listed_in: 0,
                 },
             );
         });
