@@ -1394,9 +1394,7 @@ unsafe impl lock_api::RawMutex for RawRtMutex {
 /// over, this lock does not. Not modelled: the `migrate_disable()` and `rcu_read_lock()`
 /// that `rt_spin_lock` adds around the critical section. [`RtSpinLock`] is
 /// `lock_api::Mutex<RawRtSpinLock, T>`.
-pub struct RawRtSpinLock {
-    base: Base,
-}
+pub struct RawRtSpinLock(RawRtMutex);
 
 impl std::fmt::Debug for RawRtSpinLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1418,55 +1416,53 @@ pub type RtSpinLock<T> = lock_api::Mutex<RawRtSpinLock, T>;
 pub type RtSpinLockGuard<'a, T> = lock_api::MutexGuard<'a, RawRtSpinLock, T>;
 
 impl RawRtSpinLock {
-    /// An unlocked lock (`spin_lock_init` on PREEMPT_RT).
+    /// An unlocked lock (`spin_lock_init` on PREEMPT_RT): the rtmutex built with lateral
+    /// steals.
     pub const fn new() -> Self {
-        RawRtSpinLock {
+        RawRtSpinLock(RawRtMutex {
             base: Base::new(true),
-        }
+        })
     }
 
     /// The owner's task key.
     pub fn owner(&self) -> Option<usize> {
-        self.base.owner_task()
+        self.0.owner()
     }
 
     /// The waiters' task keys in the lock's wait order, top waiter first.
     pub fn waiters(&self) -> Vec<usize> {
-        self.base.waiter_tasks()
+        self.0.waiters()
     }
 }
 
-// SAFETY: as for `RawRtMutex`: the same owner word, acquired and released the same way.
+// SAFETY: `RawRtMutex`'s implementation, on a lock that only differs in who may steal it.
 unsafe impl lock_api::RawMutex for RawRtSpinLock {
     #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = RawRtSpinLock::new();
     type GuardMarker = lock_api::GuardNoSend;
 
-    /// `rt_spin_lock`: the fast acquire, else `rtlock_slowlock` (uninterruptible, minimal
-    /// chain walk). Panics with `rtmutex deadlock detected` on a deadlock.
+    /// `rt_spin_lock` (`rtlock_slowlock`: uninterruptible, minimal chain walk). Panics with
+    /// `rtmutex deadlock detected` on a deadlock.
     #[inline]
     fn lock(&self) {
-        if self.base.fast_lock(task::current()) {
-            return;
-        }
-        let _ = self.base.slowlock(Sleep::Uninterruptible, ChainWalk::Min);
+        self.0.lock();
     }
 
     /// `rt_spin_trylock`.
     #[inline]
     fn try_lock(&self) -> bool {
-        let me = task::current();
-        self.base.fast_lock(me) || self.base.slowtrylock(me)
+        self.0.try_lock()
     }
 
     /// `rt_spin_unlock`.
     #[inline]
     unsafe fn unlock(&self) {
-        self.base.unlock(task::current());
+        // SAFETY: the caller's guarantee, passed on.
+        unsafe { self.0.unlock() };
     }
 
     fn is_locked(&self) -> bool {
-        self.base.owner_task().is_some()
+        self.0.is_locked()
     }
 }
 
