@@ -375,32 +375,87 @@ fn s11_a_woken_waiter_deboosted_by_a_signal_loses_the_free_lock_to_a_better_wait
     assert_eq!(prios(&[&t0, &t1, &t2, &t3]), vec![120, 120, 17, 16]);
 }
 
+/// Which of the scenario's locks a command takes: `rt_mutex` or PREEMPT_RT's `spinlock_t`.
+#[cfg(feature = "hooks")]
+#[derive(Clone, Copy)]
+enum Kind {
+    Mutex,
+    Spin,
+}
+
+#[cfg(feature = "hooks")]
+impl Kind {
+    fn lock(self, i: usize) -> Cmd {
+        match self {
+            Kind::Mutex => Cmd::Lock(i),
+            Kind::Spin => Cmd::SpinLock(i),
+        }
+    }
+    fn unlock(self, i: usize) -> Cmd {
+        match self {
+            Kind::Mutex => Cmd::Unlock(i),
+            Kind::Spin => Cmd::SpinUnlock(i),
+        }
+    }
+    fn owner(self, l: &Locks, i: usize) -> Option<usize> {
+        match self {
+            Kind::Mutex => l.0[i].owner(),
+            Kind::Spin => l.1[i].owner(),
+        }
+    }
+    fn waiters(self, l: &Locks, i: usize) -> Vec<usize> {
+        match self {
+            Kind::Mutex => l.0[i].waiters(),
+            Kind::Spin => l.1[i].waiters(),
+        }
+    }
+}
+
+/// T1 (`prio`) is woken as the top waiter of a released lock and stopped before it retries;
+/// T2 of the same priority cannot steal the lock, queues behind T1 (FIFO among equals), and
+/// T1 then takes it.
+#[cfg(feature = "hooks")]
+fn an_equal_task_queues_behind_the_woken_top_waiter(kind: Kind, prio: Prio) {
+    let l = locks(1);
+    let t0 = T::spawn(&l, 120);
+    let t1 = T::spawn(&l, prio);
+    let t2 = T::spawn(&l, prio);
+    t0.run(kind.lock(0)).unwrap();
+    stop_after_wakeup(t1.key);
+    t1.block(kind.lock(0));
+    t0.run(kind.unlock(0)).unwrap();
+    wait_for(
+        || stopped_after_wakeup(t1.key),
+        "T1 to stop after its wake-up",
+    );
+    t2.block(kind.lock(0));
+    assert_eq!(kind.owner(&l, 0), None);
+    assert_eq!(
+        kind.waiters(&l, 0),
+        vec![t1.key, t2.key],
+        "FIFO among equals"
+    );
+    continue_after_wakeup(t1.key);
+    t1.done().unwrap();
+    assert_eq!(kind.owner(&l, 0), Some(t1.key));
+    t1.run(kind.unlock(0)).unwrap();
+    t2.done().unwrap();
+    t2.run(kind.unlock(0)).unwrap();
+}
+
 /// S9's other half: an equal-priority task cannot steal (no lateral steal in rt_mutex); it
 /// queues behind the woken waiter, which then takes the lock.
 #[cfg(feature = "hooks")]
 #[test]
 fn s9_an_equal_task_does_not_steal_from_the_woken_top_waiter() {
-    let l = locks(1);
-    let t0 = T::spawn(&l, 120);
-    let t1 = T::spawn(&l, fifo(80));
-    let t2 = T::spawn(&l, fifo(80));
-    t0.run(Cmd::Lock(0)).unwrap();
-    stop_after_wakeup(t1.key);
-    t1.block(Cmd::Lock(0));
-    t0.run(Cmd::Unlock(0)).unwrap();
-    wait_for(
-        || stopped_after_wakeup(t1.key),
-        "T1 to stop after its wake-up",
-    );
-    t2.block(Cmd::Lock(0));
-    assert_eq!(l.0[0].owner(), None);
-    assert_eq!(l.0[0].waiters(), vec![t1.key, t2.key], "FIFO among equals");
-    continue_after_wakeup(t1.key);
-    t1.done().unwrap();
-    assert_eq!(l.0[0].owner(), Some(t1.key));
-    t1.run(Cmd::Unlock(0)).unwrap();
-    t2.done().unwrap();
-    t2.run(Cmd::Unlock(0)).unwrap();
+    an_equal_task_queues_behind_the_woken_top_waiter(Kind::Mutex, fifo(80));
+}
+
+/// Nor does an equal normal task on an rt_mutex (the lateral steal is the spinlock build's).
+#[cfg(feature = "hooks")]
+#[test]
+fn rt_mutex_an_equal_normal_task_does_not_steal() {
+    an_equal_task_queues_behind_the_woken_top_waiter(Kind::Mutex, 120);
 }
 
 /// The spinlock build's lateral steal (`rt_mutex_steal` under `RT_MUTEX_BUILD_SPINLOCKS`):
@@ -439,27 +494,7 @@ fn spinlock_an_equal_normal_task_steals_from_the_woken_top_waiter() {
 #[cfg(feature = "hooks")]
 #[test]
 fn spinlock_an_equal_rt_task_does_not_steal() {
-    let l = locks(1);
-    let t0 = T::spawn(&l, 120);
-    let t1 = T::spawn(&l, fifo(80));
-    let t2 = T::spawn(&l, fifo(80));
-    t0.run(Cmd::SpinLock(0)).unwrap();
-    stop_after_wakeup(t1.key);
-    t1.block(Cmd::SpinLock(0));
-    t0.run(Cmd::SpinUnlock(0)).unwrap();
-    wait_for(
-        || stopped_after_wakeup(t1.key),
-        "T1 to stop after its wake-up",
-    );
-    t2.block(Cmd::SpinLock(0));
-    assert_eq!(l.1[0].owner(), None);
-    assert_eq!(l.1[0].waiters(), vec![t1.key, t2.key], "FIFO among equals");
-    continue_after_wakeup(t1.key);
-    t1.done().unwrap();
-    assert_eq!(l.1[0].owner(), Some(t1.key));
-    t1.run(Cmd::SpinUnlock(0)).unwrap();
-    t2.done().unwrap();
-    t2.run(Cmd::SpinUnlock(0)).unwrap();
+    an_equal_task_queues_behind_the_woken_top_waiter(Kind::Spin, fifo(80));
 }
 
 /// A spinlock boosts its owner like an rt_mutex does.
