@@ -8,12 +8,7 @@
 //!   critical section (an increment); the times are of whole runs (40,000 acquisitions),
 //!   peers as above. `contended_2_spinlock`: the same on `RtSpinLock` (PREEMPT_RT's
 //!   `spinlock_t`, with lateral steals), same peers.
-//!
-//! The threaded workloads pin their workers to distinct CPUs and start them with a spin (not
-//! a `Barrier`), and a run in which the last worker started more than 5% into it is run
-//! again: otherwise one worker can finish alone before the other starts, and the run times a
-//! lock without contention. `SKEW <workload> <lock> <share>` lines give the largest start
-//! skew of a taken run.
+
 //! - `rw_read_mostly`: two reader threads doing 20,000 reads each and one writer that
 //!   writes once per 100 reads of a reader, on `RtRwLock` against `parking_lot::RwLock`
 //!   (peer `parking_lot`); the times are of whole runs.
@@ -21,6 +16,12 @@
 //!   a lock and block on the previous task's; a priority change of the last task walks the
 //!   whole chain (`rt_mutex_adjust_pi`), requeueing and re-boosting at every link. The line
 //!   gives the time of one `setscheduler` divided by the chain length (n = 1, 4, 16, 64).
+//!
+//! The threaded workloads pin their workers to distinct CPUs and start them with a spin (not
+//! a `Barrier`), and a run in which the last worker started more than 5% into it is run
+//! again: otherwise one worker can finish alone before the other starts, and the run times a
+//! lock without contention. `SKEW <workload> <lock> <share>` lines give the largest start
+//! skew of a taken run.
 //!
 //! `cargo bench -p algos --bench rt -- none` prints only the lines.
 // The peers are std's and parking_lot's own locks, which the algorithm code may not use.
@@ -125,7 +126,7 @@ fn contended<L: Lock>(l: &L, n: u64, worst: &WorstSkew) -> Duration {
 /// One run of [`contended`]: each worker's start and end.
 fn contended_once<L: Lock>(l: &L, n: u64) -> Vec<(Instant, Instant)> {
     let start = SpinStart::new(2);
-    let ends: Vec<_> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let hs: Vec<_> = (0..2)
             .map(|i| {
                 let start = &start;
@@ -141,8 +142,32 @@ fn contended_once<L: Lock>(l: &L, n: u64) -> Vec<(Instant, Instant)> {
             })
             .collect();
         hs.into_iter().map(|h| h.join().expect("worker")).collect()
-    });
-    ends
+    })
+}
+
+/// `workload`: [`contended`] on `ours` (named `name` in its `SKEW` line) against the
+/// `parking_lot` and `std` mutexes, their rounds interleaved; prints the `RATIO` and `SKEW`
+/// lines.
+fn contended_ratios(
+    results: &mut Ratios,
+    workload: &'static str,
+    (name, ours): (&str, &impl Lock),
+    p: &parking_lot::Mutex<u64>,
+    s: &std::sync::Mutex<u64>,
+) {
+    let worst: [WorstSkew; 3] = Default::default();
+    results.compare(
+        workload,
+        &["parking_lot", "std"],
+        vec![
+            common::parts(|| contended(ours, CONTENDED, &worst[0])),
+            common::parts(|| contended(p, CONTENDED, &worst[1])),
+            common::parts(|| contended(s, CONTENDED, &worst[2])),
+        ],
+    );
+    for (lock, w) in [name, "parking_lot", "std"].iter().zip(&worst) {
+        w.print(workload, lock);
+    }
 }
 
 /// A reader-writer lock the workload can take.
@@ -289,16 +314,19 @@ fn main() {
     let pl = parking_lot::Mutex::new(0u64);
     let st = std::sync::Mutex::new(0u64);
     let n = if full { CONTENDED } else { 500 };
-    let smoke = WorstSkew::default();
-    contended(&ours, n, &smoke);
-    contended(&pl, n, &smoke);
-    contended(&st, n, &smoke);
+    let spin = RtSpinLock::new(0u64);
+    // One run each (a timed workload may run again when its start was skewed).
+    contended_once(&ours, n);
+    contended_once(&spin, n);
+    contended_once(&pl, n);
+    contended_once(&st, n);
     assert_eq!(*ours.lock(), 2 * n, "the rt mutex lost an increment");
+    assert_eq!(*spin.lock(), 2 * n, "the rt spinlock lost an increment");
     assert_eq!(*pl.lock(), 2 * n);
     let rw = RtRwLock::new(0u64);
     let prw = parking_lot::RwLock::new(0u64);
-    read_mostly(&rw, if full { READS } else { 500 }, &smoke);
-    read_mostly(&prw, if full { READS } else { 500 }, &smoke);
+    read_mostly_once(&rw, if full { READS } else { 500 });
+    read_mostly_once(&prw, if full { READS } else { 500 });
     let per_link = chain(4, if full { 2_000 } else { 10 });
     if !full {
         assert!(per_link > 0.0);
@@ -323,38 +351,17 @@ fn main() {
             common::whole(|| s.with(|v| *v += 1)),
         ],
     );
-    let worst: [WorstSkew; 3] = Default::default();
-    results.compare(
-        "contended_2",
-        &["parking_lot", "std"],
-        vec![
-            common::parts(|| contended(&o, CONTENDED, &worst[0])),
-            common::parts(|| contended(&p, CONTENDED, &worst[1])),
-            common::parts(|| contended(&s, CONTENDED, &worst[2])),
-        ],
-    );
-    for (lock, w) in ["rt", "parking_lot", "std"].iter().zip(&worst) {
-        w.print("contended_2", lock);
-    }
+    contended_ratios(&mut results, "contended_2", ("rt", &o), &p, &s);
     // The same workload on PREEMPT_RT's spinlock_t, whose lateral steal lets the releasing
     // task take the lock again instead of handing it to a sleeping waiter.
     let sl = RtSpinLock::new(0u64);
-    let worst: [WorstSkew; 3] = Default::default();
-    results.compare(
+    contended_ratios(
+        &mut results,
         "contended_2_spinlock",
-        &["parking_lot", "std"],
-        vec![
-            common::parts(|| contended(&sl, CONTENDED, &worst[0])),
-            common::parts(|| contended(&p, CONTENDED, &worst[1])),
-            common::parts(|| contended(&s, CONTENDED, &worst[2])),
-        ],
+        ("rt_spinlock", &sl),
+        &p,
+        &s,
     );
-    assert_eq!(
-        *sl.lock() % CONTENDED,
-        0,
-        "the rt spinlock lost an increment"
-    );
-    worst[0].print("contended_2_spinlock", "rt_spinlock");
     let (r1, r2) = (RtRwLock::new(0u64), parking_lot::RwLock::new(0u64));
     let worst: [WorstSkew; 2] = Default::default();
     results.compare(
