@@ -443,7 +443,8 @@ impl PercpuSut {
         PercpuRet::Done
     }
 
-    /// Checks every live object: stamps intact, no two overlapping.
+    /// Checks every live object's stamp (overlaps are refused as objects are handed out, by
+    /// [`LiveSpans`]).
     pub(super) fn check_all(&self) -> Result<(), String> {
         let mut mas: [Option<Arc<MemAlloc>>; 3] = [None, None, None];
         for (m, a) in self.made() {
