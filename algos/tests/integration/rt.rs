@@ -785,6 +785,56 @@ fn proxy_lock_started_by_another_task_boosts_the_owner_and_hands_over() {
     assert!(!l.0[0].is_locked());
 }
 
+/// A requeue that closes a cycle is a deadlock that the requeuer, not the waiter, detects:
+/// T1 owns L0, T2 owns L1 and waits for L0, and a requeuer starts T1's wait on L1. The
+/// chain walk finds T1 at the end, `start_proxy_lock` fails, and its `remove_waiter` must
+/// unblock the waiting task T1, not the requeuer (the GhostLock bug clears the caller's
+/// `pi_blocked_on` and leaves T1 blocked on a waiter whose wait has ended).
+#[test]
+fn a_failed_proxy_start_unblocks_the_waiting_task_not_the_requeuer() {
+    let l = locks(2);
+    let (wtx, wrx) = channel::<Arc<ProxyWaiter>>();
+    let (gtx, grx) = channel::<()>();
+    let l2 = l.clone();
+    let waiter_task = spawn_bounded(move || {
+        l2.0[0].lock();
+        let w = Arc::new(ProxyWaiter::new());
+        wtx.send(w.clone()).unwrap();
+        grx.recv().unwrap();
+        // A task that is not blocked may change its priority and block on another lock.
+        setscheduler(task::current(), fifo(70));
+        assert_eq!(task::effective_of(task::current()), fifo(70));
+        // SAFETY: L0 is this task's.
+        unsafe { l2.0[0].unlock() };
+        l2.0[1].lock();
+        // SAFETY: L1 is this task's now.
+        unsafe { l2.0[1].unlock() };
+    });
+    let w = wrx.recv_timeout(LIMIT).unwrap();
+    let t2 = T::spawn(&l, 120);
+    t2.run(Cmd::Lock(1)).unwrap();
+    t2.send(Cmd::Lock(0));
+    wait_for(|| is_sleeping(t2.key), "T2 to sleep on L0");
+    assert_eq!(l.0[1].start_proxy_lock(&w), Err(RtError::Deadlock));
+    assert!(l.0[1].waiters().is_empty(), "nothing stays enqueued");
+    assert_eq!(l.0[0].waiters(), vec![t2.key]);
+    // Other tests' tasks may be mid-change: check at a quiescent moment.
+    let pi_locks: [&dyn PiLock; 2] = [&l.0[0], &l.0[1]];
+    let verdict = (0..5_000_000).find_map(|_| {
+        check_pi_state(&pi_locks, true).or_else(|| {
+            thread::yield_now();
+            None
+        })
+    });
+    assert_eq!(verdict, Some(Ok(())));
+    gtx.send(()).unwrap();
+    t2.done().unwrap();
+    t2.run(Cmd::Unlock(0)).unwrap();
+    t2.run(Cmd::Unlock(1)).unwrap();
+    waiter_task.join();
+    assert!(!l.0[0].is_locked() && !l.0[1].is_locked());
+}
+
 /// A signalled proxy waiter cleans up: it leaves the lock, and the owner is deboosted.
 #[test]
 fn a_signalled_proxy_waiter_cleans_up_and_deboosts() {
