@@ -94,3 +94,72 @@ fn repro_counter_sched_83e328a9_typed() {
     );
     harness::registry::expect_pass_typed("counter_sched", input);
 }
+
+/// rt_sched let the most important lock holder close a cycle with the minimal walk; a failed proxy start's deboost walk requeued the owner's waiter at the boosted priority first, the closing walk stopped at step [4] before its cycle check, and both tasks slept for ever (the kernel's walk does the same: rt_sched now uses full detection for every lock holder)
+#[cfg(feature = "shuttle")]
+#[test]
+fn regress_rt_sched_min_walk_overtaken() {
+    #[allow(unused_imports)]
+    use harness::target::{FaultSpec, IrqKind, IrqSpec, Scenario, SeqInput};
+    use harness::targets::rt::sched::RtSchedOp::*;
+    #[allow(unused_imports)]
+    use harness::targets::rt::sched::*;
+    let input = (
+        Scenario {
+            init: vec![
+                TryLock(101),
+                Unlock(62),
+                Signal(62),
+                Unlock(118),
+                Lock(1),
+                ProxyWait(70),
+            ],
+            threads: vec![
+                vec![
+                    ProxyRequeue(83),
+                    TryLock(186),
+                    ProxyWait(227),
+                    LockInterruptible(73),
+                ],
+                vec![
+                    LockInterruptible(118),
+                    Signal(236),
+                    Lock(0),
+                    Spin(242),
+                    Lock(70),
+                ],
+                vec![
+                    TryLock(240),
+                    SetPrio { task: 94, prio: 26 },
+                    ProxyWait(227),
+                    LockInterruptible(73),
+                    Unlock(212),
+                ],
+                vec![
+                    SetPrio {
+                        task: 177,
+                        prio: 215,
+                    },
+                    Lock(0),
+                    Lock(99),
+                    ProxyWait(129),
+                    SetPrio {
+                        task: 161,
+                        prio: 47,
+                    },
+                ],
+            ],
+            post: vec![LockChecked(152)],
+            irqs: vec![],
+            faults: vec![(2, FaultSpec::Pattern(vec![]))],
+        },
+        Vec::<u8>::from([
+            38, 48, 152, 150, 187, 130, 88, 138, 68, 207, 86, 118, 200, 203, 220, 120, 165, 244,
+            143, 60, 123, 161, 38, 255, 255, 255, 255, 0, 0, 225, 242, 146, 161, 177, 215, 21, 70,
+            119, 218, 82, 62, 73, 174, 58, 116, 118, 212, 46, 105, 225, 242, 161, 47, 221, 69, 3,
+            38, 48, 152, 150, 187, 130, 88, 138, 68, 207, 86, 118, 200, 203, 220, 120, 38, 255,
+            255, 255, 255, 255, 212, 14, 107, 0, 0, 0, 0, 225, 242, 146, 120, 165, 244, 143,
+        ]),
+    );
+    harness::registry::expect_pass_typed("rt_sched", input);
+}

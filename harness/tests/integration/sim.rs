@@ -296,6 +296,43 @@ fn simple_properties_hold_on_generated_traces() {
     assert_eq!(misses("fifo", 100, &t), 5000);
 }
 
+/// The multi-gen LRU's shape on the suite's adversarial traces, as the README reports it: a
+/// scan over a hot set read through file descriptors (new file folios enter the oldest
+/// generation, so the scan leaves the hot set alone), and a loop through page tables that
+/// memory almost holds (aging promotes in coarse generations, so part of the loop stays
+/// while `lru` and `active-inactive` miss every access). A change to placement, aging or
+/// eviction that loses either shows here.
+#[test]
+fn mglru_resists_scans_read_through_fds_and_loops_through_page_tables() {
+    let mix = gen::generate("mix:pages=2000,alpha=0.9,len=100000").expect("mix");
+    for frames in [220, 1100, 2200] {
+        let m = misses("mglru", frames, &mix);
+        for peer in ["lru", "active-inactive"] {
+            let p = misses(peer, frames, &mix);
+            assert!(
+                m < p,
+                "scan + hot set @{frames}: mglru {m} misses, {peer} {p}"
+            );
+        }
+    }
+    let anon_loop = gen::generate("loop:pages=2000,len=40000,anon=1").expect("loop");
+    let n = anon_loop.len() as u64;
+    for (frames, at_most) in [(1400, n * 9 / 10), (1800, n / 2)] {
+        let m = misses("mglru", frames, &anon_loop);
+        assert!(m <= at_most, "anon loop @{frames}: mglru {m} misses of {n}");
+        for peer in ["lru", "active-inactive"] {
+            assert_eq!(
+                misses(peer, frames, &anon_loop),
+                n,
+                "{peer} misses every access"
+            );
+        }
+    }
+    // Read through file descriptors every page of a loop stays in tier 0: a FIFO.
+    let fd_loop = gen::generate("loop:pages=2000,len=40000").expect("loop");
+    assert_eq!(misses("mglru", 1800, &fd_loop), fd_loop.len() as u64);
+}
+
 #[test]
 fn registry_knows_the_baselines_and_rejects_bad_requests() {
     let names = sim::policy_names();

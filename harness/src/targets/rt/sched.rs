@@ -21,11 +21,20 @@
 //! a model of the owners ([`Target::step_on`]).
 //!
 //! So that no scenario can deadlock by itself, a task that already holds a lock asks with full
-//! deadlock detection (`lock_checked`; a cycle is then reported to whoever closes it), or,
-//! when it is strictly the most important task and no priority change is under way, with the
-//! kernel's minimal walk, which then reaches every task of a cycle it closes and reports it
-//! (the rtmutex's ABBA check at the closing task); a task releases what it holds before it
-//! exits ([`Target::end_ops`]).
+//! deadlock detection (`lock_checked`; a cycle is then reported to whoever closes it), or, in
+//! `rt_prio_sched` only, when it is strictly the most important task and no priority change
+//! is under way, with the kernel's minimal walk, which then reaches every task of a cycle it
+//! closes and reports it (the rtmutex's ABBA check at the closing task); a task releases what
+//! it holds before it exits ([`Target::end_ops`]).
+//!
+//! Why not the minimal walk in `rt_sched`: there another task's walk can run between the
+//! closing task's boost of the owner and its own walk's step at that owner. A `remove_waiter`
+//! deboost walk (a failed proxy start, a signalled waiter) passing the owner requeues the
+//! owner's waiter at the boosted priority; the closing walk then finds the priority already
+//! right and stops (step [4]) before its cycle check, and both tasks sleep for ever. The
+//! kernel's walk does the same: only full detection is guaranteed to report a cycle (libFuzzer
+//! found this interleaving, `corpus/rt_sched/regress-min-walk-overtaken`). Under SCHED_FIFO
+//! on one CPU nothing runs between the most important task's block and its walk.
 
 use crate::target::Target;
 use algos::rt::{
@@ -54,8 +63,9 @@ const KEYS: usize = 5;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Arbitrary)]
 pub enum RtSchedOp {
     /// `rt_mutex_lock`. A task that holds a lock asks with full deadlock detection, unless
-    /// it is strictly the most important task: then with the kernel's minimal walk, which
-    /// must report a cycle the task closes (see `RtSchedSut::min_walk_gate`).
+    /// it is strictly the most important task under the priority-aware scheduler: then with
+    /// the kernel's minimal walk, which must report a cycle the task closes (see
+    /// `RtSchedSut::min_walk_gate`).
     Lock(u8),
     /// `rt_mutex_lock` with full deadlock detection (the futex path).
     LockChecked(u8),
@@ -180,13 +190,14 @@ impl RtSchedSut {
     }
 
     /// Whether task `me`, which holds a lock, may ask for another with the kernel's minimal
-    /// chain walk (a plain `rt_mutex_lock`) instead of full detection: only if it is strictly
-    /// the most important task (real-time, and better than every other task's effective
-    /// priority) and no priority change is under way. Nothing can then outrank its boost
-    /// while it walks, so the walk reaches every task of a cycle it closes and reports the
-    /// deadlock, as the kernel's does; in any other case a minimal walk may stop early and
-    /// leave a silent deadlock, which the kernel has too. On `true` the caller holds
-    /// `prio_gate` (priority changes wait, i.e. are skipped) until its lock call returns.
+    /// chain walk (a plain `rt_mutex_lock`) instead of full detection: only under the
+    /// priority-aware scheduler (see the module header), and only if it is strictly the most
+    /// important task (real-time, and better than every other task's effective priority) and
+    /// no priority change is under way. Nothing can then outrank its boost or run while it
+    /// walks, so the walk reaches every task of a cycle it closes and reports the deadlock,
+    /// as the kernel's does; in any other case a minimal walk may stop early and leave a
+    /// silent deadlock, which the kernel has too. On `true` the caller holds `prio_gate`
+    /// (priority changes wait, i.e. are skipped) until its lock call returns.
     fn min_walk_gate(&self, me: usize) -> bool {
         if self
             .prio_gate
@@ -411,7 +422,10 @@ impl Target for RtSchedTarget {
                 let i = Self::lock_index(n);
                 let l = &sut.locks[i];
                 let holds = sut.holds_any(me);
-                let min_gate = matches!(op, RtSchedOp::Lock(_)) && holds && sut.min_walk_gate(me);
+                let min_gate = self.priority_aware
+                    && matches!(op, RtSchedOp::Lock(_))
+                    && holds
+                    && sut.min_walk_gate(me);
                 let r = if min_gate {
                     // The minimal walk of a task that holds a lock: it can close a cycle, and
                     // being strictly the best priority, its boost reaches whoever it waits
