@@ -301,7 +301,8 @@ fn simple_properties_hold_on_generated_traces() {
 /// generation, so the scan leaves the hot set alone), and a loop through page tables that
 /// memory almost holds (aging promotes in coarse generations, so part of the loop stays
 /// while `lru` and `active-inactive` miss every access). A change to placement, aging or
-/// eviction that loses either shows here.
+/// eviction that loses either shows here. (The simulator's `mglru` needs the std backend.)
+#[cfg(not(feature = "shuttle"))]
 #[test]
 fn mglru_resists_scans_read_through_fds_and_loops_through_page_tables() {
     let mix = gen::generate("mix:pages=2000,alpha=0.9,len=100000").expect("mix");
