@@ -8,7 +8,6 @@
 //!   critical section (an increment); the times are of whole runs (40,000 acquisitions),
 //!   peers as above. `contended_2_spinlock`: the same on `RtSpinLock` (PREEMPT_RT's
 //!   `spinlock_t`, with lateral steals), same peers.
-
 //! - `rw_read_mostly`: two reader threads doing 20,000 reads each and one writer that
 //!   writes once per 100 reads of a reader, on `RtRwLock` against `parking_lot::RwLock`
 //!   (peer `parking_lot`); the times are of whole runs.

@@ -164,11 +164,16 @@ impl Bounded {
 }
 
 fn wait_for(cond: impl Fn() -> bool, what: &str) {
+    wait_for_some(|| cond().then_some(()), what);
+}
+
+/// Waits for `f` to give a value, yielding between tries.
+fn wait_for_some<R>(mut f: impl FnMut() -> Option<R>, what: &str) -> R {
     // A bounded number of yields, not a clock: the condition is a task reaching its sleep,
     // which takes microseconds; millions of yields without it mean it never will.
     for _ in 0..5_000_000 {
-        if cond() {
-            return;
+        if let Some(r) = f() {
+            return r;
         }
         thread::yield_now();
     }
@@ -820,13 +825,8 @@ fn a_failed_proxy_start_unblocks_the_waiting_task_not_the_requeuer() {
     assert_eq!(l.0[0].waiters(), vec![t2.key]);
     // Other tests' tasks may be mid-change: check at a quiescent moment.
     let pi_locks: [&dyn PiLock; 2] = [&l.0[0], &l.0[1]];
-    let verdict = (0..5_000_000).find_map(|_| {
-        check_pi_state(&pi_locks, true).or_else(|| {
-            thread::yield_now();
-            None
-        })
-    });
-    assert_eq!(verdict, Some(Ok(())));
+    let verdict = wait_for_some(|| check_pi_state(&pi_locks, true), "a quiescent moment");
+    assert_eq!(verdict, Ok(()));
     gtx.send(()).unwrap();
     t2.done().unwrap();
     t2.run(Cmd::Unlock(0)).unwrap();
